@@ -1,0 +1,41 @@
+"""ivr: a code-first IVR for an imaging prior-authorization line (Twilio + Flask)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from ivr import config as cfg
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then `test_config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = cfg.from_environ(cfg.defaults(app.instance_path))
+    if test_config:
+        settings.update(test_config)
+    cfg.check(settings)
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from ivr import api, auth, cli, errors, health, store, voice
+    from ivr.flows import FlowLibrary
+
+    store.init_app(app)
+    app.extensions["ivr.flows"] = FlowLibrary(
+        Path(app.config["IVR_FLOWS_DIR"]),
+        Path(app.config["IVR_PROMPTS_DIR"]),
+        Path(app.config["IVR_DATA_DIR"]),
+        ttl=app.config["IVR_CATALOG_TTL"],
+    )
+    auth.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,211 @@
+"""The `ivr` command: set up the store, load catalogs, check flows, manage users, simulate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from ivr.engine import FlowError
+from ivr.store import get_session, get_store, upgrade
+from ivr.store.models import Plan, Role
+
+
+def _library():  # type: ignore[no-untyped-def]
+    return current_app.extensions["ivr.flows"]
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create or migrate the database to the newest schema (Alembic)."""
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is at the newest schema")
+
+
+@click.command("seed")
+@click.option("--if-empty", is_flag=True, help="Only when the store has no plans yet.")
+@with_appcontext
+def seed(if_empty: bool) -> None:
+    """Load the catalogs in data/ and publish flows/ (idempotent)."""
+    from ivr.flows import publish_files
+    from ivr.services.catalogs import seed_plans
+
+    session = get_session()
+    data_dir = Path(current_app.config["IVR_DATA_DIR"])
+    try:
+        empty = session.scalars(sa.select(Plan).limit(1)).first() is None
+        changed = 0
+        if empty or not if_empty:
+            changed = seed_plans(session, data_dir / "plans.csv")
+        version = publish_files(session, _library())
+        session.commit()
+    except (ValueError, FlowError) as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    except sa.exc.OperationalError as exc:
+        session.rollback()
+        raise click.ClickException(
+            f"the store is not ready ({type(exc).__name__}); run `ivr init-db`"
+        ) from exc
+    _library().forget_catalogs()
+    click.echo(f"plans: {changed} added or changed")
+    click.echo(f"flows: published version {version.id}" if version else "flows: unchanged")
+
+
+@click.command("publish-flows")
+@click.option("--force", is_flag=True, help="Publish even when the files did not change.")
+@with_appcontext
+def publish_flows(force: bool) -> None:
+    """Validate flows/ and publish it as the version new calls start on."""
+    from ivr.flows import publish_files
+
+    session = get_session()
+    try:
+        version = publish_files(session, _library(), by="cli", force=force)
+        session.commit()
+    except FlowError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"published version {version.id}" if version else "flows unchanged; nothing published"
+    )
+
+
+@click.command("check-flows")
+@click.option("--dir", "flows_dir", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def check_flows(flows_dir: Path | None) -> None:
+    """Validate flows/ and prompts/ and name every problem (non-zero exit on any)."""
+    from ivr.flows import FlowLibrary
+
+    lib = _library()
+    try:
+        if flows_dir is not None:
+            lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir)
+        bundle = lib.check_files()
+    except FlowError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        sys.exit(1)
+    flows = sorted({n.flow for n in bundle.nodes.values()})
+    click.echo(
+        f"ok: {len(bundle.nodes)} nodes in {len(flows)} flow(s): {', '.join(flows)}; "
+        f"prompts: {', '.join(sorted(lib.prompts))}"
+    )
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@with_appcontext
+def create_user_cmd(name: str, role: str) -> None:
+    """Create a user; the new API token is printed alone on the last line."""
+    from ivr.auth import create_user
+
+    session = get_session()
+    try:
+        user, token = create_user(session, name, Role(role))
+        session.commit()
+    except ValueError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {user.role.value} {user.name!r} (id {user.id}); API token (shown once):")
+    click.echo(token)
+
+
+@click.command("simulate")
+@click.option("--url", help="A running server's base URL; default: in-process.")
+@click.option("--from", "from_number", default="+12125550143", show_default=True)
+@click.option("--to", "to_number", default="+18005550100", show_default=True)
+@click.option("--token", envvar="TWILIO_AUTH_TOKEN", help="Sign requests with this auth token.")
+@with_appcontext
+def simulate(url: str | None, from_number: str, to_number: str, token: str | None) -> None:
+    """Place a call from the terminal: type keys (digits, * or #) or words; empty = silence."""
+    from ivr.simulate import Caller, FlaskTransport, HttpTransport
+
+    if url:
+        caller = Caller(
+            HttpTransport(),
+            base_url=url.rstrip("/"),
+            auth_token=token or None,
+            from_number=from_number,
+            to_number=to_number,
+        )
+    else:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        base = app.config["PUBLIC_BASE_URL"] or "http://localhost"
+        caller = Caller(
+            FlaskTransport(app.test_client()),
+            base_url=base,
+            auth_token=app.config["TWILIO_AUTH_TOKEN"] or None,
+            from_number=from_number,
+            to_number=to_number,
+        )
+    call = caller.dial()
+    click.echo(
+        f"call {call.sid}: type digits to press keys, words to speak, Enter for silence, "
+        "'hangup' to end"
+    )
+    while True:
+        reply = call.reply
+        if reply.status != 200:
+            raise click.ClickException(f"the server answered {reply.status}: {reply.body[:200]}")
+        for line in reply.heard:
+            click.echo(f"  IVR: {line}")
+        if call.ended:
+            if reply.enqueued:
+                click.echo(f"  [transferred to the {reply.enqueued} queue]")
+            elif reply.dialed:
+                click.echo(f"  [dialling {reply.dialed}]")
+            else:
+                click.echo("  [call ended]")
+            call.hang_up()
+            return
+        try:
+            entry = click.prompt("you", default="", show_default=False).strip()
+        except (click.Abort, EOFError):
+            call.hang_up(status="completed")
+            click.echo("\n  [you hung up]")
+            return
+        if entry.lower() == "hangup":
+            call.hang_up()
+            click.echo("  [you hung up]")
+            return
+        if not entry:
+            call.silence()
+        elif set(entry) <= set("0123456789*#"):
+            call.press(entry)
+        else:
+            call.say(entry)
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db, seed, publish_flows, check_flows, create_user_cmd, simulate):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from ivr import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    create_app=_create_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    help="ivr: the imaging prior-authorization line.",
+)
+
+
+def main() -> None:
+    cli.main(prog_name="ivr")
+
+
+__all__ = ["cli", "get_store", "main"]

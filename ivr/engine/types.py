@@ -1,0 +1,119 @@
+"""Plain data the engine reads and returns: no Flask, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+InputKind = Literal["start", "none", "dtmf", "speech"]
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the caller did this turn: nothing, keys, or words."""
+
+    kind: InputKind
+    digits: str = ""
+    speech: str = ""
+    confidence: float | None = None
+
+    @property
+    def raw(self) -> str:
+        return self.digits if self.kind == "dtmf" else self.speech
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Everything a turn needs about a call; persisted on the call row between turns."""
+
+    node: str
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    language: str = "en-US"
+
+    def moved(self, node: str, **slots: Any) -> CallState:
+        merged = dict(self.slots)
+        merged.update(slots)
+        return replace(self, node=node, slots=merged, attempts=0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalog entry the caller's input matched, with a 0-100 score."""
+
+    value: str
+    label: str
+    score: float
+    key: str | None = None
+
+
+class Catalog(Protocol):
+    """A list callers choose from by key or by name (plans, exam types, ...)."""
+
+    def by_key(self, digits: str) -> Match | None: ...
+
+    def match(self, text: str) -> Match | None: ...
+
+    def choices(self) -> Sequence[tuple[str, str]]: ...
+
+    def hints(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a service said back: an outcome to branch on and slots to fill."""
+
+    outcome: str
+    slots: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Actions(Protocol):
+    def __call__(
+        self, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]
+    ) -> ActionResult: ...
+
+
+@dataclass(frozen=True)
+class Gather:
+    """How to listen for the next answer."""
+
+    action_node: str
+    input: tuple[str, ...] = ("dtmf", "speech")
+    hints: tuple[str, ...] = ()
+    num_digits: int | None = None
+    finish_on_key: str = "#"
+    timeout: int = 6
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to a person in a named queue."""
+
+    queue: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """What the turn heard and made of it; becomes one call_events row."""
+
+    node: str
+    input_kind: str
+    raw: str | None
+    outcome: str
+    matched: str | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The engine's answer: what to say, then gather, transfer or hang up."""
+
+    say: tuple[str, ...]
+    state: CallState
+    event: Event
+    gather: Gather | None = None
+    transfer: Transfer | None = None
+    hangup: bool = False
+    visited: tuple[str, ...] = ()

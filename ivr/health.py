@@ -1,0 +1,24 @@
+"""Liveness for load balancers and operators: is the app up, does the store answer."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify
+
+from ivr.store import get_session
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Answer 200 when the store answers, 503 saying what failed when it does not."""
+    session = get_session()
+    try:
+        session.execute(sa.text("SELECT 1"))
+        session.rollback()
+    except sa.exc.SQLAlchemyError as exc:
+        session.rollback()
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        return jsonify(status="unavailable", database=f"error: {type(exc).__name__}: {reason}"), 503
+    return jsonify(status="ok", database="ok"), 200

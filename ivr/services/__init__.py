@@ -1,0 +1,1 @@
+"""Business acts as plain functions over a SQLAlchemy Session: no Flask, never a commit."""

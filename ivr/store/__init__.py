@@ -1,0 +1,97 @@
+"""The store: engine, sessions and migrations, bound to the app by `init_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask, current_app, g
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event decide how transactions start.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: sa.Connection) -> None:
+            # BEGIN IMMEDIATE takes the write lock up front, so two workers serving
+            # the same call serialize instead of failing on a lock upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
+    )
+
+
+class Store:
+    """The engine and sessionmaker an app shares across requests."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the store to the app and close each request's session at teardown."""
+    store = Store(app.config["DATABASE_URL"], pool_size=app.config["IVR_DB_POOL_SIZE"])
+    app.extensions["ivr.store"] = store
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session: so.Session | None = g.pop("ivr_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def get_store() -> Store:
+    store: Store = current_app.extensions["ivr.store"]
+    return store
+
+
+def get_session() -> so.Session:
+    """The request's session, opened on first use."""
+    if "ivr_session" not in g:
+        g.ivr_session = get_store().sessionmaker()
+    session: so.Session = g.ivr_session
+    return session
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Run Alembic migrations up to `revision`."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,185 @@
+"""The order store's tables: typed SQLAlchemy 2.0 models on one DeclarativeBase."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, the only clock the store uses."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Store UTC; always hand back aware datetimes (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value  # type: ignore[no-any-return]
+
+
+intpk = Annotated[int, so.mapped_column(primary_key=True)]
+created_at = Annotated[dt.datetime, so.mapped_column(UTCDateTime(), default=utcnow)]
+JSONValue = sa.JSON()
+
+
+class Base(so.DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    CLINICIAN = "clinician"
+    SUPERVISOR = "supervisor"
+
+
+def _enum(cls: type[enum.Enum]) -> sa.Enum:
+    return sa.Enum(
+        cls,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        length=32,
+        validate_strings=True,
+    )
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    code: so.Mapped[str] = so.mapped_column(sa.String(32), primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    dtmf_key: so.Mapped[str] = so.mapped_column(sa.String(4), unique=True)
+    aliases: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+
+
+class FlowVersion(Base):
+    """A published, immutable bundle of every flow file; calls pin one."""
+
+    __tablename__ = "flow_versions"
+
+    id: so.Mapped[intpk]
+    source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
+    checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)
+    note: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[created_at]
+    created_by: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: so.Mapped[intpk]
+    sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    from_number: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    to_number: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    plan: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    language: so.Mapped[str] = so.mapped_column(sa.String(8), default="en-US")
+    flow_version_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("flow_versions.id"))
+    node: so.Mapped[str] = so.mapped_column(sa.String(120))
+    slots: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    turn: so.Mapped[int] = so.mapped_column(default=0)
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default="in-progress")
+    outcome: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    queue: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    transfer_reason: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    started_at: so.Mapped[created_at]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: so.Mapped[dt.datetime | None]
+    duration_s: so.Mapped[int | None]
+
+    events: so.Mapped[list[CallEvent]] = so.relationship(
+        back_populates="call", order_by="CallEvent.turn", cascade="all, delete-orphan"
+    )
+    flow_version: so.Mapped[FlowVersion] = so.relationship()
+
+
+class CallEvent(Base):
+    """One row per turn; the TwiML answered is kept so a replay answers the same."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (sa.UniqueConstraint("call_id", "turn", name="uq_call_events_call_turn"),)
+
+    id: so.Mapped[intpk]
+    call_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    turn: so.Mapped[int]
+    node: so.Mapped[str] = so.mapped_column(sa.String(120))
+    next_node: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    input_kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    raw_input: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    matched: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    confidence: so.Mapped[float | None]
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(32))
+    latency_ms: so.Mapped[int | None]
+    twiml: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[created_at]
+
+    call: so.Mapped[Call] = so.relationship(back_populates="events")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: so.Mapped[intpk]
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role))
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[created_at]
+
+    tokens: so.Mapped[list[ApiToken]] = so.relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """Bearer tokens are stored as SHA-256 digests; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: so.Mapped[intpk]
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(12))
+    created_at: so.Mapped[created_at]
+    last_used_at: so.Mapped[dt.datetime | None]
+    revoked_at: so.Mapped[dt.datetime | None]
+
+    user: so.Mapped[User] = so.relationship(back_populates="tokens")
+
+
+class AuditEntry(Base):
+    """Who read or changed what, for reads of call and order data by people."""
+
+    __tablename__ = "audit_log"
+
+    id: so.Mapped[intpk]
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    action: so.Mapped[str] = so.mapped_column(sa.String(40))
+    target_type: so.Mapped[str] = so.mapped_column(sa.String(40))
+    target_id: so.Mapped[str] = so.mapped_column(sa.String(80))
+    at: so.Mapped[created_at]

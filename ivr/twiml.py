@@ -1,0 +1,80 @@
+"""Engine turns to TwiML, in one pure place, with the `twilio` library's builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.engine import Turn
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How the line speaks: a Twilio voice name and the call's language."""
+
+    name: str = "Polly.Joanna"
+    language: str = "en-US"
+
+
+SPANISH_VOICE = "Polly.Lupe"
+
+
+def voice_for(language: str, default: str) -> Voice:
+    if language.startswith("es"):
+        return Voice(SPANISH_VOICE, language)
+    return Voice(default, language)
+
+
+def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
+    """Build the response: speech, then a Gather posting to `action_url`, or an ending."""
+    response = VoiceResponse()
+    if turn.gather is not None:
+        g = turn.gather
+        gather = Gather(
+            input=" ".join(g.input),
+            action=action_url,
+            method="POST",
+            timeout=g.timeout,
+            finish_on_key=g.finish_on_key,
+            action_on_empty_result=True,
+            language=voice.language,
+        )
+        if "speech" in g.input:
+            gather.speech_timeout = "auto"
+            if g.hints:
+                gather.hints = ", ".join(h.replace(",", " ") for h in g.hints)
+        if g.num_digits:
+            gather.num_digits = g.num_digits
+        _say_all(gather, turn.say, voice)
+        response.append(gather)
+        # Should Twilio fall through the Gather anyway, the next turn still hears "nothing".
+        response.redirect(action_url, method="POST")
+        return response
+    _say_all(response, turn.say, voice)
+    if turn.transfer is not None:
+        response.enqueue(turn.transfer.queue)
+    elif turn.hangup:
+        response.hangup()
+    return response
+
+
+def _say_all(parent: VoiceResponse | Gather, texts: Iterable[str], voice: Voice) -> None:
+    for text in texts:
+        parent.say(text, voice=voice.name, language=voice.language)
+
+
+def apology(text: str, *, voice: Voice, backup_number: str | None) -> VoiceResponse:
+    """What a caller hears when the store is down: an apology, then the backup line."""
+    response = VoiceResponse()
+    response.say(text, voice=voice.name, language=voice.language)
+    if backup_number:
+        response.dial(backup_number)
+    else:
+        response.hangup()
+    return response
+
+
+def xml(response: VoiceResponse) -> str:
+    return str(response.to_xml())

@@ -1,0 +1,278 @@
+"""Twilio's door: signed webhooks in, TwiML out. One turn, one transaction, one event row."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Blueprint, Response, current_app, request, url_for
+from twilio.request_validator import RequestValidator
+
+from ivr.engine import ActionResult, CallState, Context, Input, run_turn
+from ivr.flows import FlowLibrary, current_version
+from ivr.services import calls
+from ivr.services.registry import ACTIONS
+from ivr.store import get_session
+from ivr.store.models import Call
+from ivr.twiml import Voice, apology, render, voice_for, xml
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+log = logging.getLogger("ivr.voice")
+
+_DIGITS = re.compile(r"[^0-9*#]")
+DIGITS_LIMIT = 64
+
+
+def twiml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if base:
+        path = request.full_path
+        return base + (path[:-1] if path.endswith("?") else path)
+    return request.url
+
+
+def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        token = current_app.config["TWILIO_AUTH_TOKEN"]
+        if token:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if not signature or not RequestValidator(token).validate(
+                signed_url(), request.form, signature
+            ):
+                log.warning("rejected unsigned or mis-signed request to %s", request.path)
+                return Response("invalid signature\n", status=403, mimetype="text/plain")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def library() -> FlowLibrary:
+    lib: FlowLibrary = current_app.extensions["ivr.flows"]
+    return lib
+
+
+def action_url(number: int) -> str:
+    path = url_for("voice.turn", t=number)
+    return current_app.config["PUBLIC_BASE_URL"] + path
+
+
+def caller_input(form: Mapping[str, str]) -> Input:
+    """Digits, speech or nothing, from Twilio's form; garbage is kept but bounded."""
+    raw_digits = form.get("Digits", "") or ""
+    speech = (form.get("SpeechResult", "") or "")[: calls.RAW_INPUT_LIMIT]
+    try:
+        confidence: float | None = float(form.get("Confidence", ""))
+        if not 0.0 <= confidence <= 1.0:
+            confidence = None
+    except ValueError:
+        confidence = None
+    if raw_digits:
+        digits = _DIGITS.sub("", raw_digits)[:DIGITS_LIMIT] or "?"
+        return Input("dtmf", digits=digits)
+    if speech.strip():
+        return Input("speech", speech=speech.strip(), confidence=confidence)
+    return Input("none")
+
+
+def _voice(call: Call | None = None) -> Voice:
+    language = call.language if call else current_app.config["IVR_DEFAULT_LANGUAGE"]
+    return voice_for(language, current_app.config["IVR_SAY_VOICE"])
+
+
+def _store_down(exc: BaseException, sid: str | None) -> Response:
+    log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
+    prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+    backup = current_app.config["IVR_BACKUP_NUMBER"] or None
+    key = "system.store_down" if backup else "system.store_down_no_backup"
+    return twiml(xml(apology(prompts.text(key), voice=_voice(), backup_number=backup)))
+
+
+def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Never a 500 to Twilio: a broken store or flow becomes an apology and a person."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        sid = request.form.get("CallSid")
+        try:
+            return view(*args, **kwargs)
+        except sa.exc.SQLAlchemyError as exc:
+            get_session().rollback()
+            return _store_down(exc, sid)
+        except Exception as exc:  # noqa: BLE001 - the caller must hear something
+            log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
+            get_session().rollback()
+            return _store_down(exc, sid)
+
+    return wrapper
+
+
+def _context(session: so.Session, call: Call) -> Context:
+    lib = library()
+
+    def actions(name: str, params: Mapping[str, Any], slots: Mapping[str, Any]) -> ActionResult:
+        facts = {"call_sid": call.sid, "from": call.from_number, "plan": call.plan}
+        return ACTIONS[name](session, facts, params, slots)
+
+    return Context(
+        prompts=lib.prompts_for(call.language),
+        catalogs=lib.catalogs(session),
+        actions=actions,
+        gather_timeout=current_app.config["IVR_GATHER_TIMEOUT"],
+    )
+
+
+def _play_turn(session: so.Session, call: Call, number: int, inp: Input, started: float) -> str:
+    bundle = library().bundle(session, call.flow_version_id)
+    state = CallState(
+        node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
+    )
+    turn = run_turn(bundle, state, inp, _context(session, call))
+    body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
+    latency = int((time.perf_counter() - started) * 1000)
+    calls.record_turn(session, call, number, turn, body, latency)
+    log.info(
+        "call %s turn %d %s -> %s (%s)",
+        call.sid,
+        number,
+        turn.event.node,
+        turn.state.node,
+        turn.event.outcome,
+    )
+    return body
+
+
+@bp.post("/incoming")
+@validate_twilio_request
+@_failsafe
+def incoming() -> Response:
+    """Start a call on the published flow and answer its first turn."""
+    started = time.perf_counter()
+    form = request.form
+    sid = (form.get("CallSid") or "").strip()
+    session = get_session()
+    lib = library()
+    if not sid:
+        prompts = lib.prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+        return twiml(
+            xml(
+                apology(
+                    prompts.text("system.store_down_no_backup"), voice=_voice(), backup_number=None
+                )
+            )
+        )
+    call = calls.lock_call(session, sid)
+    if call is not None:
+        replay = calls.recorded_turn(session, call, 0)
+        if replay is not None:
+            session.rollback()
+            return twiml(replay.twiml)
+    else:
+        version = current_version(session)
+        if version is None:
+            raise LookupError("no published flow version; run `ivr seed`")
+        bundle = lib.bundle(session, version.id)
+        call = calls.start_call(
+            session,
+            sid=sid[:64],
+            from_number=(form.get("From") or None) and form["From"][:32],
+            to_number=(form.get("To") or None) and form["To"][:32],
+            flow_version_id=version.id,
+            node=bundle.start,
+            language=current_app.config["IVR_DEFAULT_LANGUAGE"],
+        )
+    body = _play_turn(session, call, 0, Input("start"), started)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        # Twilio sent the same start twice at once and the other request won.
+        session.rollback()
+        return _replay_or_none(session, sid, 0) or twiml(body)
+    return twiml(body)
+
+
+def _replay_or_none(session: so.Session, sid: str, number: int) -> Response | None:
+    call = session.scalars(sa.select(Call).where(Call.sid == sid)).first()
+    if call is None:
+        return None
+    event = calls.recorded_turn(session, call, number)
+    return twiml(event.twiml) if event is not None else None
+
+
+@bp.post("/turn")
+@validate_twilio_request
+@_failsafe
+def turn() -> Response:
+    """Take the caller's answer to the last question and say what comes next."""
+    started = time.perf_counter()
+    sid = (request.form.get("CallSid") or "").strip()
+    session = get_session()
+    call = calls.lock_call(session, sid) if sid else None
+    if call is None:
+        return _unknown_call(sid)
+    requested = request.args.get("t", type=int)
+    number = call.turn + 1
+    if requested is not None and requested <= call.turn:
+        replay = calls.recorded_turn(session, call, requested)
+        session.rollback()
+        if replay is not None:
+            return twiml(replay.twiml)
+        # Older than anything we kept: answer the current question again.
+        requested = None
+    body = _play_turn(session, call, number, caller_input(request.form), started)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        return _replay_or_none(session, sid, number) or twiml(body)
+    return twiml(body)
+
+
+def _unknown_call(sid: str) -> Response:
+    """A step for a call we never started: apologise and hand over to a person."""
+    log.warning("turn for unknown call %s", sid or "(no CallSid)")
+    prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
+    voice = _voice()
+    response.say(prompts.text("system.unknown_call"), voice=voice.name, language=voice.language)
+    response.enqueue("general")
+    return twiml(xml(response))
+
+
+@bp.post("/status")
+@validate_twilio_request
+def status() -> Response:
+    """Record Twilio's status callback: completed, busy, no-answer, failed, duration."""
+    form = request.form
+    sid = (form.get("CallSid") or "").strip()
+    call_status = (form.get("CallStatus") or "").strip().lower()
+    if not sid or call_status not in calls.KNOWN_STATUSES:
+        return Response("", status=204)
+    try:
+        duration: int | None = int(form.get("CallDuration", ""))
+    except ValueError:
+        duration = None
+    session = get_session()
+    try:
+        calls.record_status(session, sid, call_status, duration)
+        session.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        session.rollback()
+        log.error("status for call %s not recorded: %s", sid, type(exc).__name__)
+        return Response("", status=503)
+    return Response("", status=204)
