@@ -32,6 +32,13 @@ def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
     response = VoiceResponse()
     if turn.gather is not None:
         g = turn.gather
+        attrs: dict[str, object] = {}
+        if "speech" in g.input:
+            attrs["speech_timeout"] = "auto"
+            if g.hints:
+                attrs["hints"] = ", ".join(h.replace(",", " ") for h in g.hints)
+        if g.num_digits:
+            attrs["num_digits"] = g.num_digits
         gather = Gather(
             input=" ".join(g.input),
             action=action_url,
@@ -40,13 +47,8 @@ def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
             finish_on_key=g.finish_on_key,
             action_on_empty_result=True,
             language=voice.language,
+            **attrs,
         )
-        if "speech" in g.input:
-            gather.speech_timeout = "auto"
-            if g.hints:
-                gather.hints = ", ".join(h.replace(",", " ") for h in g.hints)
-        if g.num_digits:
-            gather.num_digits = g.num_digits
         _say_all(gather, turn.say, voice)
         response.append(gather)
         # Should Twilio fall through the Gather anyway, the next turn still hears "nothing".

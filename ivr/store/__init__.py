@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,9 +29,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:
-            # BEGIN IMMEDIATE takes the write lock up front, so two workers serving
-            # the same call serialize instead of failing on a lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock up front (BEGIN IMMEDIATE), so two workers serving the
+            # same call queue up instead of failing on a read-to-write lock upgrade.
+            # Readers (GET requests, tests) begin deferred and never block writers.
+            write = conn.get_execution_options().get("ivr_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
@@ -51,7 +53,9 @@ class Store:
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self.sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
+        writer = self.engine.execution_options(ivr_write=True)
+        self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
+        self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
 
 
 def init_app(app: Flask) -> None:
@@ -74,9 +78,11 @@ def get_store() -> Store:
 
 
 def get_session() -> so.Session:
-    """The request's session, opened on first use."""
+    """The request's session, opened on first use; GET and HEAD requests only read."""
     if "ivr_session" not in g:
-        g.ivr_session = get_store().sessionmaker()
+        store = get_store()
+        reading = has_request_context() and request.method in ("GET", "HEAD")
+        g.ivr_session = (store.read_sessionmaker if reading else store.sessionmaker)()
     session: so.Session = g.ivr_session
     return session
 

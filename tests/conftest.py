@@ -1,0 +1,163 @@
+"""Fixtures: `app`, `client`, `runner`, `session`, `caller`, tokens; SQLite and PostgreSQL.
+
+Each app test runs on both stores. SQLite: a migrated, seeded template file copied per
+test. PostgreSQL: one database per test run (created and dropped here), migrated and
+seeded once, and emptied of calls and users after every test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from ivr import create_app
+from ivr.simulate import Caller, FlaskTransport
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ON_CI = os.environ.get("CI", "").lower() == "true"
+# Tables emptied between PostgreSQL tests; plans and flow versions are seeded once.
+PER_TEST_TABLES = ("audit_log", "api_tokens", "users", "call_events", "calls")
+
+
+def base_config(url: str, **extra: Any) -> dict[str, Any]:
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_BASE_URL": "",
+        "SECRET_KEY": "test",
+        "IVR_BACKUP_NUMBER": "+18005550123",
+    }
+    config.update(extra)
+    return config
+
+
+def prepare(url: str) -> None:
+    """Migrate and seed a database the way `make run` does."""
+    app = create_app(base_config(url))
+    runner = app.test_cli_runner()
+    for args in (["init-db"], ["seed"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    app.extensions["ivr.store"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "ivr.db"
+    prepare(f"sqlite:///{path}")
+    return path
+
+
+def _pg_admin_url() -> str:
+    from ivr.config import normalize_database_url
+
+    return normalize_database_url(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at IVR_TEST_POSTGRES_URL ({type(exc).__name__})"
+        if ON_CI:
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    name = f"ivr_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        prepare(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "ivr.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("pg_url")
+    yield url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(PER_TEST_TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("DELETE FROM flow_versions WHERE id > 1"))
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(db_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build apps on this test's database; two of them behave like two gunicorn workers."""
+    apps: list[Flask] = []
+
+    def factory(**extra: Any) -> Flask:
+        app = create_app(base_config(db_url, **extra))
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["ivr.store"].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """A session of its own on the app's store, for asserting what landed."""
+    store = app.extensions["ivr.store"]
+    with store.read_sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def caller(client: FlaskClient) -> Caller:
+    return Caller(FlaskTransport(client), auth_token=AUTH_TOKEN)
+
+
+@pytest.fixture
+def token_for(runner: FlaskCliRunner) -> Callable[[str], str]:
+    """Create a user with `role` through the CLI and return its API token."""
+    counter = iter(range(1, 1000))
+
+    def make(role: str) -> str:
+        result = runner.invoke(args=["create-user", f"{role}-{next(counter)}", "--role", role])
+        assert result.exit_code == 0, result.output
+        return result.output.strip().splitlines()[-1]
+
+    return make
