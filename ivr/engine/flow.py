@@ -23,7 +23,7 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "say": (frozenset({"prompt", "next"}), frozenset(), frozenset({"next"})),
     "menu": (
         frozenset({"prompt", "options"}),
-        frozenset({"reprompt", "attempts", "on_fail", "input", "hints", "timeout"}),
+        frozenset({"reprompt", "attempts", "on_fail", "input", "hints", "timeout", "max_visits"}),
         frozenset({"on_fail"}),
     ),
     "ask": (
@@ -41,13 +41,17 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
                 "min_digits",
                 "max_digits",
                 "invalid",
+                "validate",
+                "params",
+                "confirm_below",
+                "max_visits",
             }
         ),
         frozenset({"next", "on_fail"}),
     ),
     "confirm": (
         frozenset({"prompt", "yes", "no"}),
-        frozenset({"reprompt", "attempts", "on_fail", "input", "timeout"}),
+        frozenset({"reprompt", "attempts", "on_fail", "input", "timeout", "max_visits"}),
         frozenset({"yes", "no", "on_fail"}),
     ),
     "action": (
@@ -60,8 +64,8 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "hangup": (frozenset(), frozenset({"prompt"}), frozenset()),
     "goto": (frozenset({"flow"}), frozenset({"node"}), frozenset()),
 }
-PROMPT_FIELDS = ("prompt", "reprompt", "invalid")
-EXPECTS = frozenset({"digits", "date", "yesno"})
+PROMPT_FIELDS = ("prompt", "reprompt")
+EXPECTS = frozenset({"digits", "date", "yesno", "text"})
 FLOW_KEYS = frozenset({"description", "start", "defaults", "nodes"})
 DEFAULT_KEYS = frozenset({"operator", "on_fail", "attempts", "operator_key", "repeat_key"})
 
@@ -280,7 +284,9 @@ class _Checker:
     def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
         flow = node.flow if node else flow or ENTRY_FLOW
         self.problems.append(
-            _problem(self.b.files.get(flow, f"flows/{flow}.yaml"), node and node.id, fld, msg)
+            _problem(
+                self.b.files.get(flow, f"flows/{flow}.yaml"), node.id if node else None, fld, msg
+            )
         )
 
     def exists(self, target: str) -> bool:
@@ -295,15 +301,20 @@ class _Checker:
                 if not self.exists(target):
                     self.add(node, fld, f"names unknown node '{target}'")
         for flow, d in self.b.defaults.items():
-            for fld, target in (("operator", d.operator), ("on_fail", d.on_fail)):
-                if target and not self.exists(target):
-                    self.add(None, f"defaults.{fld}", f"names unknown node '{target}'", flow)
+            for fld, default in (("operator", d.operator), ("on_fail", d.on_fail)):
+                if default and not self.exists(default):
+                    self.add(None, f"defaults.{fld}", f"names unknown node '{default}'", flow)
         self.keys_in_all_languages()
         self.reachability()
         self.loops()
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
+        invalid = node.spec.get("invalid")
+        if isinstance(invalid, str):
+            keys.append(("invalid", invalid))
+        elif isinstance(invalid, Mapping):
+            keys += [(f"invalid.{k}", v) for k, v in invalid.items() if isinstance(v, str)]
         return keys
 
     def fields(self, node: Node) -> None:
@@ -327,6 +338,16 @@ class _Checker:
                 self.add(node, "expect", f"unknown validator {spec['expect']!r}")
             if has_catalog and self.catalogs is not None and spec["catalog"] not in self.catalogs:
                 self.add(node, "catalog", f"unknown catalog {spec['catalog']!r}")
+        if node.kind == "ask" and "validate" in spec and self.actions is not None:
+            if spec["validate"] not in self.actions:
+                self.add(node, "validate", f"unknown action {spec['validate']!r}")
+        if "max_visits" in spec and (
+            not isinstance(spec["max_visits"], int) or spec["max_visits"] < 1
+        ):
+            self.add(node, "max_visits", "must be a positive integer")
+        invalid = spec.get("invalid")
+        if invalid is not None and not isinstance(invalid, str | Mapping):
+            self.add(node, "invalid", "must be a prompt key or a mapping of reasons to keys")
         if node.kind == "action" and self.actions is not None:
             if spec.get("action") not in self.actions:
                 self.add(node, "action", f"unknown action {spec.get('action')!r}")
@@ -346,8 +367,10 @@ class _Checker:
                 self.add(node, f"options.{key}", "an option key must be one keypad key")
             if not isinstance(option, Mapping) or not isinstance(option.get("next"), str):
                 self.add(node, f"options.{key}", "an option needs a next node")
-            elif set(option) - {"next", "words"}:
-                self.add(node, f"options.{key}", "only next and words are allowed")
+            elif set(option) - {"next", "words", "set"}:
+                self.add(node, f"options.{key}", "only next, words and set are allowed")
+            elif "set" in option and not isinstance(option["set"], Mapping):
+                self.add(node, f"options.{key}.set", "must map slot names to values")
 
     def keys_in_all_languages(self) -> None:
         for prompts in self.prompts:

@@ -34,6 +34,24 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+class _Speaker(string.Formatter):
+    """Format specs for the ear: {x:digits} "1 2 3", {x:groups} "4 1 7, 2 2 9", {x:date}."""
+
+    def __init__(self, prompts: Prompts) -> None:
+        self.prompts = prompts
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = "" if value is None else str(value)
+        if format_spec == "digits":
+            return " ".join(text)
+        if format_spec == "groups":
+            chunks = [text[i : i + 3] for i in range(0, len(text), 3)]
+            return ", ".join(" ".join(chunk) for chunk in chunks)
+        if format_spec == "date":
+            return self.prompts.spoken_date(text)
+        return super().format_field(value, format_spec)
+
+
 class Prompts:
     """One language's prompts; `render` never fails on a missing placeholder."""
 
@@ -57,13 +75,28 @@ class Prompts:
             return (value,)
         return tuple(str(v) for v in value)
 
+    def spoken_date(self, iso: str) -> str:
+        """An ISO date as the line says it: "March 5, 1960" / "5 de marzo de 1960"."""
+        return _spoken_date(self, iso)
+
     def render(self, key: str, values: Mapping[str, Any]) -> str:
         """Fill `{placeholders}` in the prompt from `values`; unknown ones become ''."""
         text = self.text(key)
         try:
-            return string.Formatter().vformat(text, (), _Blank(values)).strip()
+            return _Speaker(self).vformat(text, (), _Blank(values)).strip()
         except (ValueError, IndexError, AttributeError, KeyError):
             return text.strip()
+
+
+def _spoken_date(prompts: Prompts, iso: str) -> str:
+    months = prompts.words("words.months")
+    try:
+        year, month, day = (int(part) for part in iso[:10].split("-"))
+    except ValueError:
+        return iso
+    name = months[month - 1] if len(months) == 12 and 1 <= month <= 12 else str(month)
+    pattern = prompts.text("system.date") or "{month} {day}, {year}"
+    return pattern.format(month=name, day=day, year=year)
 
 
 def placeholders(text: str) -> set[str]:

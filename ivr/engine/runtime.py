@@ -60,6 +60,9 @@ class Heard:
     reason_prompt: str | None = None
 
 
+VISITS = "_visits"
+
+
 def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn:
     """Apply the caller's input to the call and walk the flow to the next question.
 
@@ -114,7 +117,8 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
             raise EngineError(f"node {node.id} has nowhere to send a caller after {limit} tries")
         moved = state.moved(target, **{ESCALATION: f"{heard.outcome} at {node.id}"})
         return _walk(bundle, moved, ctx, [], event)
-    says = [ctx.prompts.render(heard.reason_prompt or f"system.{heard.outcome}", state.slots)]
+    values = {**state.slots, **heard.slots}
+    says = [ctx.prompts.render(heard.reason_prompt or f"system.{heard.outcome}", values)]
     return _ask(node, replace(state, attempts=attempts), ctx, says, event, key="reprompt")
 
 
@@ -188,6 +192,19 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         values = _values(node, state, ctx)
         kind = node.kind
         if kind in INPUT_KINDS:
+            visits = dict(state.slots.get(VISITS) or {})
+            count = int(visits.get(node.id, 0)) + 1
+            limit = node.get("max_visits")
+            if limit and count > limit:
+                target = node.target("on_fail") or bundle.defaults_for(node).on_fail
+                visits[node.id] = 0
+                state = state.moved(
+                    _required(target, node),
+                    **{VISITS: visits, ESCALATION: f"too many tries at {node.id}"},
+                )
+                continue
+            visits[node.id] = count
+            state = replace(state, slots={**state.slots, VISITS: visits})
             turn = _ask(node, state, ctx, says, event, key="prompt")
             return replace(turn, visited=tuple(visited))
         if kind == "say":
@@ -292,7 +309,7 @@ def _interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Co
             return Heard("repeat")
         if digits.rstrip("#") == defaults.operator_key and not _zero_is_answer(node):
             return Heard("operator")
-    else:
+    elif node.get("expect") != "text":
         text = _clean(inp.speech)
         if _has_phrase(text, ctx.prompts.words("words.operator")):
             return Heard("operator", matched="operator", confidence=inp.confidence)
@@ -302,9 +319,40 @@ def _interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Co
         return _menu(node, inp, ctx)
     if node.kind == "confirm":
         return _confirm(node, inp, ctx)
-    if node.get("catalog"):
-        return _catalog(node, inp, ctx)
-    return _expect(node, inp, ctx)
+    heard = _catalog(node, inp, ctx) if node.get("catalog") else _expect(node, inp, ctx)
+    if heard.outcome == "matched" and node.get("validate"):
+        return _validate(node, state, heard, ctx)
+    return heard
+
+
+def _invalid_prompt(node: Node, reason: str) -> str:
+    invalid = node.get("invalid")
+    if isinstance(invalid, Mapping):
+        return str(invalid.get(reason) or invalid.get("default") or "system.no_match")
+    return str(invalid or "system.no_match")
+
+
+def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard:
+    """Let a service check the answer (an NPI on file, a member of the plan)."""
+    slot = node.spec["slot"]
+    params = {**(node.get("params") or {}), "value": heard.slots.get(slot)}
+    slots = {**state.slots, **heard.slots}
+    if ctx.actions is None:
+        result = ActionResult(outcome="error")
+    else:
+        try:
+            result = ctx.actions(node.spec["validate"], params, slots)
+        except Exception:  # noqa: BLE001 - a failing check is a retry, never a 500
+            result = ActionResult(outcome="error")
+    if result.outcome != "ok":
+        return Heard(
+            "invalid",
+            slots={**heard.slots, **result.slots},
+            matched=heard.matched,
+            confidence=heard.confidence,
+            reason_prompt=_invalid_prompt(node, result.outcome),
+        )
+    return replace(heard, slots={**heard.slots, **result.slots})
 
 
 def _zero_is_answer(node: Node) -> bool:
@@ -319,11 +367,13 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
         option = by_key.get(inp.digits.rstrip("#"))
         if option is None:
             return Heard("no_match", matched=None)
-        return Heard("matched", _qualified(node, option["next"]), matched=inp.digits.rstrip("#"))
+        pressed = inp.digits.rstrip("#")
+        return Heard("matched", _qualified(node, option["next"]), option.get("set") or {}, pressed)
     text = _strip_filler(_clean(inp.speech), ctx)
     key = spoken_digits(text) if text else None
-    if key in by_key:
-        return Heard("matched", _qualified(node, by_key[key]["next"]), matched=key)
+    if key is not None and key in by_key:
+        option = by_key[key]
+        return Heard("matched", _qualified(node, option["next"]), option.get("set") or {}, key)
     best: tuple[float, str] | None = None
     for k, option in by_key.items():
         phrases = ctx.prompts.words(option.get("words", ""))
@@ -341,6 +391,7 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
     return Heard(
         "matched",
         _qualified(node, option["next"]),
+        option.get("set") or {},
         matched=best[1],
         confidence=inp.confidence,
     )
@@ -377,10 +428,15 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     if match is None:
         return _low_or_no_match(inp, ctx) if inp.kind == "speech" else Heard("no_match")
     slot = node.spec["slot"]
+    slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.label}
+    if node.get("confirm_below") is not None:
+        slots[f"{slot}_sure"] = inp.kind == "dtmf" or match.score >= float(
+            node.spec["confirm_below"]
+        )
     return Heard(
         "matched",
         node.target("next"),
-        slots={slot: match.value, f"{slot}_name": match.label},
+        slots=slots,
         matched=match.value,
         confidence=round(match.score / 100, 3) if inp.kind == "speech" else None,
     )
@@ -388,7 +444,18 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
 
 def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
     expect, slot = node.spec["expect"], node.spec["slot"]
-    invalid = node.get("invalid")
+    invalid = _invalid_prompt(node, "default")
+    if expect == "text":
+        if inp.kind != "speech":
+            return Heard("invalid", reason_prompt=_invalid_prompt(node, "not_speech"))
+        text = inp.speech.strip()
+        return Heard(
+            "matched",
+            node.target("next"),
+            {slot: text, f"{slot}_confidence": inp.confidence},
+            matched=None,
+            confidence=inp.confidence,
+        )
     if expect == "yesno":
         answer = yes_no(inp.raw, ctx.prompts.language)
         if answer is None:
@@ -398,12 +465,12 @@ def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
         raw = inp.digits.rstrip("#") if inp.kind == "dtmf" else inp.speech
         day, _reason = parse_date_reason(raw, today=ctx.today)
         if day is None:
-            return Heard("invalid", reason_prompt=invalid or "system.no_match")
+            return Heard("invalid", reason_prompt=_invalid_prompt(node, _reason or "default"))
         iso = day.isoformat()
         return Heard("matched", node.target("next"), {slot: iso}, matched=iso)
     # digits
     digits = inp.digits.rstrip("#") if inp.kind == "dtmf" else spoken_digits(inp.speech)
     lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
     if not digits or not digits.isdigit() or not lo <= len(digits) <= hi:
-        return Heard("invalid", reason_prompt=invalid or "system.no_match")
+        return Heard("invalid", reason_prompt=invalid)
     return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
