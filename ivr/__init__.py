@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from ivr import config as cfg
+
+if TYPE_CHECKING:  # Flask is imported when an app is built, so `ivr.engine` stays Flask-free.
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then the environment, then `test_config`."""
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     settings = cfg.from_environ(cfg.defaults(app.instance_path))
     if test_config:

@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 from flask import Blueprint, Response, abort, g, jsonify
 
 from ivr.auth import audit, require_role
+from ivr.services import orders
 from ivr.services.calls import call_to_dict
 from ivr.store import get_session
 from ivr.store.models import Call, Role
@@ -29,3 +30,19 @@ def get_call(sid: str) -> Response:
     audit(session, g.user, "read", "call", call.sid)
     session.commit()
     return jsonify(call_to_dict(call))
+
+
+ORDER_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.CLINICIAN)
+
+
+@bp.get("/orders/<number>")
+@require_role(*ORDER_READERS)
+def get_order(number: str) -> Response:
+    """Show an order by its order number or, while pended, its reference number."""
+    session = get_session()
+    order = orders.find(session, number)
+    if order is None:
+        abort(404, description="No order with that number.")
+    audit(session, g.user, "read", "order", order.reference_number)
+    session.commit()
+    return jsonify(orders.to_dict(order, with_events=True))

@@ -11,12 +11,14 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from ivr.engine import FlowError
+from ivr.flows import FlowLibrary
 from ivr.store import get_session, get_store, upgrade
 from ivr.store.models import Plan, Role
 
 
-def _library():  # type: ignore[no-untyped-def]
-    return current_app.extensions["ivr.flows"]
+def _library() -> FlowLibrary:
+    lib: FlowLibrary = current_app.extensions["ivr.flows"]
+    return lib
 
 
 @click.command("init-db")
@@ -33,15 +35,15 @@ def init_db() -> None:
 def seed(if_empty: bool) -> None:
     """Load the catalogs in data/ and publish flows/ (idempotent)."""
     from ivr.flows import publish_files
-    from ivr.services.catalogs import seed_plans
+    from ivr.services.catalogs import seed_all
 
     session = get_session()
     data_dir = Path(current_app.config["IVR_DATA_DIR"])
     try:
         empty = session.scalars(sa.select(Plan).limit(1)).first() is None
-        changed = 0
+        changed: dict[str, int] = {}
         if empty or not if_empty:
-            changed = seed_plans(session, data_dir / "plans.csv")
+            changed = seed_all(session, data_dir)
         version = publish_files(session, _library())
         session.commit()
     except (ValueError, FlowError) as exc:
@@ -53,7 +55,10 @@ def seed(if_empty: bool) -> None:
             f"the store is not ready ({type(exc).__name__}); run `ivr init-db`"
         ) from exc
     _library().forget_catalogs()
-    click.echo(f"plans: {changed} added or changed")
+    for name, count in changed.items():
+        click.echo(f"{name}: {count} added or changed")
+    if not changed:
+        click.echo("catalogs: already loaded (--if-empty)")
     click.echo(f"flows: published version {version.id}" if version else "flows: unchanged")
 
 
@@ -81,8 +86,6 @@ def publish_flows(force: bool) -> None:
 @with_appcontext
 def check_flows(flows_dir: Path | None) -> None:
     """Validate flows/ and prompts/ and name every problem (non-zero exit on any)."""
-    from ivr.flows import FlowLibrary
-
     lib = _library()
     try:
         if flows_dir is not None:

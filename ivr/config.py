@@ -42,6 +42,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "IVR_DATA_DIR": str(ROOT / "data"),
         "IVR_DEFAULT_LANGUAGE": "en-US",
         "IVR_SAY_VOICE": "Polly.Joanna",
+        "IVR_TIMEZONE": "America/New_York",
         "IVR_GATHER_TIMEOUT": 6,
         "IVR_CATALOG_TTL": 30,
         "IVR_DB_POOL_SIZE": 5,
@@ -62,6 +63,7 @@ _STRINGS = (
     "IVR_DATA_DIR",
     "IVR_DEFAULT_LANGUAGE",
     "IVR_SAY_VOICE",
+    "IVR_TIMEZONE",
 )
 _INTS = ("IVR_GATHER_TIMEOUT", "IVR_CATALOG_TTL", "IVR_DB_POOL_SIZE")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,10 +19,24 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 import yaml
 
+import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, load_catalogs, queue_names
 from ivr.services.registry import ACTIONS
 from ivr.store.models import FlowVersion
+
+
+class FlowLoader(yaml.SafeLoader):
+    """YAML with only true/false as booleans: `yes:` and `no:` in a flow mean the words."""
+
+
+FlowLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+FlowLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def read_flow_files(flows_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
@@ -32,7 +47,7 @@ def read_flow_files(flows_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
     for path in sorted(flows_dir.glob("*.yaml")):
         rel = f"{flows_dir.name}/{path.name}"
         try:
-            docs[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
+            docs[path.stem] = yaml.load(path.read_text(encoding="utf-8"), Loader=FlowLoader)
         except yaml.YAMLError as exc:
             problems.append(f"{rel}: not valid YAML: {exc}")
         files[path.stem] = rel

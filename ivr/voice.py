@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -122,15 +124,23 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
 
 def _context(session: so.Session, call: Call) -> Context:
     lib = library()
+    today = dt.datetime.now(ZoneInfo(current_app.config["IVR_TIMEZONE"])).date()
 
     def actions(name: str, params: Mapping[str, Any], slots: Mapping[str, Any]) -> ActionResult:
-        facts = {"call_sid": call.sid, "from": call.from_number, "plan": call.plan}
+        facts = {
+            "call_sid": call.sid,
+            "from": call.from_number,
+            "plan": call.plan,
+            "language": call.language,
+            "today": today,
+        }
         return ACTIONS[name](session, facts, params, slots)
 
     return Context(
         prompts=lib.prompts_for(call.language),
         catalogs=lib.catalogs(session),
         actions=actions,
+        today=today,
         gather_timeout=current_app.config["IVR_GATHER_TIMEOUT"],
     )
 

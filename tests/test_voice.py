@@ -16,7 +16,7 @@ from ivr.simulate import Caller, FlaskTransport, Reply, sign
 from ivr.store.models import Call, CallEvent
 from tests.conftest import AUTH_TOKEN, base_config
 
-MENU_HINT = "To request an imaging order number, press 1"
+MENU_HINT = "For a new order number, press 1."
 
 
 def events(session: Any, sid: str) -> list[CallEvent]:
@@ -48,7 +48,7 @@ def test_incoming_answers_greeting_and_plan_question(caller: Caller) -> None:
     assert gather.get("actionOnEmptyResult") == "true"
     assert "Summit Health Plan" in (gather.get("hints") or "")
     said = [el.text for el in gather.findall("Say")]
-    assert said[0].startswith("Thank you for calling the imaging prior authorization line")
+    assert said[0].startswith("Thanks for calling the imaging prior authorization line")
     assert "select the plan name" in said[1]
     assert "For Lakeshore Medicaid, press 2." in said[1]
 
@@ -146,7 +146,7 @@ def test_production_refuses_to_start_without_a_token(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("plan_key", "plan", "menu_key", "queue", "reason"),
     [
-        ("1", "SUMMIT", "1", "orders", "order_request"),
+        ("6", "RIVERBEND", "2", "orders", "order_status"),
         ("2", "LAKESHORE", "2", "orders", "order_status"),
         ("7", "CEDAR", "3", "helpdesk", "portal_help"),
         ("4", "HARBOR", "0", "general", "caller asked for a person at main.main_menu"),
@@ -178,11 +178,11 @@ def test_keypad_call(
 @pytest.mark.parametrize(
     ("spoken_plan", "plan", "spoken_choice", "queue"),
     [
-        ("Summit Health.", "SUMMIT", "I need a new order", "orders"),
+        ("Summit Health.", "SUMMIT", "existing order", "orders"),
         ("lake shore medicaid", "LAKESHORE", "status of an order", "orders"),
         ("prairie care", "PRAIRIE", "password reset", "helpdesk"),
         ("river bend", "RIVERBEND", "three", "helpdesk"),
-        ("Cedar Valley", "CEDAR", "press one", "orders"),
+        ("Cedar Valley", "CEDAR", "press two", "orders"),
     ],
 )
 def test_speech_call(
@@ -201,6 +201,14 @@ def test_speech_call(
         plan,
     )
     assert plan_event.confidence is not None and plan_event.confidence > 0.7
+
+
+@pytest.mark.parametrize("choice", ["1", "new order", "I'd like to request an order number"])
+def test_main_menu_one_starts_the_order_intake(caller: Caller, choice: str) -> None:
+    call = caller.dial().press("1")
+    call.press(choice) if choice.isdigit() else call.say(choice)
+    assert call.heard[0] == "Let's request an order number."
+    assert call.gather is not None
 
 
 def test_mixed_keypad_and_speech(caller: Caller, session: Any) -> None:

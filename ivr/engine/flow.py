@@ -8,7 +8,7 @@ The entry point is the ``main`` flow's ``start`` node.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholders
@@ -159,7 +159,7 @@ def _problem(file: str, node: str | None, fld: str | None, msg: str) -> str:
     where = file
     if node:
         where += f": node '{node}'"
-    if fld:
+    if fld is not None:
         where += f" field '{fld}'"
     return f"{where}: {msg}"
 
@@ -219,6 +219,13 @@ def compile_bundle(
             if node is not None:
                 nodes[node.id] = node
 
+    entry = defaults.get(ENTRY_FLOW)
+    if entry is not None:
+        # A flow without its own operator or on_fail uses the main flow's.
+        for flow, d in list(defaults.items()):
+            defaults[flow] = replace(
+                d, operator=d.operator or entry.operator, on_fail=d.on_fail or entry.on_fail
+            )
     bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
     check = _Checker(bundle, problems, prompts, actions, catalogs, queues)
     check.run()
@@ -246,10 +253,22 @@ def _defaults(file: str, flow: str, raw: Any, problems: list[str]) -> Defaults:
     )
 
 
+def _yes_no_key(key: Any) -> Any:
+    """YAML 1.1 reads a bare `yes:`/`no:` key as a boolean; flows mean the word."""
+    if key is True:
+        return "yes"
+    if key is False:
+        return "no"
+    return key
+
+
 def _node(file: str, flow: str, name: str, spec: Any, problems: list[str]) -> Node | None:
     if not isinstance(spec, Mapping):
         problems.append(_problem(file, name, None, "a node must be a mapping"))
         return None
+    spec = {_yes_no_key(k): v for k, v in spec.items()}
+    if isinstance(spec.get("cases"), Mapping):
+        spec["cases"] = {str(_yes_no_key(k)): v for k, v in spec["cases"].items()}
     kind = spec.get("kind")
     if kind not in SCHEMA:
         problems.append(_problem(file, name, "kind", f"unknown kind {kind!r}"))
@@ -322,8 +341,15 @@ class _Checker:
         for fld in PROMPT_FIELDS:
             if fld in spec and not isinstance(spec[fld], str):
                 self.add(node, fld, "must be a prompt key (a string)")
-        if "attempts" in spec and (not isinstance(spec["attempts"], int) or spec["attempts"] < 1):
-            self.add(node, "attempts", "must be a positive integer")
+        for fld in ("attempts", "timeout", "min_digits", "max_digits", "max_visits"):
+            value = spec.get(fld)
+            if fld in spec and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                self.add(node, fld, "must be a positive integer")
+        below = spec.get("confirm_below")
+        if "confirm_below" in spec and (
+            isinstance(below, bool) or not isinstance(below, int | float) or not 0 <= below <= 100
+        ):
+            self.add(node, "confirm_below", "must be a number from 0 to 100")
         if "input" in spec:
             modes = spec["input"]
             if not isinstance(modes, list) or not modes or not set(modes) <= INPUT_MODES:
@@ -341,10 +367,6 @@ class _Checker:
         if node.kind == "ask" and "validate" in spec and self.actions is not None:
             if spec["validate"] not in self.actions:
                 self.add(node, "validate", f"unknown action {spec['validate']!r}")
-        if "max_visits" in spec and (
-            not isinstance(spec["max_visits"], int) or spec["max_visits"] < 1
-        ):
-            self.add(node, "max_visits", "must be a positive integer")
         invalid = spec.get("invalid")
         if invalid is not None and not isinstance(invalid, str | Mapping):
             self.add(node, "invalid", "must be a prompt key or a mapping of reasons to keys")
@@ -363,7 +385,9 @@ class _Checker:
             self.add(node, "options", "a menu needs at least one option")
             return
         for key, option in options.items():
-            if not (isinstance(key, str | int) and str(key) and str(key) in "0123456789*#"):
+            if not (
+                isinstance(key, str | int) and len(str(key)) == 1 and str(key) in "0123456789*#"
+            ):
                 self.add(node, f"options.{key}", "an option key must be one keypad key")
             if not isinstance(option, Mapping) or not isinstance(option.get("next"), str):
                 self.add(node, f"options.{key}", "an option needs a next node")
@@ -420,6 +444,12 @@ class _Checker:
             if node.kind in INPUT_KINDS and not node.spec.get("on_fail"):
                 if not self.b.defaults_for(node).on_fail:
                     self.add(node, "on_fail", "no on_fail here and no defaults.on_fail: dead end")
+            if node.kind in INPUT_KINDS and not self.b.defaults_for(node).operator:
+                self.add(
+                    node,
+                    None,
+                    "no defaults.operator: a caller asking for a person has nowhere to go",
+                )
 
     def loops(self) -> None:
         """A cycle through nodes that never listen would spin forever."""

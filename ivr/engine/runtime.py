@@ -99,7 +99,11 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
     )
     defaults = bundle.defaults_for(node)
     if heard.outcome == "matched" and heard.next:
-        return _walk(bundle, state.moved(heard.next, **heard.slots), ctx, [], event)
+        # An answer is a fresh start: an earlier escalation no longer explains a transfer.
+        moved = state.moved(heard.next, **heard.slots)
+        if ESCALATION in moved.slots:
+            moved = replace(moved, slots={k: v for k, v in moved.slots.items() if k != ESCALATION})
+        return _walk(bundle, moved, ctx, [], event)
     if heard.outcome == "operator":
         target = defaults.operator
         if target is None:
@@ -313,6 +317,9 @@ def _interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Co
         text = _clean(inp.speech)
         if _has_phrase(text, ctx.prompts.words("words.operator")):
             return Heard("operator", matched="operator", confidence=inp.confidence)
+        spoken = spoken_digits(_strip_filler(text, ctx))
+        if spoken == defaults.operator_key and not _zero_is_answer(node):
+            return Heard("operator", matched="operator", confidence=inp.confidence)
         if _has_phrase(text, ctx.prompts.words("words.repeat")):
             return Heard("repeat")
     if node.kind == "menu":
@@ -381,7 +388,7 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
         score = (
             100.0 + len(hit)
             if hit
-            else max((fuzz.token_set_ratio(text, _clean(p)) for p in phrases), default=0.0)
+            else max((fuzz.token_sort_ratio(text, _clean(p)) for p in phrases), default=0.0)
         )
         if best is None or score > best[0]:
             best = (score, k)

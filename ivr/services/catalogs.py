@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.engine import Catalog
 from ivr.match.catalog import ChoiceCatalog, Entry
-from ivr.store.models import Plan
+from ivr.match.ids import normalize_phone, npi_is_valid
+from ivr.store.models import ExamType, Member, Plan, Provider
 
-CATALOG_NAMES = frozenset({"plans"})
+CATALOG_NAMES = frozenset({"plans", "exams", "diagnoses", "facilities"})
 
 
 def read_csv(path: Path) -> Iterator[dict[str, str]]:
@@ -59,8 +62,127 @@ def plan_catalog(session: so.Session) -> ChoiceCatalog:
     )
 
 
-def load_catalogs(session: so.Session) -> dict[str, ChoiceCatalog]:
-    return {"plans": plan_catalog(session)}
+def seed_providers(session: so.Session, path: Path) -> int:
+    """Insert or update ordering physicians and facilities; NPIs must pass the check digit."""
+    changed = 0
+    for line, row in enumerate(read_csv(path), start=2):
+        npi, role = row.get("npi", ""), row.get("role", "")
+        if not npi_is_valid(npi):
+            raise ValueError(f"{path.name}:{line}: {npi!r} is not a valid NPI")
+        if role not in ("ordering", "facility"):
+            raise ValueError(f"{path.name}:{line}: role must be ordering or facility")
+        values = {
+            "name": row["name"],
+            "role": role,
+            "phone": normalize_phone(row.get("phone")),
+            "address": row.get("address") or None,
+            "city": row.get("city") or None,
+            "state": row.get("state") or None,
+            "zip": row.get("zip") or None,
+            "plans": [p.upper() for p in split_multi(row.get("plans", ""))],
+        }
+        changed += _upsert(session, Provider, {"npi": npi}, values)
+    session.flush()
+    return changed
+
+
+def seed_members(session: so.Session, path: Path) -> int:
+    changed = 0
+    for line, row in enumerate(read_csv(path), start=2):
+        member_id = row.get("member_id", "")
+        if not member_id.isdigit() or not 9 <= len(member_id) <= 12:
+            raise ValueError(f"{path.name}:{line}: member_id must be 9 to 12 digits")
+        try:
+            dob = dt.date.fromisoformat(row.get("date_of_birth", ""))
+        except ValueError as exc:
+            raise ValueError(f"{path.name}:{line}: date_of_birth must be YYYY-MM-DD") from exc
+        key = {"plan_code": row["plan_code"].upper(), "member_id": member_id}
+        values = {
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "date_of_birth": dob,
+        }
+        changed += _upsert(session, Member, key, values)
+    session.flush()
+    return changed
+
+
+def seed_exams(session: so.Session, path: Path) -> int:
+    changed = 0
+    for line, row in enumerate(read_csv(path), start=2):
+        code = row.get("code", "").upper()
+        if not code or not row.get("description"):
+            raise ValueError(f"{path.name}:{line}: code and description are required")
+        values = {
+            "modality": row.get("modality", ""),
+            "body_region": row.get("body_region", ""),
+            "contrast": row.get("contrast", ""),
+            "description": row["description"],
+            "aliases": split_multi(row.get("aliases", "")),
+        }
+        changed += _upsert(session, ExamType, {"code": code}, values)
+    session.flush()
+    return changed
+
+
+def _upsert(
+    session: so.Session, model: type, key: dict[str, object], values: dict[str, object]
+) -> int:
+    row = session.scalars(sa.select(model).filter_by(**key)).first()
+    if row is None:
+        session.add(model(**key, **values))
+        return 1
+    if any(getattr(row, k) != v for k, v in values.items()):
+        for k, v in values.items():
+            setattr(row, k, v)
+        return 1
+    return 0
+
+
+def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
+    """Load every catalog in `data/`; returns rows added or changed per catalog."""
+    return {
+        "plans": seed_plans(session, data_dir / "plans.csv"),
+        "exam types": seed_exams(session, data_dir / "exam_types.csv"),
+        "providers": seed_providers(session, data_dir / "providers.csv"),
+        "members": seed_members(session, data_dir / "members.csv"),
+    }
+
+
+def exam_catalog(session: so.Session) -> Catalog:
+    from ivr.match.exams import ExamCatalog
+
+    rows = session.scalars(sa.select(ExamType).where(ExamType.active.is_(True))).all()
+    return ExamCatalog(
+        {
+            "code": e.code,
+            "modality": e.modality,
+            "body_region": e.body_region,
+            "contrast": e.contrast,
+            "description": e.description,
+            "aliases": "|".join(e.aliases or ()),
+        }
+        for e in rows
+    )
+
+
+def facility_catalog(session: so.Session) -> ChoiceCatalog:
+    """Imaging facilities, keyed by NPI (typed on the keypad) and matched by name."""
+    rows = session.scalars(sa.select(Provider).where(Provider.role == "facility")).all()
+    return ChoiceCatalog(
+        (Entry(value=p.npi, label=p.name, key=p.npi, aliases=()) for p in rows), cutoff=80.0
+    )
+
+
+def load_catalogs(session: so.Session) -> dict[str, Catalog]:
+    from ivr.match.icd import default_index
+
+    return {
+        "plans": plan_catalog(session),
+        "exams": exam_catalog(session),
+        "diagnoses": default_index(),
+        "facilities": facility_catalog(session),
+    }
 
 
 def queue_names(data_dir: Path) -> set[str]:

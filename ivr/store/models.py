@@ -183,3 +183,110 @@ class AuditEntry(Base):
     target_type: so.Mapped[str] = so.mapped_column(sa.String(40))
     target_id: so.Mapped[str] = so.mapped_column(sa.String(80))
     at: so.Mapped[created_at]
+
+
+class Provider(Base):
+    """Ordering physicians and servicing (imaging) facilities, by NPI."""
+
+    __tablename__ = "providers"
+
+    npi: so.Mapped[str] = so.mapped_column(sa.String(10), primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)  # ordering | facility
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(20), index=True)
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    city: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    state: so.Mapped[str | None] = so.mapped_column(sa.String(2))
+    zip: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    plans: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+
+
+class Member(Base):
+    """A health plan's member: the patient of an order."""
+
+    __tablename__ = "members"
+    __table_args__ = (sa.UniqueConstraint("plan_code", "member_id", name="uq_members_plan_member"),)
+
+    id: so.Mapped[intpk]
+    plan_code: so.Mapped[str] = so.mapped_column(sa.ForeignKey("plans.code"))
+    member_id: so.Mapped[str] = so.mapped_column(sa.String(12))
+    first_name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    last_name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    date_of_birth: so.Mapped[dt.date]
+
+
+class ExamType(Base):
+    """An advanced-imaging procedure that needs an order number."""
+
+    __tablename__ = "exam_types"
+
+    code: so.Mapped[str] = so.mapped_column(sa.String(8), primary_key=True)
+    modality: so.Mapped[str] = so.mapped_column(sa.String(8))
+    body_region: so.Mapped[str] = so.mapped_column(sa.String(80))
+    contrast: so.Mapped[str] = so.mapped_column(sa.String(8))
+    description: so.Mapped[str] = so.mapped_column(sa.String(200))
+    aliases: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+
+
+class OrderStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    EXTENDED = "extended"
+
+
+class Order(Base):
+    """An imaging order request: a draft while the caller answers, then a decision."""
+
+    __tablename__ = "orders"
+
+    id: so.Mapped[intpk]
+    reference_number: so.Mapped[str] = so.mapped_column(sa.String(12), unique=True)
+    order_number: so.Mapped[str | None] = so.mapped_column(sa.String(12), unique=True)
+    status: so.Mapped[OrderStatus] = so.mapped_column(_enum(OrderStatus), index=True)
+    plan: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    member_id: so.Mapped[str | None] = so.mapped_column(sa.String(12), index=True)
+    member_dob: so.Mapped[dt.date | None]
+    ordering_npi: so.Mapped[str | None] = so.mapped_column(sa.String(10), index=True)
+    exam_code: so.Mapped[str | None] = so.mapped_column(sa.String(8))
+    diagnosis_codes: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+    facility_npi: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    symptoms: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    symptoms_confidence: so.Mapped[float | None]
+    clinical_history: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    clinical_history_confidence: so.Mapped[float | None]
+    criteria_rule: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    criteria_answers: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
+    decision_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    source: so.Mapped[str] = so.mapped_column(sa.String(16), default="phone")
+    call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
+    created_at: so.Mapped[created_at]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+    submitted_at: so.Mapped[dt.datetime | None]
+    issued_at: so.Mapped[dt.datetime | None]
+    expires_at: so.Mapped[dt.datetime | None]
+
+    events: so.Mapped[list[OrderEvent]] = so.relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderEvent(Base):
+    """What changed on an order, when, and by which call or user."""
+
+    __tablename__ = "order_events"
+
+    id: so.Mapped[intpk]
+    order_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    before: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
+    after: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
+    at: so.Mapped[created_at]
+
+    order: so.Mapped[Order] = so.relationship(back_populates="events")

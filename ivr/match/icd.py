@@ -1,0 +1,469 @@
+"""ICD-10-CM diagnoses from what a caller says: a code read out, or words for the condition.
+
+The index covers every ICD-10-CM code in `simple_icd_10_cm` (descriptions and inclusion
+terms; seventh-character extensions through their parent) plus lay terms from
+`data/diagnosis_synonyms.csv`. A query's words select candidates through an inverted
+index; candidates are scored by IDF-weighted recall and precision of their words, so the
+most general description covering everything said wins. A non-billable category resolves
+to its most general billable code (the "unspecified" one, initial encounter).
+
+Scores: 100 for an exact code or phrase, >= 90 confident, lower: read the top choice back.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import math
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from rapidfuzz import fuzz, process
+
+from ivr.engine.types import Match
+from ivr.match.spoken import TEENS, TENS, UNITS, spoken_digits
+
+DEFAULT_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "diagnosis_synonyms.csv"
+CONFIDENT = 90.0
+MIN_SCORE = 50.0
+_FAR_BEHIND = 0.15  # entries this far below the best are not worth finding
+_BETA2 = 2.0  # recall (everything said is covered) counts twice precision (nothing extra)
+_SYNONYM_BONUS = 0.03
+_CLOSE = 0.03  # a runner-up this close makes the best a guess
+_RESCORE = 24  # best entries checked further
+_MARKED_PRIOR = 0.93
+_LOST_PENALTY = 0.3  # share of the words said that a category's billable code drops
+_STOP = frozenset(
+    "a an the of and or in on at to for by from with due my i im ive have has had "
+    "is are was been be it its this that he she his her their they nos".split()
+)
+# What callers add around a condition, dropped from what they say only.
+_FILLER = _STOP | frozenset(
+    "patient pt some kind um uh er like having got get getting being very really bad "
+    "think thinks maybe possible probably suspected rule out".split()
+)
+_LAY = {
+    "hurts": "pain", "hurt": "pain", "hurting": "pain", "ache": "pain", "aches": "pain",
+    "aching": "pain", "achy": "pain", "sore": "pain", "soreness": "pain", "painful": "pain",
+    "broken": "fracture", "broke": "fracture", "break": "fracture", "fractured": "fracture",
+    "cracked": "fracture", "tumor": "neoplasm", "tumour": "neoplasm", "tumors": "neoplasm",
+    "cancer": "malignant neoplasm", "cancers": "malignant neoplasm", "torn": "tear",
+    "malignancy": "malignant neoplasm", "stones": "calculus", "stone": "calculus",
+    "ii": "2", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    # one word for an organ, whether the text says the noun or the adjective
+    "lower": "low", "pancreatic": "pancreas", "hepatic": "liver", "renal": "kidney",
+    "pulmonary": "lung", "cardiac": "heart", "gastric": "stomach", "cerebral": "brain",
+    "spinal": "spine", "abdominal": "abdomen", "pelvic": "pelvis", "colonic": "colon",
+    "rectal": "rectum", "ovarian": "ovary", "uterine": "uterus", "prostatic": "prostate",
+    "mammary": "breast", "vertebral": "vertebra", "intestinal": "intestine",
+    "esophageal": "esophagus", "bronchial": "bronchus", "femoral": "femur",
+    "ureteral": "ureter", "trouble": "difficulty", "blurry": "blurred", "sprained": "sprain",
+    "strained": "strain", "enlargement": "enlarged", "swollen": "swelling",
+}  # fmt: skip
+_NEGATED = re.compile(r"\b((?:without|not) [^,;()\[\]]*?)(?=,|;|$|\bwith\b|\(|\[)")
+_SIDES = frozenset({"right", "left", "bilateral"})
+_NEGATORS = frozenset({"without", "not", "no"})
+_BACK = {("low", "back"): "lumbar", ("mid", "back"): "thoracic", ("middle", "back"): "thoracic",
+         ("upper", "back"): "thoracic"}  # fmt: skip
+# Words that say little about the condition: they weigh this much of their IDF.
+_GENERIC = {"unspecified": 0.2, "other": 0.5, "specified": 0.5, "site": 0.5, "part": 0.5,
+            "region": 0.3}  # fmt: skip
+_BOILERPLATE = re.compile(r"\b(not elsewhere classified|not otherwise specified|nos)\b")
+# Words that put a condition in a special setting: a code that says one, when the caller
+# did not, is a worse fit ("brain aneurysm" is not "cerebrovascular syphilis").
+_MARKED = frozenset(
+    "secondary congenital newborn neonatal perinatal fetal fetus maternal pregnancy puerperium "
+    "childbirth juvenile postprocedural postoperative intraoperative syphilitic tuberculous "
+    "drug induced alcoholic poisoning adverse underdosing sequela inflammatory personal "
+    "family history screening status".split()
+)
+_DURATION = re.compile(
+    r"\b(?:for|since|over|about|the|past|last|almost|nearly|more|than|\s)*"
+    r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|couple|[0-9]+)"
+    r"(?:\s+of)?\s+(?:days?|weeks?|months?|years?)(?:\s+(?:now|ago))?\b"
+)
+# Chapters a caller rarely means unless saying so: pregnancy, perinatal, congenital,
+# external causes.
+_CHAPTER_PRIOR = {"O": 0.93, "P": 0.93, "Q": 0.93, "V": 0.85, "W": 0.85, "X": 0.85, "Y": 0.85}
+_LETTER_NAMES = {
+    "eye": "i", "see": "c", "sea": "c", "cee": "c", "bee": "b", "be": "b", "dee": "d",
+    "ee": "e", "ef": "f", "eff": "f", "gee": "g", "aitch": "h", "jay": "j", "kay": "k",
+    "el": "l", "em": "m", "en": "n", "oh": "o", "pee": "p", "cue": "q", "queue": "q",
+    "are": "r", "ar": "r", "es": "s", "ess": "s", "tee": "t", "tea": "t", "you": "u",
+    "vee": "v", "ex": "x", "why": "y", "zee": "z", "zed": "z",
+}  # fmt: skip
+_CODE_FILLER = frozenset("code diagnosis dx is its the um uh number".split())
+_CODE_PREFIX = re.compile(r"^\s*(?:i\s*c\s*d|icd)(?:[\s-]*(?:10|ten))?(?:[\s-]*cm)?\b")
+_NUMBER_WORDS = frozenset([*UNITS, *TEENS, *TENS, "double", "triple", "hundred"])
+_SEPARATORS = frozenset(". point dot decimal".split())
+_TOKEN = re.compile(r"[()\[\]]|[a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_CODE_RE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
+_import_lock = threading.Lock()
+_default_lock = threading.Lock()
+_default: DiagnosisIndex | None = None
+
+
+def _cm() -> ModuleType:
+    """simple_icd_10_cm, imported quietly (it calls a deprecated importlib API on import)."""
+    with _import_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import simple_icd_10_cm
+
+        return simple_icd_10_cm
+
+
+def _join_letters(toks: list[str]) -> list[str]:
+    """Runs of single letters become one word ("c o p d" -> copd)."""
+    out: list[str] = []
+    run: list[str] = []
+    for tok in [*toks, ""]:
+        if len(tok) == 1 and tok.isalpha():
+            run.append(tok)
+            continue
+        out.extend(["".join(run)] if len(run) >= 2 else run)
+        run = []
+        if tok:
+            out.append(tok)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of text, spelled letters joined, lay words put the ICD way."""
+    return [w for w, _ in flagged_words(text)]
+
+
+def flagged_words(text: str) -> list[tuple[str, bool]]:
+    """words() of text, each with True when it was in (parentheses) or [brackets]: ICD's
+    nonessential modifiers, which may be said but need not be."""
+    folded = _BOILERPLATE.sub(" ", text.lower().replace("'", "").replace("\u2019", ""))
+    # "without X" and "not X" name the usual case: words a caller need not say.
+    folded = _NEGATED.sub(r"(\1)", folded)
+    flags: list[bool] | None = None
+    if "(" in folded or "[" in folded:
+        toks, flags, depth = [], [], 0
+        for tok in _TOKEN.findall(folded):
+            if tok in ("(", "["):
+                depth += 1
+            elif tok in (")", "]"):
+                depth = max(0, depth - 1)
+            else:
+                toks.append(tok)
+                flags.append(depth > 0)
+    else:
+        toks = _WORD.findall(folded)
+    if any(len(t) == 1 for t in toks):
+        joined = _join_letters(toks)
+        flags = flags if len(joined) == len(toks) else None
+        toks = joined
+    out: list[tuple[str, bool]] = []
+    for i, tok in enumerate(toks):
+        flag = flags[i] if flags else False
+        lay = _LAY.get(tok)
+        if lay is None:
+            out.append((tok, flag))
+        else:
+            out.extend((w, flag) for w in lay.split())
+    for i in range(len(out) - 1, 0, -1):
+        prev, (word, flag) = out[i - 1][0], out[i]
+        if word == "back" and (prev, "back") in _BACK:
+            out[i - 1 : i + 1] = [(_BACK[(prev, "back")], flag)]
+        elif prev in _NEGATORS and word not in _STOP:  # "without aura" -> one word, noaura
+            out[i - 1 : i + 1] = [("no" + word, flag)]
+    return out
+
+
+_PLAIN = frozenset("unspecified other without complications complication not intractable nos "
+                   "initial encounter closed fracture for of and or the with".split())
+
+
+def _generality(code: str, description: str, parent: set[str]) -> tuple[float, bool]:
+    """How plainly a child code restates its parent (higher = the default to bill)."""
+    desc = description.lower()
+    added = set(words(desc)) - parent - _PLAIN
+    score = 2.0 * desc.count("unspecified") - len(added)
+    if "without complication" in desc:
+        score += 3
+    if "with unspecified" in desc:
+        score -= 2
+    if " without " in desc or "not intractable" in desc:
+        score += 0.5
+    return score, code.endswith("9")
+
+
+def parse_code(text: str) -> str | None:
+    """The code (no dot) in an utterance like "M 54.50", "m54.5", "m five four point five
+    zero", "I ten", "s zero six point zero ex a a"; None when text is not a code."""
+    toks: list[str] = []
+    for tok in re.findall(r"[a-z0-9]+|\.", _CODE_PREFIX.sub(" ", text.lower())):
+        toks.extend(re.findall(r"[a-z]+|[0-9]+|\.", tok))
+    toks = [t for t in toks if t not in _CODE_FILLER]
+    first = _LETTER_NAMES.get(toks[0], toks[0]) if toks else ""
+    if len(first) != 1 or not first.isalpha():
+        return None
+    chars, group = [first.upper()], []
+    for tok in [*toks[1:], "."]:
+        is_number = tok.isdigit() or tok in _NUMBER_WORDS
+        if group and not is_number:
+            digits = spoken_digits(" ".join(group))
+            if digits is None:
+                return None
+            chars.append(digits)
+            group = []
+        if is_number:
+            group.append(tok)
+        elif tok == "ex":
+            chars.append("X")
+        elif tok.isalpha() and len(tok) <= 4:  # letters after the first: "a", "xaa"
+            chars.append(tok.upper())
+        elif tok not in _SEPARATORS:
+            return None
+    code = "".join(chars)
+    return code if _CODE_RE.fullmatch(code) else None
+
+
+def _f_measure(precision: float, recall: float) -> float:
+    if precision <= 0.0 or recall <= 0.0:
+        return 0.0
+    return (1 + _BETA2) * precision * recall / (_BETA2 * precision + recall)
+
+
+class DiagnosisIndex:
+    """Speech matcher over all of ICD-10-CM (Catalog protocol: by_key/choices/hints empty)."""
+
+    def __init__(self, synonyms: Path | str | None = DEFAULT_SYNONYMS) -> None:
+        self._cm = cm = _cm()
+        entries: list[tuple[str, str, int]] = []  # (text, code, kind: 0 desc 1 incl 2 lay)
+        for code in cm.get_all_codes(True):
+            if cm.is_chapter_or_block(code) or cm.is_extended_subcategory(code):
+                continue
+            entries.append((cm.get_description(code), code, 0))
+            entries.extend(
+                (t, code, 1) for t in cm.get_inclusion_term(code) if "classifiable" not in t
+            )
+        if synonyms is not None and Path(synonyms).exists():
+            with Path(synonyms).open(newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    code = (row.get("code") or "").strip().upper()
+                    if (row.get("phrase") or "").strip() and cm.is_valid_item(code):
+                        entries.append((row["phrase"], code, 2))
+        raw = [[(w, f) for w, f in flagged_words(text) if w not in _STOP] for text, _, _ in entries]
+        vocab = {w for toks in raw for w, _ in toks}
+        self._canon = {w: self._singular(w, vocab) for w in vocab}
+        self._vocab = sorted(self._canon)
+        self._known = set(self._vocab)
+        self._by_initial: dict[str, list[str]] = {}
+        for w in self._vocab:
+            self._by_initial.setdefault(w[0], []).append(w)
+        self._billable: dict[str, str] = {}
+        self.codes: list[str] = []  # per entry: the billable code it stands for
+        self.kinds: list[int] = []
+        self.tokens: list[frozenset[str]] = []
+        self.optional: dict[int, frozenset[str]] = {}  # words only in (parentheses)
+        self.postings: dict[str, list[int]] = {}
+        self.exact: dict[frozenset[str], int] = {}
+        self.priors: dict[int, float] = {}
+        self.mapped: set[int] = set()  # entries of a category, standing for its billable code
+        self._words_of: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        for (_text, code, kind), toks in zip(entries, raw, strict=True):
+            required = frozenset(self._canon[w] for w, f in toks if not f)
+            canon = required | {self._canon[w] for w, f in toks if f}
+            if not required:
+                continue
+            doc = len(self.codes)
+            self.codes.append(self.billable(code))
+            if self.codes[-1] != code:
+                self.mapped.add(doc)
+            self.kinds.append(kind)
+            self.tokens.append(canon)
+            if canon != required:
+                self.optional[doc] = canon - required
+            for w in canon:
+                self.postings.setdefault(w, []).append(doc)
+            if "classified elsewhere" in _text.lower():  # a manifestation: coded second
+                self.priors[doc] = 0.9
+            same = self.exact.get(required)
+            if same is None or kind == 2 or (same in self.mapped and doc not in self.mapped):
+                self.exact[required] = doc
+        n = len(self.codes)
+        self.idf = {w: math.log(n / len(docs)) + 0.5 for w, docs in self.postings.items()}
+        self._unknown_idf = math.log(n) + 0.5
+        self.weights = [
+            sum(self._weight(w) for w in toks - self.optional.get(doc, frozenset()))
+            for doc, toks in enumerate(self.tokens)
+        ]
+
+    def _weight(self, word: str) -> float:
+        return self.idf.get(word, self._unknown_idf) * _GENERIC.get(word, 1.0)
+
+    @staticmethod
+    def _singular(word: str, vocab: set[str]) -> str:
+        for cut, add in (("ies", "y"), ("es", ""), ("s", "")):
+            if word.endswith(cut) and len(word) > len(cut) + 2 and word[: -len(cut)] + add in vocab:
+                return word[: -len(cut)] + add
+        return word
+
+    def billable(self, code: str) -> str:
+        """code itself when billable, else its most general billable descendant."""
+        found = self._billable.get(code)
+        if found is not None:
+            return found
+        cm = self._cm
+        if cm.is_leaf(code):
+            found = code
+        else:
+            kids = cm.get_children(code)
+            initial = next((k for k in kids if len(k) == 8 and k.endswith("A")), None)
+            if initial is not None and cm.is_extended_subcategory(initial):
+                found = initial  # seventh character A: initial encounter
+            else:
+                parent = set(words(cm.get_description(code)))
+                found = self.billable(
+                    max(kids, key=lambda c: _generality(c, cm.get_description(c), parent))
+                )
+        self._billable[code] = found
+        return found
+
+    def _query_words(self, text: str) -> list[str]:
+        out: list[str] = []
+        for word in words(_DURATION.sub(" ", text.lower())):
+            if word in _FILLER:
+                continue
+            canon = self._canon.get(word) or self._canon.get(self._singular(word, self._known))
+            if canon is None and len(word) >= 4:
+                bucket = self._by_initial.get(word[0], [])
+                near = process.extractOne(word, bucket, scorer=fuzz.ratio, score_cutoff=90)
+                canon = self._canon[near[0]] if near else None
+            out.append(canon or word)
+        return list(dict.fromkeys(out))
+
+    # -- codes read out --------------------------------------------------------------
+    def _code_match(self, text: str) -> Match | None:
+        code = parse_code(text)
+        if code is None:
+            return None
+        dotted = code if len(code) == 3 else code[:3] + "." + code[3:]
+        score = 100.0
+        while len(dotted) >= 3 and not self._cm.is_valid_item(dotted):
+            dotted, score = dotted[:-1].rstrip("."), 60.0  # a character too many: its parent
+        if len(dotted) < 3:
+            return None
+        final = self.billable(dotted)
+        if final != dotted:
+            score = min(score, 80.0)  # a category, not a billable code: confirm the choice
+        return Match(final, self._cm.get_description(final), score)
+
+    # -- words ---------------------------------------------------------------------
+    def top(self, text: str, n: int = 3) -> list[Match]:
+        """The n best billable codes for text, best first (empty when nothing fits)."""
+        if not isinstance(text, str) or not text.strip():
+            return []
+        code = self._code_match(text)
+        if code is not None:
+            return [code]
+        query = self._query_words(text)
+        if all(len(w) <= 1 for w in query):  # nothing, or a lone letter
+            return []
+        best: dict[str, float] = {}
+        for f, doc in self._score(query):
+            code = self.codes[doc]
+            if f > best.get(code, 0.0):
+                best[code] = f
+        ranked = sorted(best.items(), key=lambda item: (-item[1], len(item[0]), item[0]))
+        out: list[Match] = []
+        ceiling = 100.0
+        if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < _CLOSE and ranked[0][1] < 1.0:
+            ceiling = CONFIDENT - 1  # a close second: read the first back
+        for code, f in ranked[:n]:
+            score = ceiling = min(100.0 * f, ceiling)
+            if score >= MIN_SCORE:
+                out.append(Match(code, self._cm.get_description(code), round(score, 1)))
+        return out
+
+    def _score(self, query: list[str]) -> list[tuple[float, int]]:
+        """(score 0-1, entry) for the best entries: IDF-weighted F-measure of the words."""
+        weights = {w: self._weight(w) for w in query}
+        total = sum(weights.values())
+        exact = self.exact.get(frozenset(query))
+        pairs = list(weights.items())
+        tokens, optional, doc_weights = self.tokens, self.optional, self.weights
+        scored: list[tuple[float, int]] = []
+        seen: set[int] = set()
+        best, rest = 0.0, total
+        # Entries are scored word by word, heaviest first; stop when an entry without any
+        # word used so far could not come near the best (nor reach MIN_SCORE).
+        for word in sorted(weights, key=weights.__getitem__, reverse=True):
+            bound = _f_measure(1.0, rest / total) + _SYNONYM_BONUS
+            if bound < max(MIN_SCORE / 100.0, best - _FAR_BEHIND):
+                break
+            rest -= weights[word]
+            for doc in self.postings.get(word, ()):
+                if doc in seen:
+                    continue
+                seen.add(doc)
+                toks = tokens[doc]
+                hit = 0.0
+                for w, weight in pairs:
+                    if w in toks:
+                        hit += weight
+                extra = optional.get(doc)
+                required = hit - sum(weights[w] for w in extra & weights.keys()) if extra else hit
+                f = _f_measure(required / doc_weights[doc], hit / total)
+                f *= _CHAPTER_PRIOR.get(self.codes[doc][0], 1.0) * self.priors.get(doc, 1.0)
+                f += _SYNONYM_BONUS if self.kinds[doc] == 2 else 0.0
+                f = 1.0 if doc == exact else min(f, 0.99)
+                best = max(best, f)
+                scored.append((f, doc))
+        scored = heapq.nlargest(_RESCORE, scored)
+        for i, (f, doc) in enumerate(scored):
+            described, kept = self._code_words(self.codes[doc])
+            # Words said that the code itself drops: a category's words its billable
+            # default no longer has, or a side ("left knee") the code leaves unspecified.
+            mapped = doc in self.mapped
+            lost = sum(
+                weight
+                for w, weight in pairs
+                if w not in kept and (w in _SIDES or (mapped and w in self.tokens[doc]))
+            )
+            f *= 1.0 - _LOST_PENALTY * lost / total
+            if (described & _MARKED) - weights.keys():
+                f *= _MARKED_PRIOR
+            scored[i] = (f, doc)
+        return scored
+
+    def _code_words(self, code: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Words of a code's description, and of it with its inclusion terms."""
+        found = self._words_of.get(code)
+        if found is None:
+            cm = self._cm
+            described = frozenset(self._canon.get(w, w) for w in words(cm.get_description(code)))
+            included = {self._canon.get(w, w) for t in cm.get_inclusion_term(code) for w in words(t)}
+            found = self._words_of[code] = (described, described | included)
+        return found
+
+    def match(self, text: str) -> Match | None:
+        found = self.top(text, 1)
+        return found[0] if found else None
+
+    def by_key(self, digits: str) -> Match | None:
+        return None  # ICD-10 codes contain letters: they are said, not keyed
+
+    def choices(self) -> Sequence[tuple[str, str]]:
+        return []
+
+    def hints(self) -> Sequence[str]:
+        return []
+
+
+def default_index() -> DiagnosisIndex:
+    """The process-wide index, built at first use (a few seconds) and shared by threads."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = DiagnosisIndex()
+    return _default

@@ -1,0 +1,251 @@
+"""The order-number intake's flow actions: checks on answers, drafts, criteria, submission.
+
+Each is registered by name for `flows/order.yaml`; each takes the turn's session, facts
+about the call (sid, caller id, plan, language, today), the node's params and the slots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from ivr.criteria import Criteria, load_rules, parse_answer
+from ivr.engine import ActionResult
+from ivr.match.ids import normalize_phone, npi_is_valid
+from ivr.services import orders
+from ivr.services.registry import action
+from ivr.store.models import Member, Provider
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+@functools.cache
+def criteria_rules(path: str = str(DATA_DIR / "criteria.yaml")) -> Criteria:
+    """The clinical criteria, parsed once per process."""
+    return load_rules(Path(path))
+
+
+def _today(facts: Mapping[str, Any]) -> dt.date:
+    today = facts.get("today")
+    return today if isinstance(today, dt.date) else dt.date.today()
+
+
+@action("caller_physician")
+def caller_physician(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Offer the ordering physician whose office phone matches the caller id."""
+    phone = normalize_phone(facts.get("from"))
+    if phone is None:
+        return ActionResult("none")
+    doctor = session.scalars(
+        sa.select(Provider)
+        .where(Provider.phone == phone, Provider.role == "ordering")
+        .order_by(Provider.npi)
+    ).first()
+    if doctor is None:
+        return ActionResult("none")
+    return ActionResult("found", {"suggested_npi": doctor.npi, "suggested_name": doctor.name})
+
+
+@action("use_suggested_physician")
+def use_suggested_physician(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    if not slots.get("suggested_npi"):
+        return ActionResult("error")
+    return ActionResult(
+        "ok", {"ordering_npi": slots["suggested_npi"], "ordering_name": slots["suggested_name"]}
+    )
+
+
+@action("check_ordering_npi")
+def check_ordering_npi(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """A 10-digit NPI with a good check digit, of an ordering physician on file."""
+    npi = str(params.get("value") or "")
+    if not npi_is_valid(npi):
+        return ActionResult("bad_check_digit")
+    doctor = session.get(Provider, npi)
+    if doctor is None or doctor.role != "ordering":
+        return ActionResult("unknown")
+    return ActionResult("ok", {"ordering_name": doctor.name})
+
+
+@action("verify_member")
+def verify_member(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The member id and date of birth belong to one member of the selected plan."""
+    plan, member_id, dob = slots.get("plan"), slots.get("member_id"), slots.get("member_dob")
+    try:
+        born = dt.date.fromisoformat(str(dob))
+    except ValueError:
+        return ActionResult("not_found")
+    member = session.scalars(
+        sa.select(Member).where(Member.plan_code == plan, Member.member_id == member_id)
+    ).first()
+    if member is None or member.date_of_birth != born:
+        return ActionResult("not_found")
+    today = _today(facts)
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return ActionResult(
+        "ok", {"member_name": f"{member.first_name} {member.last_name}", "member_age": age}
+    )
+
+
+@action("check_facility")
+def check_facility(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The imaging provider is a facility in network for the caller's plan."""
+    facility = session.get(Provider, str(params.get("value") or ""))
+    if facility is None or facility.role != "facility":
+        return ActionResult("unknown")
+    if slots.get("plan") not in (facility.plans or []):
+        return ActionResult("not_in_network", {"facility_name": facility.name})
+    return ActionResult("ok", {"facility_name": facility.name})
+
+
+@action("save_draft")
+def save_draft(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Keep what the caller has said so far, so a dropped call leaves a draft for an agent."""
+    order = orders.save_draft(session, call_sid=str(facts["call_sid"]), slots=slots)
+    return ActionResult("ok", {"reference_number": order.reference_number})
+
+
+def _criteria_facts(slots: Mapping[str, Any]) -> dict[str, Any]:
+    diagnosis = slots.get("diagnosis")
+    return {
+        "age": slots.get("member_age"),
+        "plan": slots.get("plan"),
+        "exam": slots.get("exam"),
+        "modality": slots.get("exam_modality"),
+        "diagnoses": [diagnosis] if diagnosis else [],
+    }
+
+
+@action("criteria_next")
+def criteria_next(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The next question the clinical criteria ask, or `done`."""
+    rules = criteria_rules()
+    diagnoses = [slots["diagnosis"]] if slots.get("diagnosis") else []
+    rule = rules.rule_for(str(slots.get("exam") or ""), diagnoses)
+    if rule is None:
+        return ActionResult("done", {"criteria_rule": None})
+    answers = dict((slots.get("criteria_answers") or {}).get(rule.id, {}))
+    question = rules.next_question(rule, answers, _criteria_facts(slots))
+    if question is None:
+        return ActionResult("done", {"criteria_rule": rule.id})
+    language = str(facts.get("language") or "en-US")
+    return ActionResult(
+        question.expect,
+        {
+            "criteria_rule": rule.id,
+            "criteria_qid": question.id,
+            "criteria_question": question.text(language),
+        },
+    )
+
+
+@action("criteria_record")
+def criteria_record(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    rules = criteria_rules()
+    rule_id, qid = slots.get("criteria_rule"), slots.get("criteria_qid")
+    rule = next((r for r in rules.rules if r.id == rule_id), None)
+    question = next((q for q in rule.questions if q.id == qid), None) if rule else None
+    if rule is None or question is None:
+        return ActionResult("error")
+    value = parse_answer(question, slots.get("criteria_answer"))
+    if value is None:
+        return ActionResult("invalid")
+    all_answers = {k: dict(v) for k, v in (slots.get("criteria_answers") or {}).items()}
+    all_answers.setdefault(rule.id, {})[question.id] = value
+    return ActionResult("ok", {"criteria_answers": all_answers, "criteria_answer": None})
+
+
+@action("submit_order")
+def submit_order(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Decide against the criteria and submit: an order number, or pended for review."""
+    order = orders.save_draft(session, call_sid=str(facts["call_sid"]), slots=slots)
+    rules = criteria_rules()
+    diagnoses = list(order.diagnosis_codes or [])
+    rule = rules.rule_for(order.exam_code or "", diagnoses)
+    answers = dict((slots.get("criteria_answers") or {}).get(rule.id, {})) if rule else {}
+    decision = rules.decide(rule, answers, _criteria_facts(slots))
+    language = str(facts.get("language") or "en-US")
+    order.criteria_answers = answers
+    try:
+        orders.submit(
+            session,
+            order,
+            outcome=decision.outcome,
+            rule_id=decision.rule_id,
+            reason=decision.reason_text(language) or None,
+            call_sid=str(facts["call_sid"]),
+        )
+    except orders.OrderError:
+        return ActionResult("error")
+    out: dict[str, Any] = {"reference_number": order.reference_number}
+    if order.order_number and order.expires_at:
+        out["order_number"] = order.order_number
+        out["expires_on"] = order.expires_at.date().isoformat()
+    return ActionResult(order.status.value, out)
+
+
+@action("exam_details")
+def exam_details(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The chosen exam is active; note its modality for the criteria."""
+    from ivr.store.models import ExamType
+
+    exam = session.get(ExamType, str(params.get("value") or ""))
+    if exam is None or not exam.active:
+        return ActionResult("unknown")
+    return ActionResult("ok", {"exam_modality": exam.modality})

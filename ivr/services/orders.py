@@ -1,0 +1,279 @@
+"""Orders: drafts saved as the caller answers, submission, order and reference numbers.
+
+One function per business act, called alike by the phone flow, the console and the API.
+Functions take a Session first, never commit, and write an order_events row per change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from ivr.match.ids import luhn_check_digit, luhn_valid
+from ivr.store.models import Order, OrderEvent, OrderStatus, utcnow
+
+VALID_DAYS = 60
+ORDER_NUMBER_DIGITS = 9  # 8 random digits + a Luhn check digit
+REFERENCE_DIGITS = 10  # 9 random digits + a Luhn check digit
+
+# Slots of the phone flow -> order columns.
+SLOT_FIELDS = {
+    "plan": "plan",
+    "member_id": "member_id",
+    "ordering_npi": "ordering_npi",
+    "exam": "exam_code",
+    "facility": "facility_npi",
+    "symptoms": "symptoms",
+    "symptoms_confidence": "symptoms_confidence",
+    "clinical_history": "clinical_history",
+    "clinical_history_confidence": "clinical_history_confidence",
+}
+
+Random = Callable[[int], int]  # randbelow
+
+
+class OrderError(ValueError):
+    """A business rule refused the act; `code` says which (for 409/422 answers)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _number(digits: int, randbelow: Random) -> str:
+    # First digit 1-9 so the number never loses a leading zero in a spreadsheet.
+    payload = str(1 + randbelow(9)) + "".join(str(randbelow(10)) for _ in range(digits - 2))
+    return payload + luhn_check_digit(payload)
+
+
+def is_order_number(text: str) -> bool:
+    """Shape and check digit of an order number: catches a mistyped digit before lookup."""
+    return len(text) == ORDER_NUMBER_DIGITS and luhn_valid(text)
+
+
+def is_reference_number(text: str) -> bool:
+    return len(text) == REFERENCE_DIGITS and luhn_valid(text)
+
+
+def _assign_unique(
+    session: so.Session, order: Order, attr: str, digits: int, randbelow: Random
+) -> str:
+    """Give `order` a random number nobody has, even against a concurrent transaction.
+
+    The unique index decides: a number another call took first (committed or not) fails
+    the flush inside a savepoint, and we draw again.
+    """
+    column = getattr(Order, attr)
+    for _ in range(20):
+        candidate = _number(digits, randbelow)
+        if session.scalar(sa.select(sa.func.count()).where(column == candidate)):
+            continue
+        try:
+            with session.begin_nested():
+                setattr(order, attr, candidate)
+                session.add(order)
+                session.flush()
+        except sa.exc.IntegrityError:
+            continue
+        return candidate
+    raise RuntimeError(f"no unused {attr} in 20 draws")
+
+
+def find(session: so.Session, number: str) -> Order | None:
+    """An order by its order number or its reference number."""
+    number = number.strip()
+    return session.scalars(
+        sa.select(Order).where(
+            sa.or_(Order.order_number == number, Order.reference_number == number)
+        )
+    ).first()
+
+
+def draft_for_call(session: so.Session, call_sid: str) -> Order | None:
+    return session.scalars(
+        sa.select(Order)
+        .where(Order.call_sid == call_sid, Order.status == OrderStatus.DRAFT)
+        .order_by(Order.id.desc())
+    ).first()
+
+
+def _snapshot(order: Order, fields: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(order, name)
+        out[name] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+    return out
+
+
+def _event(
+    session: so.Session,
+    order: Order,
+    kind: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    call_sid: str | None = None,
+    user_id: int | None = None,
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=kind,
+            before=before,
+            after=after,
+            call_sid=call_sid,
+            user_id=user_id,
+            at=utcnow(),
+        )
+    )
+
+
+def save_draft(
+    session: so.Session,
+    *,
+    call_sid: str,
+    slots: Mapping[str, Any],
+    randbelow: Random = secrets.randbelow,
+) -> Order:
+    """Create or update the call's draft from what the caller has answered so far."""
+    order = draft_for_call(session, call_sid)
+    if order is None:
+        order = Order(
+            status=OrderStatus.DRAFT,
+            source="phone",
+            call_sid=call_sid,
+            diagnosis_codes=[],
+            criteria_answers={},
+        )
+        _assign_unique(session, order, "reference_number", REFERENCE_DIGITS, randbelow)
+        _event(session, order, "created", None, {"status": "draft"}, call_sid=call_sid)
+    changes = _changes_from_slots(order, slots)
+    if changes:
+        before = _snapshot(order, list(changes))
+        for name, value in changes.items():
+            setattr(order, name, value)
+        _event(
+            session, order, "updated", before, _snapshot(order, list(changes)), call_sid=call_sid
+        )
+    session.flush()
+    return order
+
+
+def _changes_from_slots(order: Order, slots: Mapping[str, Any]) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    for slot, column in SLOT_FIELDS.items():
+        if slot in slots and slots[slot] is not None:
+            wanted[column] = slots[slot]
+    if slots.get("member_dob"):
+        try:
+            wanted["member_dob"] = dt.date.fromisoformat(str(slots["member_dob"]))
+        except ValueError:
+            pass
+    if slots.get("diagnosis"):
+        wanted["diagnosis_codes"] = [str(slots["diagnosis"])]
+    if isinstance(slots.get("criteria_answers"), Mapping):
+        wanted["criteria_answers"] = dict(slots["criteria_answers"])
+    return {k: v for k, v in wanted.items() if getattr(order, k) != v}
+
+
+REQUIRED = ("plan", "member_id", "member_dob", "ordering_npi", "exam_code", "facility_npi")
+
+
+def submit(
+    session: so.Session,
+    order: Order,
+    *,
+    outcome: str,
+    rule_id: str | None,
+    reason: str | None,
+    now: dt.datetime | None = None,
+    call_sid: str | None = None,
+    user_id: int | None = None,
+    randbelow: Random = secrets.randbelow,
+) -> Order:
+    """Submit a draft: issue an order number (approved) or pend it for clinical review."""
+    if order.status != OrderStatus.DRAFT:
+        raise OrderError("not_a_draft", f"the request is already {order.status.value}")
+    missing = [name for name in REQUIRED if not getattr(order, name)]
+    if not order.diagnosis_codes:
+        missing.append("diagnosis_codes")
+    if missing:
+        raise OrderError("incomplete", "missing: " + ", ".join(missing))
+    now = now or utcnow()
+    before = _snapshot(order, ["status", "order_number"])
+    session.flush()
+    if outcome == "approved":
+        # The number first: a savepoint retried for it must not take other changes along.
+        _approve(session, order, now, randbelow)
+    else:
+        order.status = OrderStatus.PENDING_REVIEW
+    order.submitted_at = now
+    order.criteria_rule = rule_id
+    order.decision_reason = reason
+    session.flush()
+    _event(
+        session,
+        order,
+        "submitted",
+        before,
+        _snapshot(order, ["status", "order_number", "expires_at"]),
+        call_sid=call_sid,
+        user_id=user_id,
+    )
+    return order
+
+
+def _approve(session: so.Session, order: Order, now: dt.datetime, randbelow: Random) -> None:
+    _assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
+    order.status = OrderStatus.APPROVED
+    order.issued_at = now
+    order.expires_at = now + dt.timedelta(days=VALID_DAYS)
+
+
+def to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
+    """The order as the API shows it."""
+
+    def iso(value: dt.datetime | dt.date | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    out: dict[str, Any] = {
+        "order_number": order.order_number,
+        "reference_number": order.reference_number,
+        "status": order.status.value,
+        "plan": order.plan,
+        "member_id": order.member_id,
+        "member_dob": iso(order.member_dob),
+        "ordering_npi": order.ordering_npi,
+        "exam_code": order.exam_code,
+        "diagnosis_codes": list(order.diagnosis_codes or []),
+        "facility_npi": order.facility_npi,
+        "symptoms": order.symptoms,
+        "clinical_history": order.clinical_history,
+        "criteria_rule": order.criteria_rule,
+        "criteria_answers": dict(order.criteria_answers or {}),
+        "decision_reason": order.decision_reason,
+        "source": order.source,
+        "call_sid": order.call_sid,
+        "created_at": iso(order.created_at),
+        "submitted_at": iso(order.submitted_at),
+        "issued_at": iso(order.issued_at),
+        "expires_at": iso(order.expires_at),
+    }
+    if with_events:
+        out["events"] = [
+            {
+                "kind": e.kind,
+                "at": iso(e.at),
+                "call_sid": e.call_sid,
+                "user_id": e.user_id,
+                "before": e.before,
+                "after": e.after,
+            }
+            for e in order.events
+        ]
+    return out
