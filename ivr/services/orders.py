@@ -60,7 +60,7 @@ def is_reference_number(text: str) -> bool:
     return len(text) == REFERENCE_DIGITS and luhn_valid(text)
 
 
-def _assign_unique(
+def assign_unique(
     session: so.Session, order: Order, attr: str, digits: int, randbelow: Random
 ) -> str:
     """Give `order` a random number nobody has, even against a concurrent transaction.
@@ -102,7 +102,7 @@ def draft_for_call(session: so.Session, call_sid: str) -> Order | None:
     ).first()
 
 
-def _snapshot(order: Order, fields: list[str]) -> dict[str, Any]:
+def snapshot(order: Order, fields: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in fields:
         value = getattr(order, name)
@@ -110,7 +110,7 @@ def _snapshot(order: Order, fields: list[str]) -> dict[str, Any]:
     return out
 
 
-def _event(
+def record_event(
     session: so.Session,
     order: Order,
     kind: str,
@@ -150,15 +150,15 @@ def save_draft(
             diagnosis_codes=[],
             criteria_answers={},
         )
-        _assign_unique(session, order, "reference_number", REFERENCE_DIGITS, randbelow)
-        _event(session, order, "created", None, {"status": "draft"}, call_sid=call_sid)
+        assign_unique(session, order, "reference_number", REFERENCE_DIGITS, randbelow)
+        record_event(session, order, "created", None, {"status": "draft"}, call_sid=call_sid)
     changes = _changes_from_slots(order, slots)
     if changes:
-        before = _snapshot(order, list(changes))
+        before = snapshot(order, list(changes))
         for name, value in changes.items():
             setattr(order, name, value)
-        _event(
-            session, order, "updated", before, _snapshot(order, list(changes)), call_sid=call_sid
+        record_event(
+            session, order, "updated", before, snapshot(order, list(changes)), call_sid=call_sid
         )
     session.flush()
     return order
@@ -205,7 +205,7 @@ def submit(
     if missing:
         raise OrderError("incomplete", "missing: " + ", ".join(missing))
     now = now or utcnow()
-    before = _snapshot(order, ["status", "order_number"])
+    before = snapshot(order, ["status", "order_number"])
     session.flush()
     if outcome == "approved":
         # The number first: a savepoint retried for it must not take other changes along.
@@ -216,12 +216,12 @@ def submit(
     order.criteria_rule = rule_id
     order.decision_reason = reason
     session.flush()
-    _event(
+    record_event(
         session,
         order,
         "submitted",
         before,
-        _snapshot(order, ["status", "order_number", "expires_at"]),
+        snapshot(order, ["status", "order_number", "expires_at"]),
         call_sid=call_sid,
         user_id=user_id,
     )
@@ -229,10 +229,18 @@ def submit(
 
 
 def _approve(session: so.Session, order: Order, now: dt.datetime, randbelow: Random) -> None:
-    _assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
+    assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
     order.status = OrderStatus.APPROVED
     order.issued_at = now
     order.expires_at = now + dt.timedelta(days=VALID_DAYS)
+
+
+def effective_status(order: Order, now: dt.datetime | None = None) -> OrderStatus:
+    """The status a caller should hear: an approved order past its expiry is expired."""
+    now = now or utcnow()
+    if order.status == OrderStatus.APPROVED and order.expires_at and order.expires_at <= now:
+        return OrderStatus.EXPIRED
+    return order.status
 
 
 def to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
@@ -244,7 +252,7 @@ def to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "order_number": order.order_number,
         "reference_number": order.reference_number,
-        "status": order.status.value,
+        "status": effective_status(order).value,
         "plan": order.plan,
         "member_id": order.member_id,
         "member_dob": iso(order.member_dob),
@@ -263,6 +271,11 @@ def to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
         "submitted_at": iso(order.submitted_at),
         "issued_at": iso(order.issued_at),
         "expires_at": iso(order.expires_at),
+        "replaces": order.replaces.order_number if order.replaces is not None else None,
+        "performed_at": iso(order.performed_at),
+        "cancelled_at": iso(order.cancelled_at),
+        "cancel_reason": order.cancel_reason,
+        "reviewed_at": iso(order.reviewed_at),
     }
     if with_events:
         out["events"] = [

@@ -269,7 +269,17 @@ class Order(Base):
     submitted_at: so.Mapped[dt.datetime | None]
     issued_at: so.Mapped[dt.datetime | None]
     expires_at: so.Mapped[dt.datetime | None]
+    # The order this one extends: an extension is a new order number for the same request.
+    replaces_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("orders.id"))
+    performed_at: so.Mapped[dt.datetime | None]
+    cancelled_at: so.Mapped[dt.datetime | None]
+    cancel_reason: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    reviewed_at: so.Mapped[dt.datetime | None]
+    reviewed_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
 
+    replaces: so.Mapped[Order | None] = so.relationship(
+        remote_side="Order.id", foreign_keys=[replaces_id]
+    )
     events: so.Mapped[list[OrderEvent]] = so.relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
     )
