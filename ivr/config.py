@@ -46,6 +46,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "IVR_GATHER_TIMEOUT": 6,
         "IVR_CATALOG_TTL": 30,
         "IVR_DB_POOL_SIZE": 5,
+        "IVR_EXTENSION_WINDOW_DAYS": 14,
     }
 
 
@@ -65,7 +66,12 @@ _STRINGS = (
     "IVR_SAY_VOICE",
     "IVR_TIMEZONE",
 )
-_INTS = ("IVR_GATHER_TIMEOUT", "IVR_CATALOG_TTL", "IVR_DB_POOL_SIZE")
+_INTS = (
+    "IVR_GATHER_TIMEOUT",
+    "IVR_CATALOG_TTL",
+    "IVR_DB_POOL_SIZE",
+    "IVR_EXTENSION_WINDOW_DAYS",
+)
 
 
 def from_environ(base: dict[str, Any]) -> dict[str, Any]:

@@ -133,6 +133,7 @@ def _context(session: so.Session, call: Call) -> Context:
             "plan": call.plan,
             "language": call.language,
             "today": today,
+            "extension_window_days": current_app.config["IVR_EXTENSION_WINDOW_DAYS"],
         }
         return ACTIONS[name](session, facts, params, slots)
 

@@ -146,8 +146,8 @@ def test_production_refuses_to_start_without_a_token(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("plan_key", "plan", "menu_key", "queue", "reason"),
     [
-        ("6", "RIVERBEND", "2", "orders", "order_status"),
-        ("2", "LAKESHORE", "2", "orders", "order_status"),
+        ("6", "RIVERBEND", "3", "helpdesk", "portal_help"),
+        ("2", "LAKESHORE", "0", "general", "caller asked for a person at main.main_menu"),
         ("7", "CEDAR", "3", "helpdesk", "portal_help"),
         ("4", "HARBOR", "0", "general", "caller asked for a person at main.main_menu"),
     ],
@@ -178,11 +178,11 @@ def test_keypad_call(
 @pytest.mark.parametrize(
     ("spoken_plan", "plan", "spoken_choice", "queue"),
     [
-        ("Summit Health.", "SUMMIT", "existing order", "orders"),
-        ("lake shore medicaid", "LAKESHORE", "status of an order", "orders"),
+        ("Summit Health.", "SUMMIT", "I need a representative", "general"),
+        ("lake shore medicaid", "LAKESHORE", "the help desk", "helpdesk"),
         ("prairie care", "PRAIRIE", "password reset", "helpdesk"),
         ("river bend", "RIVERBEND", "three", "helpdesk"),
-        ("Cedar Valley", "CEDAR", "press two", "orders"),
+        ("Cedar Valley", "CEDAR", "press three", "helpdesk"),
     ],
 )
 def test_speech_call(
@@ -209,6 +209,13 @@ def test_main_menu_one_starts_the_order_intake(caller: Caller, choice: str) -> N
     call.press(choice) if choice.isdigit() else call.say(choice)
     assert call.heard[0] == "Let's request an order number."
     assert call.gather is not None
+
+
+@pytest.mark.parametrize("choice", ["2", "existing order", "status of an order"])
+def test_main_menu_two_asks_for_the_order_number(caller: Caller, choice: str) -> None:
+    call = caller.dial().press("1")
+    call.press(choice) if choice.isdigit() else call.say(choice)
+    assert call.heard[0].startswith("Enter the order number")
 
 
 def test_mixed_keypad_and_speech(caller: Caller, session: Any) -> None:
@@ -318,8 +325,8 @@ def test_replayed_turn_answers_the_same_and_records_once(caller: Caller, session
     again = call.replay()
     assert again.status == 200
     assert again.body == first
-    call.press("2")
-    assert call.enqueued == "orders"
+    call.press("3")
+    assert call.enqueued == "helpdesk"
     third = call.replay()
     assert third.body == call.replies[-2].body
     assert [e.turn for e in events(session, call.sid)] == [0, 1, 2]

@@ -1,0 +1,192 @@
+"""Existing orders by phone: find, verify the caller, read the status, and act on it.
+
+Registered by name for `flows/status.yaml`. Nothing about an order is put in the slots
+(and so nothing is read aloud) until the caller has proved a relationship to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy.orm as so
+
+from ivr.engine import ActionResult
+from ivr.match.spoken import parse_date
+from ivr.services import lifecycle, orders
+from ivr.services.registry import action
+from ivr.store.models import ExamType, Order, Provider, utcnow
+
+CANCEL_REASONS = {
+    "no_longer_needed": "No longer needed",
+    "scheduled_elsewhere": "Scheduled under another order",
+    "duplicate": "Duplicate request",
+    "entered_in_error": "Entered in error",
+    "other": "Other",
+}
+
+
+def _order(session: so.Session, slots: Mapping[str, Any], *, verified: bool = True) -> Order | None:
+    if verified and slots.get("verified") is not True:
+        return None
+    ref = slots.get("order_ref")
+    return orders.find(session, str(ref)) if ref else None
+
+
+def _actor(facts: Mapping[str, Any]) -> lifecycle.Actor:
+    return lifecycle.Actor(call_sid=str(facts.get("call_sid") or "") or None)
+
+
+def _window(facts: Mapping[str, Any]) -> int:
+    return int(facts.get("extension_window_days") or lifecycle.EXTENSION_WINDOW_DAYS)
+
+
+@action("find_order")
+def find_order(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The number's check digit, then the lookup; says nothing about the order yet."""
+    number = str(params.get("value") or "")
+    if not (orders.is_order_number(number) or orders.is_reference_number(number)):
+        return ActionResult("bad_check_digit")
+    order = orders.find(session, number)
+    if order is None or order.status.value == "draft":
+        return ActionResult("not_found")
+    return ActionResult("ok", {"order_ref": order.reference_number, "verified": False})
+
+
+@action("verify_relationship")
+def verify_relationship(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The ordering physician's NPI or the patient's date of birth must match the order."""
+    order = _order(session, slots, verified=False)
+    proof = str(params.get("value") or "")
+    if order is None:
+        return ActionResult("no_match")
+    if len(proof) == 10 and proof == order.ordering_npi:
+        return ActionResult("ok", {"verified": True})
+    if len(proof) == 8 and order.member_dob is not None and parse_date(proof) == order.member_dob:
+        return ActionResult("ok", {"verified": True})
+    return ActionResult("no_match")
+
+
+def _on(value: dt.datetime | None) -> str | None:
+    return value.date().isoformat() if value is not None else None
+
+
+@action("order_status")
+def order_status(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Everything the status prompts read, for a verified caller; outcome = the status."""
+    order = _order(session, slots)
+    if order is None:
+        return ActionResult("error")
+    status = orders.effective_status(order)
+    exam = session.get(ExamType, order.exam_code or "")
+    facility = session.get(Provider, order.facility_npi or "")
+    out: dict[str, Any] = {
+        "display_number": order.order_number or order.reference_number,
+        "order_number": order.order_number,
+        "reference_number": order.reference_number,
+        "exam_name": exam.description if exam else order.exam_code,
+        "facility_name": facility.name if facility else order.facility_npi,
+        "issued_on": _on(order.issued_at),
+        "expires_on": _on(order.expires_at),
+        "days_left": lifecycle.days_left(order),
+        "cancelled_on": _on(order.cancelled_at),
+        "review_days": lifecycle.REVIEW_BUSINESS_DAYS,
+        "window_days": _window(facts),
+        "can_extend": lifecycle.can_extend(order, utcnow(), _window(facts)) == "ok",
+    }
+    if order.expires_at is not None:
+        opens = order.expires_at - dt.timedelta(days=_window(facts))
+        out["extend_from"] = opens.date().isoformat()
+    replaced = lifecycle.replacement(session, order)
+    out["replaced_by"] = replaced.order_number if replaced is not None else None
+    return ActionResult(status.value, out)
+
+
+@action("extend_order")
+def extend_order(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    order = _order(session, slots)
+    if order is None:
+        return ActionResult("error")
+    try:
+        new = lifecycle.extend(session, order, _actor(facts), window_days=_window(facts))
+    except orders.OrderError as exc:
+        return ActionResult(exc.code)
+    return ActionResult(
+        "ok", {"new_order_number": new.order_number, "new_expires_on": _on(new.expires_at)}
+    )
+
+
+@action("cancel_order")
+def cancel_order(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    order = _order(session, slots)
+    reason = CANCEL_REASONS.get(str(slots.get("cancel_reason") or ""))
+    if order is None or reason is None:
+        return ActionResult("error")
+    try:
+        lifecycle.cancel(session, order, _actor(facts), reason=reason)
+    except orders.OrderError as exc:
+        return ActionResult(exc.code)
+    return ActionResult("ok")
+
+
+@action("check_new_facility")
+def check_new_facility(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The new imaging provider is a facility in network for the order's plan."""
+    order = _order(session, slots)
+    npi = str(params.get("value") or "")
+    if order is None:
+        return ActionResult("error")
+    problem = lifecycle.facility_problem(session, order, npi)
+    facility = session.get(Provider, npi)
+    name = {"new_facility_name": facility.name} if facility is not None else {}
+    return ActionResult(problem or "ok", name)
+
+
+@action("change_provider_order")
+def change_provider_order(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    order = _order(session, slots)
+    if order is None or not slots.get("new_facility"):
+        return ActionResult("error")
+    try:
+        lifecycle.change_provider(
+            session, order, _actor(facts), facility_npi=str(slots["new_facility"])
+        )
+    except orders.OrderError as exc:
+        return ActionResult(exc.code)
+    return ActionResult("ok", {"facility_name": slots.get("new_facility_name")})

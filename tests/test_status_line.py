@@ -1,0 +1,284 @@
+"""Existing orders by phone: find, verify, hear the status, extend, cancel, change provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from ivr.services import lifecycle, orders
+from ivr.simulate import Caller, SimulatedCall
+from ivr.store.models import Call, Order, OrderEvent, OrderStatus, utcnow
+
+NPI = "1234567893"  # Dr. Alan Whitfield, the ordering physician of these orders
+DOB = "03051960"
+IN_NETWORK = "2297655682"  # St. Brigid Hospital Radiology: Summit
+COMPLETE = {
+    "plan": "SUMMIT",
+    "member_id": "100200300",
+    "member_dob": "1960-03-05",
+    "ordering_npi": NPI,
+    "exam": "72148",
+    "diagnosis": "M54.50",
+    "facility": IN_NETWORK,
+    "symptoms": "low back pain",
+    "clinical_history": "physical therapy",
+}
+
+
+def groups(number: str) -> str:
+    return ", ".join(" ".join(number[i : i + 3]) for i in range(0, len(number), 3))
+
+
+@pytest.fixture
+def make_order(app: Flask) -> Callable[..., Order]:
+    """An order in the store: approved (expiring in `days`), pended, denied or cancelled."""
+    counter = iter(range(1000))
+
+    def make(status: str = "approved", days: int = 40, **fields: Any) -> Order:
+        from ivr.store import get_session
+
+        with app.app_context():
+            s = get_session()
+            draft = orders.save_draft(s, call_sid=f"CAseed{next(counter)}", slots=COMPLETE)
+            outcome = "approved" if status != "pending_review" and status != "denied" else "x"
+            orders.submit(s, draft, outcome=outcome, rule_id=None, reason=None)
+            if status == "approved":
+                assert draft.issued_at is not None
+                draft.expires_at = utcnow() + dt.timedelta(days=days, hours=1)
+            elif status == "denied":
+                lifecycle.deny(s, draft, lifecycle.Actor(), reason="not medically necessary")
+            elif status == "cancelled":
+                lifecycle.cancel(s, draft, lifecycle.Actor(), reason="duplicate")
+            for name, value in fields.items():
+                setattr(draft, name, value)
+            s.commit()
+            s.refresh(draft)
+            s.expunge(draft)
+            return draft
+
+    return make
+
+
+def to_status(caller: Caller, number: str, proof: str = NPI) -> SimulatedCall:
+    call = caller.dial().press("1").press("2")
+    assert "order number" in call.text
+    return call.press(number + "#").press(proof + "#")
+
+
+def stored(session: Any, order: Order) -> Order:
+    session.rollback()
+    return session.get(Order, order.id)
+
+
+def test_approved_order_read_in_plain_words(caller: Caller, make_order: Any) -> None:
+    order = make_order("approved", days=40)
+    call = to_status(caller, order.order_number)
+    text = call.text
+    assert f"Order {groups(order.order_number)} is approved" in text
+    assert "MRI of the lower spine (lumbar spine) without contrast" in text
+    assert "St. Brigid Hospital Radiology" in text
+    assert "40 days from today" in text
+    issued = order.issued_at.date()
+    assert f"issued {issued:%B} {issued.day}, {issued.year}" in text
+    assert "To extend it, press 1" in text
+
+
+def test_proof_by_date_of_birth_and_speech(caller: Caller, make_order: Any) -> None:
+    order = make_order("approved")
+    call = caller.dial().say("summit").say("existing order")
+    call.say(" ".join(order.order_number)).say("zero three zero five one nine six zero")
+    assert "is approved" in call.text
+
+
+def test_a_mistyped_number_is_caught_before_any_lookup(
+    caller: Caller, make_order: Any, session: Any
+) -> None:
+    order = make_order("approved")
+    typo = order.order_number[:-1] + str((int(order.order_number[-1]) + 1) % 10)
+    call = caller.dial().press("1").press("2").press(typo + "#")
+    assert call.heard[0] == "That number doesn't look right; a digit may be off. Please try again."
+    call.press(order.order_number + "#")
+    assert "privacy" in call.text
+
+
+def test_unknown_numbers_then_a_person_and_nothing_read(caller: Caller, session: Any) -> None:
+    unknown = orders._number(9, lambda n: 1)  # valid check digit, never issued
+    call = caller.dial().press("1").press("2")
+    call.press(unknown + "#")
+    assert call.heard[0] == "I couldn't find that number."
+    call.press("12345#").press(unknown + "#")
+    assert call.enqueued == "orders"
+
+
+def test_three_failed_proofs_transfer_and_reveal_nothing(
+    caller: Caller, make_order: Any, session: Any
+) -> None:
+    order = make_order("approved")
+    call = caller.dial().press("1").press("2").press(order.order_number + "#")
+    for wrong in ("1558598797", "01011990"):
+        call.press(wrong + "#")
+        assert call.heard[0] == "That doesn't match the order."
+    call.press("12311999#")
+    assert call.enqueued == "orders"
+    heard = " ".join(call.transcript)
+    assert "MRI" not in heard and "St. Brigid" not in heard and "approved" not in heard
+    session.rollback()
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    assert row.transfer_reason == "invalid at status.ask_proof"
+
+
+def test_pended_request_by_reference_number(caller: Caller, make_order: Any) -> None:
+    order = make_order("pending_review")
+    call = to_status(caller, order.reference_number, proof=DOB)
+    assert f"Request {groups(order.reference_number)}" in call.text
+    assert "waiting for clinical review" in call.text and "2 business days" in call.text
+
+
+def test_a_clinicians_decision_is_heard_on_the_next_call(
+    app: Flask, caller: Caller, make_order: Any
+) -> None:
+    order = make_order("pending_review")
+    with app.app_context():
+        from ivr.store import get_session
+
+        s = get_session()
+        lifecycle.approve(s, s.get(Order, order.id), lifecycle.Actor(user_id=None))
+        s.commit()
+        number = s.get(Order, order.id).order_number
+    call = to_status(caller, order.reference_number)
+    assert f"Order {groups(number)} is approved" in call.text
+
+
+def test_denied_offers_peer_to_peer(caller: Caller, make_order: Any) -> None:
+    order = make_order("denied")
+    call = to_status(caller, order.reference_number)
+    assert "was denied after clinical review" in call.text
+    assert "peer-to-peer" in call.text
+    call.press("1")
+    assert call.enqueued == "clinical"
+
+
+def test_cancelled_and_extended_statuses(caller: Caller, make_order: Any, app: Flask) -> None:
+    cancelled = make_order("cancelled")
+    call = to_status(caller, cancelled.order_number)
+    assert "was cancelled on" in call.text
+    old = make_order("approved", days=3)
+    with app.app_context():
+        from ivr.store import get_session
+
+        s = get_session()
+        new = lifecycle.extend(s, s.get(Order, old.id), lifecycle.Actor())
+        s.commit()
+        new_number = new.order_number
+    call = to_status(caller, old.order_number)
+    assert f"The new order number is {groups(new_number)}" in call.text
+
+
+@pytest.mark.parametrize("days", [3, -5])
+def test_extension_by_phone(caller: Caller, make_order: Any, session: Any, days: int) -> None:
+    order = make_order("approved", days=days)
+    call = to_status(caller, order.order_number)
+    assert ("expired on" in call.text) == (days < 0)
+    call.press("1")
+    said = call.text
+    match = re.search(r"new order number is ((?:\d[ ,]*){9})\.", said)
+    assert match, said
+    new_number = re.sub(r"\D", "", match.group(1))
+    assert said.count(groups(new_number)) == 2
+    assert orders.is_order_number(new_number)
+    replay = call.replay()
+    assert replay.body == call.replies[-2].body
+    session.rollback()
+    assert stored(session, order).status == OrderStatus.EXTENDED
+    new = session.scalars(sa.select(Order).where(Order.replaces_id == order.id)).all()
+    assert [n.order_number for n in new] == [new_number]
+    assert (new[0].expires_at - utcnow()).days in (59, 60)
+    call.press("1")
+    assert call.heard[0] == f"Your new order number is {groups(new_number)}."
+    call.press("9")
+    assert call.reply.hung_up
+
+
+def test_too_early_to_extend(caller: Caller, make_order: Any, session: Any) -> None:
+    order = make_order("approved", days=40)
+    call = to_status(caller, order.order_number).press("1")
+    assert call.heard[0].startswith("An order can be extended only in its last 14 days, from ")
+    assert "To extend it, press 1" in call.text
+    assert stored(session, order).status == OrderStatus.APPROVED
+
+
+def test_a_performed_study_cannot_be_extended(caller: Caller, make_order: Any) -> None:
+    order = make_order("approved", days=2, performed_at=utcnow())
+    call = to_status(caller, order.order_number).press("1")
+    assert call.heard[0] == "This study was already performed, so the order can't be extended."
+
+
+def test_cancel_with_a_reason(caller: Caller, make_order: Any, session: Any) -> None:
+    order = make_order("approved")
+    call = to_status(caller, order.order_number).press("2")
+    assert "Why cancel?" in call.text
+    call.press("3")
+    assert "To cancel" in call.text and "press 1" in call.text
+    call.press("1")
+    assert call.heard[0] == "It's cancelled."
+    row = stored(session, order)
+    assert (row.status, row.cancel_reason) == (OrderStatus.CANCELLED, "Duplicate request")
+    kinds = session.scalars(
+        sa.select(OrderEvent.kind).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+    ).all()
+    assert kinds[-1] == "cancelled"
+
+
+def test_keeping_the_order_changes_nothing(caller: Caller, make_order: Any, session: Any) -> None:
+    order = make_order("pending_review")
+    call = to_status(caller, order.reference_number).press("2").press("1").press("2")
+    assert "waiting for clinical review" in call.text
+    assert stored(session, order).status == OrderStatus.PENDING_REVIEW
+
+
+def test_change_of_imaging_provider(caller: Caller, make_order: Any, session: Any) -> None:
+    import csv
+
+    with open("data/providers.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    other = next(
+        r
+        for r in rows
+        if r["role"] == "facility" and "SUMMIT" in r["plans"] and r["npi"] != IN_NETWORK
+    )
+    outside = next(r for r in rows if r["role"] == "facility" and "SUMMIT" not in r["plans"])
+    order = make_order("approved")
+    call = to_status(caller, order.order_number).press("3")
+    call.press(outside["npi"])
+    assert (
+        call.heard[0] == f"{outside['name']} isn't in network for this patient's plan. "
+        "Please choose another."
+    )
+    call.press(other["npi"])
+    assert call.heard == [f"Move this order to {other['name']}? Press 1 for yes, 2 for no."]
+    call.press("1")
+    assert call.heard[0].startswith(f"Done. The imaging provider is now {other['name']}")
+    row = stored(session, order)
+    assert (row.facility_npi, row.order_number) == (other["npi"], order.order_number)
+    event = session.scalars(
+        sa.select(OrderEvent).where(
+            OrderEvent.order_id == order.id, OrderEvent.kind == "provider_changed"
+        )
+    ).one()
+    assert (event.before, event.after) == (
+        {"facility_npi": IN_NETWORK},
+        {"facility_npi": other["npi"]},
+    )
+    assert event.call_sid == call.sid
+
+
+def test_extend_by_speech(caller: Caller, make_order: Any) -> None:
+    order = make_order("approved", days=5)
+    call = to_status(caller, order.order_number).say("I'd like an extension")
+    assert "Extended. Your new order number is" in call.text
