@@ -300,8 +300,8 @@ class ExamCatalog:
             best -= _UNSAID_MODALITY * len(exam.primary - said.modalities)
         if said.regions and not said.regions & exam.regions:
             best -= _REGION_MISS
-        if not (said.modalities or said.regions or said.contrast):
-            best -= _UNSTRUCTURED
+        if not (said.modalities or said.regions or said.contrast) and best < 100:
+            best -= _UNSTRUCTURED  # only an exact alias is sure without any of them
         adjust = _CONTRAST_ADJ[said.contrast].get(exam.contrast, 0)
         return best + (adjust if exam.variants else max(adjust, _ONLY_VARIANT_MISS))
 
@@ -318,6 +318,8 @@ class ExamCatalog:
             return []
         said = Said(core, frozenset(_modalities(toks)), frozenset(_regions(toks)), _contrast(toks))
         scored = sorted(((self._score(e, said), e) for e in self.exams), key=lambda p: -p[0])
+        if not scored:
+            return []
         best = scored[0][0]
         margin = best - scored[1][0] if len(scored) > 1 else 100.0
         if margin < _MARGIN:  # two exams alike: a close call, not a confident match

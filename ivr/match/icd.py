@@ -13,6 +13,7 @@ Scores: 100 for an exact code or phrase, >= 90 confident, lower: read the top ch
 from __future__ import annotations
 
 import csv
+import gc
 import heapq
 import math
 import re
@@ -20,7 +21,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from typing import Protocol, cast
 
 from rapidfuzz import fuzz, process
 
@@ -79,7 +80,7 @@ _MARKED = frozenset(
     "secondary congenital newborn neonatal perinatal fetal fetus maternal pregnancy puerperium "
     "childbirth juvenile postprocedural postoperative intraoperative syphilitic tuberculous "
     "drug induced alcoholic poisoning adverse underdosing sequela inflammatory personal "
-    "family history screening status".split()
+    "family history screening status pathological".split()
 )
 _DURATION = re.compile(
     r"\b(?:for|since|over|about|the|past|last|almost|nearly|more|than|\s)*"
@@ -108,13 +109,26 @@ _default_lock = threading.Lock()
 _default: DiagnosisIndex | None = None
 
 
-def _cm() -> ModuleType:
+class _CodeSet(Protocol):
+    """The part of simple_icd_10_cm used here."""
+
+    def get_all_codes(self, with_dots: bool) -> list[str]: ...
+    def get_description(self, code: str) -> str: ...
+    def get_inclusion_term(self, code: str) -> list[str]: ...
+    def get_children(self, code: str) -> list[str]: ...
+    def is_valid_item(self, code: str) -> bool: ...
+    def is_leaf(self, code: str) -> bool: ...
+    def is_chapter_or_block(self, code: str) -> bool: ...
+    def is_extended_subcategory(self, code: str) -> bool: ...
+
+
+def _code_set() -> _CodeSet:
     """simple_icd_10_cm, imported quietly (it calls a deprecated importlib API on import)."""
     with _import_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import simple_icd_10_cm
+        import simple_icd_10_cm  # type: ignore[import-untyped]
 
-        return simple_icd_10_cm
+        return cast(_CodeSet, simple_icd_10_cm)
 
 
 def _join_letters(toks: list[str]) -> list[str]:
@@ -172,19 +186,24 @@ def flagged_words(text: str) -> list[tuple[str, bool]]:
         prev, (word, flag) = out[i - 1][0], out[i]
         if word == "back" and (prev, "back") in _BACK:
             out[i - 1 : i + 1] = [(_BACK[(prev, "back")], flag)]
-        elif prev in _NEGATORS and word not in _STOP:  # "without aura" -> one word, noaura
-            out[i - 1 : i + 1] = [("no" + word, flag)]
+        elif prev in _NEGATORS and word not in _STOP:  # "without aura" -> one word: no_aura
+            out[i - 1 : i + 1] = [("no_" + word, flag)]
     return out
 
 
-_PLAIN = frozenset("unspecified other without complications complication not intractable nos "
-                   "initial encounter closed fracture for of and or the with".split())
+_PLAIN = frozenset(
+    "unspecified other without complications complication not nos "
+    "initial encounter closed fracture for of and or the with".split()
+)
 
 
-def _generality(code: str, description: str, parent: set[str]) -> tuple[float, bool]:
-    """How plainly a child code restates its parent (higher = the default to bill)."""
+def _generality(
+    code: str, description: str, said: set[str], parent: set[str]
+) -> tuple[float, bool]:
+    """How plainly a child code (description, its words) restates its parent's words
+    (higher = the default to bill)."""
     desc = description.lower()
-    added = set(words(desc)) - parent - _PLAIN
+    added = {w for w in said - parent - _PLAIN if not w.startswith("no_")}
     score = 2.0 * desc.count("unspecified") - len(added)
     if "without complication" in desc:
         score += 3
@@ -205,7 +224,7 @@ def parse_code(text: str) -> str | None:
     first = _LETTER_NAMES.get(toks[0], toks[0]) if toks else ""
     if len(first) != 1 or not first.isalpha():
         return None
-    chars, group = [first.upper()], []
+    chars, group = [first.upper()], list[str]()
     for tok in [*toks[1:], "."]:
         is_number = tok.isdigit() or tok in _NUMBER_WORDS
         if group and not is_number:
@@ -236,7 +255,7 @@ class DiagnosisIndex:
     """Speech matcher over all of ICD-10-CM (Catalog protocol: by_key/choices/hints empty)."""
 
     def __init__(self, synonyms: Path | str | None = DEFAULT_SYNONYMS) -> None:
-        self._cm = cm = _cm()
+        self._cm = cm = _code_set()
         entries: list[tuple[str, str, int]] = []  # (text, code, kind: 0 desc 1 incl 2 lay)
         for code in cm.get_all_codes(True):
             if cm.is_chapter_or_block(code) or cm.is_extended_subcategory(code):
@@ -254,12 +273,17 @@ class DiagnosisIndex:
         raw = [[(w, f) for w, f in flagged_words(text) if w not in _STOP] for text, _, _ in entries]
         vocab = {w for toks in raw for w, _ in toks}
         self._canon = {w: self._singular(w, vocab) for w in vocab}
-        self._vocab = sorted(self._canon)
-        self._known = set(self._vocab)
-        self._by_initial: dict[str, list[str]] = {}
-        for w in self._vocab:
+        self._known = set(self._canon)
+        self._by_initial: dict[str, list[str]] = {}  # known words by first letter, for typos
+        for w in sorted(self._known):
             self._by_initial.setdefault(w[0], []).append(w)
         self._billable: dict[str, str] = {}
+        # each code's description words, while building (for choosing billable defaults)
+        self._said = {
+            code: {w for w, _ in toks}
+            for (_, code, kind), toks in zip(entries, raw, strict=True)
+            if kind == 0
+        }
         self.codes: list[str] = []  # per entry: the billable code it stands for
         self.kinds: list[int] = []
         self.tokens: list[frozenset[str]] = []
@@ -269,9 +293,10 @@ class DiagnosisIndex:
         self.priors: dict[int, float] = {}
         self.mapped: set[int] = set()  # entries of a category, standing for its billable code
         self._words_of: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        for (_text, code, kind), toks in zip(entries, raw, strict=True):
+        for (text, code, kind), toks in zip(entries, raw, strict=True):
             required = frozenset(self._canon[w] for w, f in toks if not f)
-            canon = required | {self._canon[w] for w, f in toks if f}
+            extra = {self._canon[w] for w, f in toks if f} - required
+            canon = required | extra if extra else required
             if not required:
                 continue
             doc = len(self.codes)
@@ -284,11 +309,12 @@ class DiagnosisIndex:
                 self.optional[doc] = canon - required
             for w in canon:
                 self.postings.setdefault(w, []).append(doc)
-            if "classified elsewhere" in _text.lower():  # a manifestation: coded second
+            if "classified elsewhere" in text.lower():  # a manifestation: coded second
                 self.priors[doc] = 0.9
             same = self.exact.get(required)
             if same is None or kind == 2 or (same in self.mapped and doc not in self.mapped):
                 self.exact[required] = doc
+        self._said = {}
         n = len(self.codes)
         self.idf = {w: math.log(n / len(docs)) + 0.5 for w, docs in self.postings.items()}
         self._unknown_idf = math.log(n) + 0.5
@@ -307,6 +333,10 @@ class DiagnosisIndex:
                 return word[: -len(cut)] + add
         return word
 
+    def _description_words(self, code: str) -> set[str]:
+        found = self._said.get(code)
+        return set(words(self._cm.get_description(code))) if found is None else found
+
     def billable(self, code: str) -> str:
         """code itself when billable, else its most general billable descendant."""
         found = self._billable.get(code)
@@ -321,9 +351,14 @@ class DiagnosisIndex:
             if initial is not None and cm.is_extended_subcategory(initial):
                 found = initial  # seventh character A: initial encounter
             else:
-                parent = set(words(cm.get_description(code)))
+                parent = self._description_words(code)
                 found = self.billable(
-                    max(kids, key=lambda c: _generality(c, cm.get_description(c), parent))
+                    max(
+                        kids,
+                        key=lambda c: _generality(
+                            c, cm.get_description(c), self._description_words(c), parent
+                        ),
+                    )
                 )
         self._billable[code] = found
         return found
@@ -362,9 +397,9 @@ class DiagnosisIndex:
         """The n best billable codes for text, best first (empty when nothing fits)."""
         if not isinstance(text, str) or not text.strip():
             return []
-        code = self._code_match(text)
-        if code is not None:
-            return [code]
+        said_code = self._code_match(text)
+        if said_code is not None:
+            return [said_code]
         query = self._query_words(text)
         if all(len(w) <= 1 for w in query):  # nothing, or a lone letter
             return []
@@ -440,8 +475,9 @@ class DiagnosisIndex:
         found = self._words_of.get(code)
         if found is None:
             cm = self._cm
-            described = frozenset(self._canon.get(w, w) for w in words(cm.get_description(code)))
-            included = {self._canon.get(w, w) for t in cm.get_inclusion_term(code) for w in words(t)}
+            canon = self._canon
+            described = frozenset(canon.get(w, w) for w in words(cm.get_description(code)))
+            included = {canon.get(w, w) for t in cm.get_inclusion_term(code) for w in words(t)}
             found = self._words_of[code] = (described, described | included)
         return found
 
@@ -460,10 +496,22 @@ class DiagnosisIndex:
 
 
 def default_index() -> DiagnosisIndex:
-    """The process-wide index, built at first use (a few seconds) and shared by threads."""
+    """The process-wide index, built at first use (several seconds: call it, or warm(), at
+    start-up so no caller waits) and shared by threads."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
                 _default = DiagnosisIndex()
+                # The code tree and the index are ~0.7 M long-lived objects: a full garbage
+                # collection rescanning them pauses a request for 0.1-0.3 s. Freezing moves
+                # what exists now out of the collector's generations.
+                gc.freeze()
     return _default
+
+
+def warm() -> threading.Thread:
+    """Build the process-wide index in a background thread (e.g. when a worker starts)."""
+    thread = threading.Thread(target=default_index, name="icd-index", daemon=True)
+    thread.start()
+    return thread
