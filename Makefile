@@ -26,7 +26,7 @@ db: setup
 	$(BIN)/ivr seed --if-empty
 
 run: db
-	exec $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
+	IVR_PRELOAD_INDEX=1 exec $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
 		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app
 
 test: db

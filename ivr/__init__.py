@@ -25,7 +25,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr import api, auth, cli, errors, health, store, voice
+    from ivr import (
+        api,
+        api_messages,
+        api_outages,
+        auth,
+        cli,
+        cli_messages,
+        cli_outages,
+        errors,
+        health,
+        store,
+        voice,
+    )
     from ivr.flows import FlowLibrary
 
     store.init_app(app)
@@ -38,7 +50,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    cli_outages.init_app(app)
+    cli_messages.init_app(app)
+    if app.config["IVR_PRELOAD_INDEX"]:
+        # Build the ICD-10-CM index before gunicorn forks (--preload): workers share it,
+        # and no caller waits seconds for it at the diagnosis question.
+        from ivr.match.icd import default_index
+
+        default_index()
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_outages.bp)
+    app.register_blueprint(api_messages.bp)
     return app

@@ -47,6 +47,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "IVR_CATALOG_TTL": 30,
         "IVR_DB_POOL_SIZE": 5,
         "IVR_EXTENSION_WINDOW_DAYS": 14,
+        "IVR_PRELOAD_INDEX": False,
     }
 
 
@@ -82,6 +83,8 @@ def from_environ(base: dict[str, Any]) -> dict[str, Any]:
             out[name] = os.environ[name]
     for name in _INTS:
         out[name] = _int(name, int(out[name]))
+    if "IVR_PRELOAD_INDEX" in os.environ:
+        out["IVR_PRELOAD_INDEX"] = os.environ["IVR_PRELOAD_INDEX"].lower() in ("1", "true", "yes")
     return out
 
 

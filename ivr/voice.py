@@ -20,7 +20,7 @@ from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
 from ivr.services.registry import ACTIONS
-from ivr.store import get_session
+from ivr.store import get_session, run_after_commit
 from ivr.store.models import Call
 from ivr.twiml import Voice, apology, render, voice_for, xml
 
@@ -134,6 +134,9 @@ def _context(session: so.Session, call: Call) -> Context:
             "language": call.language,
             "today": today,
             "extension_window_days": current_app.config["IVR_EXTENSION_WINDOW_DAYS"],
+            "prompts": lib.prompts_for(call.language),
+            "config": current_app.config,
+            "twilio_http": current_app.extensions.get("ivr.twilio_http"),
         }
         return ACTIONS[name](session, facts, params, slots)
 
@@ -212,6 +215,7 @@ def incoming() -> Response:
         # Twilio sent the same start twice at once and the other request won.
         session.rollback()
         return _replay_or_none(session, sid, 0) or twiml(body)
+    _after_commit(session)
     return twiml(body)
 
 
@@ -249,7 +253,18 @@ def turn() -> Response:
     except sa.exc.IntegrityError:
         session.rollback()
         return _replay_or_none(session, sid, number) or twiml(body)
+    _after_commit(session)
     return twiml(body)
+
+
+def _after_commit(session: so.Session) -> None:
+    """Work that must wait until the turn is saved (sending an SMS from the outbox)."""
+    try:
+        if run_after_commit(session):
+            session.commit()
+    except Exception as exc:  # noqa: BLE001 - the outbox keeps the message for a retry
+        session.rollback()
+        log.error("after-commit work failed: %s", type(exc).__name__)
 
 
 def _unknown_call(sid: str) -> Response:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -25,8 +26,8 @@ from ivr.simulate import Caller, FlaskTransport
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ON_CI = os.environ.get("CI", "").lower() == "true"
-# Tables emptied between PostgreSQL tests; plans and flow versions are seeded once.
-PER_TEST_TABLES = ("audit_log", "api_tokens", "users", "call_events", "calls")
+# Catalog tables seeded once per PostgreSQL run; every other table is emptied after each test.
+SEEDED_ONCE = {"plans", "flow_versions", "providers", "members", "exam_types"}
 
 
 def base_config(url: str, **extra: Any) -> dict[str, Any]:
@@ -100,10 +101,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     url: str = request.getfixturevalue("pg_url")
     yield url
+    from ivr.store.models import Base
+
+    emptied = [t.name for t in Base.metadata.sorted_tables if t.name not in SEEDED_ONCE]
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(PER_TEST_TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE"))
         conn.execute(sa.text("DELETE FROM flow_versions WHERE id > 1"))
+    reseed_mutable(url)
+    engine.dispose()
+
+
+def reseed_mutable(url: str) -> None:
+    """Load again the seeded rows that tests may change (portal accounts)."""
+    from ivr.config import ROOT
+    from ivr.services import catalogs
+
+    seed = getattr(catalogs, "seed_portal_accounts", None)
+    if seed is None:
+        return
+    engine = sa.create_engine(url)
+    with sa.orm.Session(engine) as s:
+        seed(s, ROOT / "data" / "portal_users.csv")
+        s.commit()
     engine.dispose()
 
 

@@ -230,7 +230,8 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         elif kind == "transfer":
             if node.get("prompt"):
                 says.append(ctx.prompts.render(node.spec["prompt"], values))
-            reason = str(state.slots.get(ESCALATION) or node.spec["reason"])
+            # A reason may name what the call collected: "ticket {ticket_number}".
+            reason = str(state.slots.get(ESCALATION) or _fill(node.spec["reason"], values))
             transfer = Transfer(queue=str(node.spec["queue"]), reason=reason)
             return Turn(
                 say=tuple(s for s in says if s),
@@ -252,6 +253,13 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         else:  # pragma: no cover - compile_bundle rejects unknown kinds
             raise EngineError(f"unknown node kind {kind!r}")
     raise EngineError(f"more than {ctx.max_steps} silent steps from {event.node}")
+
+
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    try:
+        return str(template).format_map({k: v for k, v in values.items() if v is not None})
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return str(template)
 
 
 def _required(target: str | None, node: Node) -> str:

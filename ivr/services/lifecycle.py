@@ -59,9 +59,10 @@ class Actor:
 def lock(session: so.Session, order: Order) -> Order:
     """Re-read the order FOR UPDATE, so two people acting at once take turns."""
     locked = session.scalars(
-        sa.select(Order).where(Order.id == order.id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        sa.select(Order)
+        .where(Order.id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     return locked
 
@@ -118,13 +119,29 @@ def extend(
     before = snapshot(order, ["status"])
     order.status = OrderStatus.EXTENDED
     session.flush()
-    record_event(session, order, "extended", before,
-           {"status": "extended", "replaced_by": new.order_number},
-           call_sid=actor.call_sid, user_id=actor.user_id)
-    record_event(session, new, "created", None,
-           {"status": "approved", "replaces": order.order_number,
-            "order_number": new.order_number, "expires_at": new.expires_at.isoformat()},
-           call_sid=actor.call_sid, user_id=actor.user_id)
+    record_event(
+        session,
+        order,
+        "extended",
+        before,
+        {"status": "extended", "replaced_by": new.order_number},
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
+    record_event(
+        session,
+        new,
+        "created",
+        None,
+        {
+            "status": "approved",
+            "replaces": order.order_number,
+            "order_number": new.order_number,
+            "expires_at": new.expires_at.isoformat(),
+        },
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
     return new
 
 
@@ -136,8 +153,9 @@ _EXTEND_REFUSALS = {
 CANCELLABLE = (OrderStatus.APPROVED, OrderStatus.PENDING_REVIEW)
 
 
-def cancel(session: so.Session, order: Order, actor: Actor, *, reason: str,
-           now: dt.datetime | None = None) -> Order:
+def cancel(
+    session: so.Session, order: Order, actor: Actor, *, reason: str, now: dt.datetime | None = None
+) -> Order:
     """Cancel an approved or pended order, with a reason; it can't be extended after."""
     reason = (reason or "").strip()
     if not reason or len(reason) > 200:
@@ -152,8 +170,15 @@ def cancel(session: so.Session, order: Order, actor: Actor, *, reason: str,
     order.cancel_reason = reason
     order.cancelled_at = now
     session.flush()
-    record_event(session, order, "cancelled", before, snapshot(order, ["status", "cancel_reason"]),
-           call_sid=actor.call_sid, user_id=actor.user_id)
+    record_event(
+        session,
+        order,
+        "cancelled",
+        before,
+        snapshot(order, ["status", "cancel_reason"]),
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
     return order
 
 
@@ -169,23 +194,37 @@ def facility_problem(session: so.Session, order: Order, facility_npi: str) -> st
     return None
 
 
-def change_provider(session: so.Session, order: Order, actor: Actor, *, facility_npi: str,
-                    now: dt.datetime | None = None) -> Order:
+def change_provider(
+    session: so.Session,
+    order: Order,
+    actor: Actor,
+    *,
+    facility_npi: str,
+    now: dt.datetime | None = None,
+) -> Order:
     """Move the study to another in-network facility; the order keeps its number."""
     now = now or utcnow()
     order = lock(session, order)
     status = effective_status(order, now)
     if status not in CANCELLABLE:
-        raise OrderError(f"not_{status.value}",
-                         f"the provider of a {status.value} order can't be changed")
+        raise OrderError(
+            f"not_{status.value}", f"the provider of a {status.value} order can't be changed"
+        )
     problem = facility_problem(session, order, facility_npi)
     if problem is not None:
         raise OrderError(problem, _FACILITY_PROBLEMS[problem])
     before = snapshot(order, ["facility_npi"])
     order.facility_npi = facility_npi
     session.flush()
-    record_event(session, order, "provider_changed", before, snapshot(order, ["facility_npi"]),
-           call_sid=actor.call_sid, user_id=actor.user_id)
+    record_event(
+        session,
+        order,
+        "provider_changed",
+        before,
+        snapshot(order, ["facility_npi"]),
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
     return order
 
 
@@ -196,8 +235,14 @@ _FACILITY_PROBLEMS = {
 }
 
 
-def approve(session: so.Session, order: Order, actor: Actor, *, now: dt.datetime | None = None,
-            randbelow: Random = secrets.randbelow) -> Order:
+def approve(
+    session: so.Session,
+    order: Order,
+    actor: Actor,
+    *,
+    now: dt.datetime | None = None,
+    randbelow: Random = secrets.randbelow,
+) -> Order:
     """A clinician approves a pended order: an order number valid 60 days from now."""
     now = now or utcnow()
     order = lock(session, order)
@@ -211,14 +256,21 @@ def approve(session: so.Session, order: Order, actor: Actor, *, now: dt.datetime
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
-    record_event(session, order, "approved", before,
-           snapshot(order, ["status", "order_number", "expires_at"]),
-           call_sid=actor.call_sid, user_id=actor.user_id)
+    record_event(
+        session,
+        order,
+        "approved",
+        before,
+        snapshot(order, ["status", "order_number", "expires_at"]),
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
     return order
 
 
-def deny(session: so.Session, order: Order, actor: Actor, *, reason: str,
-         now: dt.datetime | None = None) -> Order:
+def deny(
+    session: so.Session, order: Order, actor: Actor, *, reason: str, now: dt.datetime | None = None
+) -> Order:
     """A clinician denies a pended order; the reason is required."""
     reason = (reason or "").strip()
     if not reason or len(reason) > 2000:
@@ -233,18 +285,31 @@ def deny(session: so.Session, order: Order, actor: Actor, *, reason: str,
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
-    record_event(session, order, "denied", before, snapshot(order, ["status", "decision_reason"]),
-           call_sid=actor.call_sid, user_id=actor.user_id)
+    record_event(
+        session,
+        order,
+        "denied",
+        before,
+        snapshot(order, ["status", "decision_reason"]),
+        call_sid=actor.call_sid,
+        user_id=actor.user_id,
+    )
     return order
 
 
-def search(session: so.Session, *, member_id: str | None = None,
-           ordering_npi: str | None = None, status: str | None = None, plan: str | None = None,
-           after_id: int | None = None, limit: int = 50) -> Sequence[Order]:
+def search(
+    session: so.Session,
+    *,
+    member_id: str | None = None,
+    ordering_npi: str | None = None,
+    status: str | None = None,
+    plan: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> Sequence[Order]:
     """Orders matching every given filter, newest first, `limit` at a time after `after_id`."""
     query = sa.select(Order).where(Order.status != OrderStatus.DRAFT)
-    filters: dict[str, Any] = {"member_id": member_id, "ordering_npi": ordering_npi,
-                               "plan": plan}
+    filters: dict[str, Any] = {"member_id": member_id, "ordering_npi": ordering_npi, "plan": plan}
     for name, value in filters.items():
         if value:
             query = query.where(getattr(Order, name) == value)

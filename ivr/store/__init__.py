@@ -101,3 +101,19 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+AFTER_COMMIT = "ivr_after_commit"
+
+
+def after_commit(session: so.Session, fn: Any) -> None:
+    """Run `fn(session)` once the request's transaction is committed (e.g. send an SMS)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(fn)
+
+
+def run_after_commit(session: so.Session) -> int:
+    """Run and forget the callbacks queued by `after_commit`; returns how many ran."""
+    callbacks = session.info.pop(AFTER_COMMIT, [])
+    for fn in callbacks:
+        fn(session)
+    return len(callbacks)

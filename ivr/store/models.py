@@ -300,3 +300,104 @@ class OrderEvent(Base):
     at: so.Mapped[created_at]
 
     order: so.Mapped[Order] = so.relationship(back_populates="events")
+
+
+class PortalAccount(Base):
+    """A ProviderPortal user account (seeded from data/portal_users.csv)."""
+
+    __tablename__ = "portal_accounts"
+
+    id: so.Mapped[intpk]
+    username: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    npi: so.Mapped[str | None] = so.mapped_column(sa.String(10), index=True)
+    tin: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    mobile: so.Mapped[str | None] = so.mapped_column(sa.String(20), index=True)
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    zip: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="active")  # active|locked
+    phone_locked_until: so.Mapped[dt.datetime | None]
+
+
+class ResetAttempt(Base):
+    """Every password-reset attempt by phone: identification, factor, code sent, refused."""
+
+    __tablename__ = "reset_attempts"
+
+    id: so.Mapped[intpk]
+    account_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("portal_accounts.id"), index=True
+    )
+    call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(32))
+    at: so.Mapped[created_at]
+
+
+class ResetCode(Base):
+    """A one-time password-reset code: only its hash is kept."""
+
+    __tablename__ = "reset_codes"
+
+    id: so.Mapped[intpk]
+    account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("portal_accounts.id"))
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[created_at]
+    expires_at: so.Mapped[dt.datetime]
+    used_at: so.Mapped[dt.datetime | None]
+    revoked_at: so.Mapped[dt.datetime | None]
+
+
+class OutboxMessage(Base):
+    """An SMS written before it is sent; the body never holds a secret in plain text."""
+
+    __tablename__ = "outbox"
+
+    id: so.Mapped[intpk]
+    to: so.Mapped[str] = so.mapped_column(sa.String(20))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    twilio_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    account_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("portal_accounts.id"))
+    reset_code_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("reset_codes.id"))
+    call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[created_at]
+    sent_at: so.Mapped[dt.datetime | None]
+    next_attempt_at: so.Mapped[dt.datetime | None]
+
+
+class Outage(Base):
+    """A "hot message": announced on calls while its window is open."""
+
+    __tablename__ = "outages"
+
+    id: so.Mapped[intpk]
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # {"en-US": "...", "es-US": "..."}; a plain-text message is stored under "en-US".
+    message: so.Mapped[dict[str, str]] = so.mapped_column(JSONValue)
+    systems: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+    plans: so.Mapped[list[str] | None] = so.mapped_column(JSONValue)  # None: every plan
+    starts_at: so.Mapped[dt.datetime]
+    ends_at: so.Mapped[dt.datetime | None]
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    created_at: so.Mapped[created_at]
+    deleted_at: so.Mapped[dt.datetime | None]
+
+
+class Ticket(Base):
+    """A help-desk ticket written down on the phone before the caller reaches a person."""
+
+    __tablename__ = "tickets"
+
+    id: so.Mapped[intpk]
+    number: so.Mapped[str] = so.mapped_column(sa.String(12), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))  # data_issue | navigation
+    plan: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    username: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    description: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    description_confidence: so.Mapped[float | None]
+    call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
+    created_at: so.Mapped[created_at]
