@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from ivr.engine import FlowError
 from ivr.flows import FlowLibrary
 from ivr.store import get_session, get_store, upgrade
-from ivr.store.models import Plan, Role
+from ivr.store.models import OrderStatus, Plan, Role
 
 
 def _library() -> FlowLibrary:
@@ -188,8 +188,90 @@ def simulate(url: str | None, from_number: str, to_number: str, token: str | Non
             call.say(entry)
 
 
+@click.command("review")
+@click.argument("number", metavar="ORDER")
+@click.argument("decision", type=click.Choice(["approve", "deny"]))
+@click.option("--reason", help="Why (required to deny).")
+@click.option("--user", "user_name", help="The acting user's name (must exist).")
+@with_appcontext
+def review(number: str, decision: str, reason: str | None, user_name: str | None) -> None:
+    """Approve or deny a pended order, by its reference (or order) number."""
+    from ivr.auth import audit
+    from ivr.services import lifecycle, orders
+    from ivr.store.models import User
+
+    session = get_session()
+    try:
+        user = None
+        if user_name is not None:
+            user = session.scalars(sa.select(User).where(User.name == user_name)).first()
+            if user is None:
+                raise click.ClickException(f"no user named {user_name!r}")
+        if decision == "deny" and not (reason or "").strip():
+            raise click.ClickException("a denial needs --reason")
+        order = orders.find(session, number)
+        if order is None:
+            raise click.ClickException(f"no order with number {number.strip()!r}")
+        actor = lifecycle.Actor(user_id=user.id if user else None)
+        try:
+            if decision == "approve":
+                order = lifecycle.approve(session, order, actor)
+            else:
+                order = lifecycle.deny(session, order, actor, reason=reason or "")
+        except orders.OrderError as exc:
+            raise click.ClickException(f"{exc} ({exc.code})") from exc
+        audit(session, user, decision, "order", order.reference_number)
+        session.commit()
+    except click.ClickException:
+        session.rollback()
+        raise
+    click.echo(
+        f"{order.status.value}: order number {order.order_number or '-'} "
+        f"(reference {order.reference_number})"
+    )
+
+
+_LISTED = [s.value for s in OrderStatus if s is not OrderStatus.DRAFT]
+
+
+@click.command("orders")
+@click.option("--status", type=click.Choice(_LISTED), help="Only orders in this status.")
+@click.option("--plan", help="Only orders of this plan code.")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@with_appcontext
+def list_orders_cmd(status: str | None, plan: str | None, limit: int) -> None:
+    """List orders, newest first: reference, order number, status, plan, exam, expires.
+
+    No member ids or dates of birth: patient data stays out of terminal scrollback.
+    """
+    from ivr.services import lifecycle, orders
+
+    session = get_session()
+    found = lifecycle.search(session, status=status, plan=plan, limit=limit)
+    session.rollback()
+    if not found:
+        click.echo("no orders")
+        return
+    for order in found:
+        expires = order.expires_at.date().isoformat() if order.expires_at else "-"
+        click.echo(
+            f"{order.reference_number:<10}  {order.order_number or '-':<9}  "
+            f"{orders.effective_status(order).value:<14}  {order.plan or '-':<10}  "
+            f"{order.exam_code or '-':<6}  {expires}"
+        )
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db, seed, publish_flows, check_flows, create_user_cmd, simulate):
+    for command in (
+        init_db,
+        seed,
+        publish_flows,
+        check_flows,
+        create_user_cmd,
+        simulate,
+        review,
+        list_orders_cmd,
+    ):
         app.cli.add_command(command)
 
 

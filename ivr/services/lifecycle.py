@@ -105,7 +105,8 @@ def extend(
     order = lock(session, order)
     why = can_extend(order, now, window_days)
     if why != "ok":
-        raise OrderError(why, _EXTEND_REFUSALS.get(why, f"this order is {why[4:]}"))
+        status = why[4:].replace("_", " ")
+        raise OrderError(why, _EXTEND_REFUSALS.get(why, f"a {status} order can't be extended"))
     new = Order(**{name: getattr(order, name) for name in COPIED_ON_EXTENSION})
     new.status = OrderStatus.DRAFT
     new.call_sid = actor.call_sid
@@ -165,6 +166,8 @@ def cancel(
     status = effective_status(order, now)
     if status not in CANCELLABLE:
         raise OrderError(f"not_{status.value}", f"a {status.value} order can't be cancelled")
+    if order.performed_at is not None:
+        raise OrderError("performed", "the study was already performed")
     before = snapshot(order, ["status", "cancel_reason"])
     order.status = OrderStatus.CANCELLED
     order.cancel_reason = reason
@@ -210,6 +213,8 @@ def change_provider(
         raise OrderError(
             f"not_{status.value}", f"the provider of a {status.value} order can't be changed"
         )
+    if order.performed_at is not None:
+        raise OrderError("performed", "the study was already performed")
     problem = facility_problem(session, order, facility_npi)
     if problem is not None:
         raise OrderError(problem, _FACILITY_PROBLEMS[problem])

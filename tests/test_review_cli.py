@@ -1,0 +1,115 @@
+"""`ivr review ORDER approve|deny` and `ivr orders`: clinicians' and agents' terminal tools."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from ivr.match.ids import luhn_valid
+from ivr.store.models import AuditEntry, Order, OrderEvent, OrderStatus, User, utcnow
+from tests.test_api_orders import COMPLETE, make_order, set_order
+
+
+def test_review_approve_issues_a_number(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    info = make_order(app, outcome="pending_review")
+    result = runner.invoke(args=["review", info["ref"], "approve"])
+    assert result.exit_code == 0, result.output
+    session.rollback()
+    order = session.get(Order, info["id"])
+    assert order.status == OrderStatus.APPROVED
+    assert order.order_number and luhn_valid(order.order_number)
+    assert order.reviewed_by is None  # no --user: an actor without a user
+    assert "approved" in result.output and order.order_number in result.output
+    assert order.expires_at is not None
+    assert abs(order.expires_at - (utcnow() + dt.timedelta(days=60))) < dt.timedelta(minutes=2)
+
+
+def test_review_deny_with_reason_and_user(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    assert runner.invoke(args=["create-user", "dr-lee", "--role", "clinician"]).exit_code == 0
+    info = make_order(app, outcome="pending_review")
+    result = runner.invoke(
+        args=["review", info["ref"], "deny", "--reason", "not indicated", "--user", "dr-lee"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "denied" in result.output and info["ref"] in result.output
+    session.rollback()
+    order = session.get(Order, info["id"])
+    user = session.scalars(sa.select(User).where(User.name == "dr-lee")).one()
+    assert (order.status, order.decision_reason, order.reviewed_by) == (
+        OrderStatus.DENIED,
+        "not indicated",
+        user.id,
+    )
+    event = session.scalars(
+        sa.select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+    ).all()[-1]
+    assert (event.kind, event.user_id) == ("denied", user.id)
+    audits = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "deny")).all()
+    assert [(a.user_id, a.target_id) for a in audits] == [(user.id, info["ref"])]
+
+
+def test_deny_without_reason_fails(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    info = make_order(app, outcome="pending_review")
+    for extra in ([], ["--reason", "  "]):
+        result = runner.invoke(args=["review", info["ref"], "deny", *extra])
+        assert result.exit_code != 0
+        assert "--reason" in result.output
+    session.rollback()
+    assert session.get(Order, info["id"]).status == OrderStatus.PENDING_REVIEW
+
+
+def test_unknown_order_user_or_decision_fails(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["review", "123456782", "approve"])
+    assert result.exit_code != 0 and "no order" in result.output
+    info = make_order(app, outcome="pending_review")
+    result = runner.invoke(args=["review", info["ref"], "approve", "--user", "ghost"])
+    assert result.exit_code != 0 and "ghost" in result.output
+    result = runner.invoke(args=["review", info["ref"], "maybe"])
+    assert result.exit_code != 0
+
+
+def test_wrong_status_fails_clearly(app: Flask, runner: FlaskCliRunner) -> None:
+    info = make_order(app)  # approved already
+    result = runner.invoke(args=["review", info["number"], "approve"])
+    assert result.exit_code != 0
+    assert "only a pended order" in result.output and "not_approved" in result.output
+    result = runner.invoke(args=["review", info["number"], "deny", "--reason", "x"])
+    assert result.exit_code != 0 and "not_approved" in result.output
+
+
+def test_orders_lists_one_a_line_without_patient_data(app: Flask, runner: FlaskCliRunner) -> None:
+    a = make_order(app)
+    b = make_order(app, outcome="pending_review", plan="LAKESHORE")
+    c = make_order(app)
+    set_order(app, c["id"], expires_at=utcnow() - dt.timedelta(days=2))
+    result = runner.invoke(args=["orders"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [c["ref"], b["ref"], a["ref"]]
+    first = lines[2].split()
+    assert first[:5] == [a["ref"], a["number"], "approved", "SUMMIT", "72148"]
+    dt.date.fromisoformat(first[5])
+    assert lines[1].split()[:5] == [b["ref"], "-", "pending_review", "LAKESHORE", "72148"]
+    assert lines[1].split()[5] == "-"
+    assert lines[0].split()[2] == "expired"
+    assert str(COMPLETE["member_id"]) not in result.output
+    assert str(COMPLETE["member_dob"]) not in result.output
+    assert "03/05/1960" not in result.output
+
+    def refs(*args: str) -> list[str]:
+        out = runner.invoke(args=["orders", *args])
+        assert out.exit_code == 0, out.output
+        return [line.split()[0] for line in out.output.strip().splitlines()]
+
+    assert refs("--status", "pending_review") == [b["ref"]]
+    assert refs("--status", "expired") == [c["ref"]]
+    assert refs("--plan", "SUMMIT") == [c["ref"], a["ref"]]
+    assert refs("--limit", "1") == [c["ref"]]
+    empty = runner.invoke(args=["orders", "--status", "denied"])
+    assert empty.exit_code == 0 and empty.output.strip() == "no orders"
+    assert runner.invoke(args=["orders", "--status", "draft"]).exit_code != 0
+    assert runner.invoke(args=["orders", "--limit", "0"]).exit_code != 0
