@@ -63,7 +63,7 @@ def read_prompts(prompts_dir: Path) -> dict[str, Prompts]:
     problems: list[str] = []
     for path in sorted(prompts_dir.glob("*.yaml")):
         try:
-            table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            table = yaml.load(path.read_text(encoding="utf-8"), Loader=FlowLoader) or {}
         except yaml.YAMLError as exc:
             problems.append(f"prompts/{path.name}: not valid YAML: {exc}")
             continue

@@ -916,7 +916,7 @@ def test_action_is_called_with_params_and_slots_and_its_slots_are_merged() -> No
     actions = FakeActions(ActionResult("found", {"member_name": "Dana", "member_id": "M1"}))
     turn = lookup(LOOKUP, actions)
     assert actions.calls == [("find_member", {"source": "card"}, {"member": "1234"})]
-    assert turn.say == ("Welcome, Dana, member 1 2 3, 4.", "Goodbye.")
+    assert turn.say == ("Welcome, Dana, member 1 2 3 4.", "Goodbye.")
     assert turn.hangup
     assert public(turn.state.slots) == {"member": "1234", "member_name": "Dana", "member_id": "M1"}
     assert turn.visited == ("main.lookup", "main.welcome", "main.bye")

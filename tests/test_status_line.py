@@ -32,7 +32,11 @@ COMPLETE = {
 
 
 def groups(number: str) -> str:
-    return ", ".join(" ".join(number[i : i + 3]) for i in range(0, len(number), 3))
+    """How the line reads a number: threes, and a last group of four rather than a lone digit."""
+    chunks = [number[i : i + 3] for i in range(0, len(number), 3)]
+    if len(chunks[-1]) == 1:
+        chunks[-2:] = [chunks[-2] + chunks[-1]]
+    return ", ".join(" ".join(chunk) for chunk in chunks)
 
 
 @pytest.fixture

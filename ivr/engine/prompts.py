@@ -46,6 +46,8 @@ class _Speaker(string.Formatter):
             return " ".join(text)
         if format_spec == "groups":
             chunks = [text[i : i + 3] for i in range(0, len(text), 3)]
+            if len(chunks) > 1 and len(chunks[-1]) == 1:  # 3-3-4, never a lone last digit
+                chunks[-2:] = [chunks[-2] + chunks[-1]]
             return ", ".join(" ".join(chunk) for chunk in chunks)
         if format_spec == "date":
             return self.prompts.spoken_date(text)

@@ -101,6 +101,10 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
     if heard.outcome == "matched" and heard.next:
         # An answer is a fresh start: an earlier escalation no longer explains a transfer.
         moved = state.moved(heard.next, **heard.slots)
+        if node.kind == "menu" and heard.next in (state.slots.get(VISITS) or {}):
+            # Choosing a question from a menu (change the exam) gives it fresh tries.
+            visits = {k: v for k, v in state.slots[VISITS].items() if k != heard.next}
+            moved = replace(moved, slots={**moved.slots, VISITS: visits})
         if ESCALATION in moved.slots:
             moved = replace(moved, slots={k: v for k, v in moved.slots.items() if k != ESCALATION})
         return _walk(bundle, moved, ctx, [], event)
@@ -328,7 +332,10 @@ def _interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Co
         spoken = spoken_digits(_strip_filler(text, ctx))
         if spoken == defaults.operator_key and not _zero_is_answer(node):
             return Heard("operator", matched="operator", confidence=inp.confidence)
-        if _has_phrase(text, ctx.prompts.words("words.repeat")):
+        # "Say it again" is a menu's own option where one says so (hear the number again).
+        if _has_phrase(text, ctx.prompts.words("words.repeat")) and not _option_hit(
+            node, text, ctx
+        ):
             return Heard("repeat")
     if node.kind == "menu":
         return _menu(node, inp, ctx)
@@ -368,6 +375,15 @@ def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard
             reason_prompt=_invalid_prompt(node, result.outcome),
         )
     return replace(heard, slots={**heard.slots, **result.slots})
+
+
+def _option_hit(node: Node, text: str, ctx: Context) -> bool:
+    if node.kind != "menu":
+        return False
+    options: Mapping[Any, Mapping[str, Any]] = node.spec["options"]
+    return any(
+        _has_phrase(text, ctx.prompts.words(option.get("words", ""))) for option in options.values()
+    )
 
 
 def _zero_is_answer(node: Node) -> bool:
@@ -441,7 +457,11 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
             if match.score < 90:
                 return Heard("low_confidence", confidence=inp.confidence)
     if match is None:
-        return _low_or_no_match(inp, ctx) if inp.kind == "speech" else Heard("no_match")
+        heard = _low_or_no_match(inp, ctx) if inp.kind == "speech" else Heard("no_match")
+        if heard.outcome == "no_match" and node.get("invalid"):
+            # The node's own reason ("I couldn't find that imaging provider").
+            return replace(heard, outcome="invalid", reason_prompt=_invalid_prompt(node, "default"))
+        return heard
     slot = node.spec["slot"]
     slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.label}
     if node.get("confirm_below") is not None:

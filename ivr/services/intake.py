@@ -216,7 +216,6 @@ def submit_order(
     answers = dict((slots.get("criteria_answers") or {}).get(rule.id, {})) if rule else {}
     decision = rules.decide(rule, answers, _criteria_facts(slots))
     language = str(facts.get("language") or "en-US")
-    order.criteria_answers = answers
     try:
         orders.submit(
             session,
@@ -249,3 +248,25 @@ def exam_details(
     if exam is None or not exam.active:
         return ActionResult("unknown")
     return ActionResult("ok", {"exam_modality": exam.modality})
+
+
+@action("criteria_check")
+def criteria_check(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """A number answer within the question's range, before it is recorded."""
+    rules = criteria_rules()
+    rule = next((r for r in rules.rules if r.id == slots.get("criteria_rule")), None)
+    question = (
+        next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
+        if rule
+        else None
+    )
+    if question is None:
+        return ActionResult("error")
+    if parse_answer(question, params.get("value")) is None:
+        return ActionResult("invalid")
+    return ActionResult("ok")

@@ -176,8 +176,10 @@ def _changes_from_slots(order: Order, slots: Mapping[str, Any]) -> dict[str, Any
             pass
     if slots.get("diagnosis"):
         wanted["diagnosis_codes"] = [str(slots["diagnosis"])]
-    if isinstance(slots.get("criteria_answers"), Mapping):
-        wanted["criteria_answers"] = dict(slots["criteria_answers"])
+    answers = slots.get("criteria_answers")
+    if isinstance(answers, Mapping) and slots.get("criteria_rule"):
+        # The answers to the rule that applies now; a changed exam brings other questions.
+        wanted["criteria_answers"] = dict(answers.get(str(slots["criteria_rule"])) or {})
     return {k: v for k, v in wanted.items() if getattr(order, k) != v}
 
 

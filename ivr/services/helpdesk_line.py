@@ -1,0 +1,239 @@
+"""The help desk's flow actions: outage notices, password resets, registration texts, tickets.
+
+Registered by name for `flows/helpdesk.yaml` and `flows/main.yaml`. Account lookups keep
+their findings in internal slots (`_portal_*`), never in what the caller hears, so an
+unknown account and a known one sound exactly alike until a second factor matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy.orm as so
+
+from ivr.engine import ActionResult
+from ivr.match.ids import normalize_phone
+from ivr.services import messaging, outages, portal, tickets
+from ivr.services.registry import action
+from ivr.store import after_commit
+from ivr.store.models import OutboxMessage, PortalAccount, utcnow
+
+REGISTRATION_SMS = (
+    "ProviderPortal registration: open the portal and choose Register; your password "
+    "arrives within 24 hours. Already registered for another health plan? Sign in, open "
+    "Manage My Groups, and choose Add a health plan."
+)
+
+
+def _now(facts: Mapping[str, Any]) -> dt.datetime:
+    now = facts.get("now")
+    return now if isinstance(now, dt.datetime) else utcnow()
+
+
+def _language(facts: Mapping[str, Any]) -> str:
+    return str(facts.get("language") or "en-US")
+
+
+def _spoken_end(facts: Mapping[str, Any], when: dt.datetime | None) -> str | None:
+    return when.date().isoformat() if when is not None else None
+
+
+@action("announce_outages")
+def announce_outages(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Active notices not yet announced on this call, for everyone or for the chosen plan."""
+    heard = set(slots.get("_outages_heard") or [])
+    found = [
+        o
+        for o in outages.active(
+            session,
+            now=_now(facts),
+            plan=slots.get("plan"),
+            scope=str(params.get("scope", "all_plans")),
+        )
+        if o.id not in heard
+    ]
+    if not found:
+        return ActionResult("none")
+    return ActionResult(
+        "some",
+        {
+            "outage_text": _describe(found, facts),
+            "_outages_heard": sorted(heard | {o.id for o in found}),
+        },
+    )
+
+
+@action("read_outages")
+def read_outages(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Every active notice that concerns the caller's plan, with its expected end."""
+    found = outages.active(session, now=_now(facts), plan=slots.get("plan"), scope="for_plan")
+    if not found:
+        return ActionResult("none")
+    return ActionResult("some", {"outage_text": _describe(found, facts)})
+
+
+def _describe(found: list[Any], facts: Mapping[str, Any]) -> str:
+    prompts = facts.get("prompts")
+    language = _language(facts)
+    parts = []
+    for outage in found:
+        values = {
+            "title": outage.title.rstrip("."),
+            "message": outages.message_for(outage, language),
+            "until": prompts.spoken_date(outage.ends_at.date().isoformat())
+            if prompts is not None and outage.ends_at is not None
+            else _spoken_end(facts, outage.ends_at),
+        }
+        key = "system.outage_until" if outage.ends_at is not None else "system.outage_open"
+        parts.append(prompts.render(key, values) if prompts is not None else values["message"])
+    return " ".join(parts)
+
+
+@action("reset_by_caller_id")
+def reset_by_caller_id(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """A caller id registered as an account's mobile identifies that account."""
+    account = portal.find_by_caller_id(session, normalize_phone(facts.get("from")))
+    if account is None:
+        return ActionResult("none")
+    return ActionResult("found", {"_portal_candidates": [account.id]})
+
+
+@action("identify_account")
+def identify_account(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """An NPI or TIN names the candidate accounts; the second factor will pick one."""
+    digits = str(params.get("value") or "")
+    found = portal.find_by_identifier(session, digits)
+    if not found:
+        portal.record_attempt(
+            session, None, "unknown", call_sid=facts.get("call_sid"), now=_now(facts)
+        )
+    return ActionResult("ok", {"_portal_candidates": [a.id for a in found]})
+
+
+@action("check_account_factor")
+def check_account_factor(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """The last four of the TIN or the ZIP on file picks exactly one candidate account."""
+    now, sid = _now(facts), facts.get("call_sid")
+    digits = str(params.get("value") or "")
+    candidates = [session.get(PortalAccount, i) for i in slots.get("_portal_candidates") or []]
+    accounts = [a for a in candidates if a is not None]
+    matched = [a for a in accounts if portal.check_factor(a, digits)]
+    if len(matched) == 1:
+        account = matched[0]
+        if portal.phone_locked(account, now):
+            portal.record_attempt(session, account, "locked_out", call_sid=sid, now=now)
+            return ActionResult("locked_out")
+        portal.record_attempt(session, account, "identified", call_sid=sid, now=now)
+        return ActionResult("ok", {"_portal_account": account.id})
+    for account in accounts:
+        portal.note_failed_identification(session, account, call_sid=sid, now=now)
+    if not accounts:
+        portal.record_attempt(session, None, "wrong_factor", call_sid=sid, now=now)
+    return ActionResult("no_match")
+
+
+@action("start_password_reset")
+def start_password_reset(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Issue a one-time code and text it to the mobile on file, once the turn is saved."""
+    account = session.get(PortalAccount, slots.get("_portal_account") or -1)
+    if account is None:
+        return ActionResult("cannot")
+    outcome = portal.start_reset(session, account, call_sid=facts.get("call_sid"), now=_now(facts))
+    if outcome.outcome == "code_sent" and outcome.message_id is not None:
+        _send_after_commit(session, facts, outcome.message_id, outcome.plaintext_body)
+    return ActionResult(outcome.outcome)
+
+
+def _send_after_commit(
+    session: so.Session, facts: Mapping[str, Any], message_id: int, body: str | None
+) -> None:
+    config = facts.get("config") or {}
+    http_client = facts.get("twilio_http")
+
+    def send(s: so.Session) -> None:
+        message = s.get(OutboxMessage, message_id)
+        if message is not None:
+            messaging.send(
+                s,
+                message,
+                plaintext_body=body,
+                config=config,
+                http_client=http_client,
+                now=utcnow(),
+            )
+
+    after_commit(session, send)
+
+
+@action("send_registration_steps")
+def send_registration_steps(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Text the registration steps to the caller's phone."""
+    phone = normalize_phone(facts.get("from"))
+    if phone is None:
+        return ActionResult("no_phone")
+    message = messaging.queue(
+        session,
+        to=phone,
+        kind="registration_steps",
+        body_masked=REGISTRATION_SMS,
+        call_sid=facts.get("call_sid"),
+    )
+    _send_after_commit(session, facts, message.id, REGISTRATION_SMS)
+    return ActionResult("ok")
+
+
+@action("open_ticket")
+def open_ticket(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Write the problem down as a ticket; its number goes with the transfer."""
+    ticket = tickets.open_ticket(
+        session,
+        kind=str(slots.get("ticket_kind") or "data_issue"),
+        plan=slots.get("plan"),
+        username=slots.get("ticket_username"),
+        description=slots.get("ticket_description"),
+        confidence=slots.get("ticket_description_confidence"),
+        call_sid=facts.get("call_sid"),
+    )
+    return ActionResult("ok", {"ticket_number": ticket.number})

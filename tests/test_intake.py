@@ -1,0 +1,1194 @@
+"""The order-number intake (main menu 1, `flows/order.yaml`), as whole calls.
+
+Each test dials in, answers the intake by keypad and/or speech, and checks what the caller
+hears and what lands in the store (`orders`, `order_events`, `calls`). The people, patients
+and facilities are the seeded ones from `data/*.csv`. Tests marked `xfail(strict=True)` show
+a product bug; the reason names it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from ivr.match.ids import luhn_valid
+from ivr.simulate import Caller, FlaskTransport, SimulatedCall
+from ivr.store.models import Call, Order, OrderStatus
+from tests.conftest import AUTH_TOKEN
+
+# --- who and what the calls use (data/providers.csv, members.csv, exam_types.csv) --------
+
+WHITFIELD = "1234567893"  # Dr. Alan Whitfield, ordering; office phone below
+WHITFIELD_PHONE = "+16145550119"
+KOWALSKI = "1355776018"  # Dr. Robert Kowalski, ordering
+RAMAN = "1349106546"  # Dr. Priya Raman, ordering
+LAKESIDE = "2358850222"  # Lakeside Diagnostic Imaging: SUMMIT, LAKESHORE, ...
+LINCOLN_PARK = "1696037682"  # Lincoln Park Radiology: SUMMIT, ...
+NORTHGATE = "2625149945"  # Northgate Imaging Center: LAKESHORE, not SUMMIT
+ST_BRIGID_PHONE = "+12605550106"  # a facility's phone, not a physician's
+
+LOPEZ = "100200300"  # SUMMIT, Maria Lopez, born 1960-03-05 (over 50)
+DELUCA = "961671404"  # SUMMIT, Olumide DeLuca, born 1998-02-07 (under 50)
+OKAFOR = "4455667788"  # LAKESHORE, James Okafor, born 1948-11-23
+
+# --- what the caller hears (prompts/en-US.yaml, data/criteria.yaml) ----------------------
+
+INTRO = "Let's request an order number."
+ASK_NPI = "Enter the ordering physician's 10-digit NPI."
+NPI_REPROMPT = (
+    "Please enter the ordering physician's National Provider Identifier, 10 digits, on your keypad."
+)
+ASK_MEMBER = "Enter the patient's member ID."
+ASK_DOB = "Enter or say the patient's date of birth."
+DOB_REPROMPT = (
+    "Please enter the date of birth as 8 digits, for example 0 3 0 5 1 9 6 0 for "
+    "March 5th, 1960, or say it."
+)
+ASK_EXAM = "Say the exam, like MRI lumbar spine without contrast, or enter its procedure code."
+EXAM_REPROMPT = (
+    "Please say the type of scan and the body part, for example CT of the head without "
+    "contrast, or enter the procedure code."
+)
+ASK_DIAGNOSIS = "Say the diagnosis or its ICD-10 code."
+DIAGNOSIS_REPROMPT = (
+    "Please say the diagnosis in a few words, like low back pain, or its ICD-10 code, "
+    "like M 54 point 50."
+)
+ASK_SYMPTOMS = "Briefly describe the symptoms."
+ASK_HISTORY = "Briefly describe the treatment and clinical history."
+ASK_FACILITY = "Enter the imaging provider's 10-digit NPI, or say its name."
+FACILITY_REPROMPT = (
+    "Please enter the NPI of the facility that will perform the exam, or say the facility's name."
+)
+SAY_IT = "Please say it rather than using the keypad."
+NO_MATCH = "Sorry, I didn't understand that."
+REVIEW_MENU = "To submit, press 1. To change something, press 2. To hear it again, press 3."
+CHANGE_MENU = (
+    "To change the physician, press 1. The patient, 2. The exam, 3. The diagnosis, 4. "
+    "The symptoms and history, 5. The imaging provider, 6."
+)
+ISSUED_MENU = "To hear the number again, press 1. Otherwise, press 2."
+PENDED_MENU = "To hear the reference number again, press 1. Otherwise, press 2."
+GOODBYE = "Thank you for calling. Goodbye."
+AGENT_HELP = (
+    "Let me get a representative to help finish this request. They'll see what you've "
+    "told me so far. Please hold."
+)
+NOT_FOUND = (
+    "I couldn't find a member with that ID and date of birth in Summit Health Plan. "
+    "Let's try again."
+)
+
+RED_FLAG = (
+    "Is there a warning sign: recent trauma, a history of cancer, unexplained weight loss, "
+    "a weakened immune system, intravenous drug use, or new weakness or numbness? "
+    "Press 1 for yes, 2 for no."
+)
+WEEKS_SYMPTOMS = (
+    "For how many weeks has the patient had these symptoms? Enter the number of weeks, "
+    "then press pound."
+)
+WEEKS_CARE = (
+    "For how many weeks has the patient had care directed by a provider, such as physical "
+    "therapy, medicine or a home exercise plan? Enter the number of weeks, then press pound."
+)
+LUMBAR_REASON = (
+    "Low back pain without a warning sign, in a patient 50 or younger, with fewer than six "
+    "weeks of symptoms or of provider-directed care."
+)
+SUDDEN_HEADACHE = (
+    "Did the headache start suddenly, as the worst headache of the patient's life? "
+    "Press 1 for yes, 2 for no."
+)
+
+ORDER_NUMBER_READ = re.compile(r"Your order number is (\d \d \d, \d \d \d, \d \d \d)\. Again: \1\.")
+REFERENCE_READ = re.compile(
+    r"Your reference number is (\d \d \d, \d \d \d, \d \d \d \d)\. Again: \1\."
+)
+
+
+# --- answering the intake ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Press:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Say:
+    words: str
+    confidence: float = 0.92
+
+
+Answer = Press | Say
+
+SUMMIT_KEY = Press("1")  # the plan menu
+NEW_ORDER_KEY = Press("1")  # the main menu
+SYMPTOMS = "Headaches every morning for three weeks"
+HISTORY = "Ibuprofen without relief, normal eye exam"
+
+# The intake's questions in order, each answered by KEYPAD unless a test says otherwise.
+STEPS = ("npi", "member", "dob", "exam", "diagnosis", "symptoms", "history", "facility")
+KEYPAD: dict[str, Answer] = {
+    "npi": Press(WHITFIELD),
+    "member": Press(LOPEZ),
+    "dob": Press("03051960"),
+    "exam": Press("70450"),  # CT of the head without contrast: no clinical rule
+    "diagnosis": Say("headache"),  # diagnosis, symptoms and history are speech only
+    "symptoms": Say(SYMPTOMS, 0.81),
+    "history": Say(HISTORY, 0.77),
+    "facility": Press(LAKESIDE),
+}
+ASKED = {
+    "npi": ASK_NPI,
+    "member": ASK_MEMBER,
+    "dob": ASK_DOB,
+    "exam": ASK_EXAM,
+    "diagnosis": ASK_DIAGNOSIS,
+    "symptoms": ASK_SYMPTOMS,
+    "history": ASK_HISTORY,
+    "facility": ASK_FACILITY,
+}
+# A lumbar MRI for low back pain, for a SUMMIT member under 50: the criteria ask.
+LUMBAR_UNDER_50: dict[str, Answer] = {
+    "member": Press(DELUCA),
+    "dob": Press("02071998"),
+    "exam": Press("72148"),
+    "diagnosis": Say("low back pain"),
+    "symptoms": Say("Low back pain for three weeks, no trauma"),
+    "history": Say("Two weeks of naproxen"),
+}
+
+
+def give(call: SimulatedCall, answer: Answer) -> SimulatedCall:
+    if isinstance(answer, Press):
+        return call.press(answer.digits)
+    return call.say(answer.words, confidence=answer.confidence)
+
+
+def start_intake(
+    caller: Caller, plan: Answer = SUMMIT_KEY, menu: Answer = NEW_ORDER_KEY
+) -> SimulatedCall:
+    """Dial, choose the plan (1 = Summit Health Plan) and main menu 1: the intake starts."""
+    call = give(give(caller.dial(), plan), menu)
+    assert call.heard[0] == INTRO, call.heard
+    return call
+
+
+def answer(
+    call: SimulatedCall, *, start: str = "npi", stop: str | None = None, **answers: Answer
+) -> SimulatedCall:
+    """Answer the intake's questions from `start` up to (not including) `stop`."""
+    steps = STEPS[STEPS.index(start) :]
+    for step in steps[: steps.index(stop) if stop else None]:
+        assert call.gather is not None, f"the call ended before {step}: {call.heard}"
+        give(call, answers.get(step, KEYPAD[step]))
+    return call
+
+
+def at_question(caller: Caller, step: str, **answers: Answer) -> SimulatedCall:
+    """A call waiting at the question for `step`."""
+    call = answer(start_intake(caller), stop=step, **answers)
+    assert call.heard[-1] == ASKED[step], call.heard
+    return call
+
+
+def at_review(caller: Caller, **answers: Answer) -> SimulatedCall:
+    call = answer(start_intake(caller), **answers)
+    assert call.heard[-1] == REVIEW_MENU, call.heard
+    return call
+
+
+def readback(call: SimulatedCall) -> str:
+    lines = [line for line in call.heard if line.startswith("Here's your request.")]
+    assert lines, call.heard
+    return lines[0]
+
+
+def spoken_date(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def digits(grouped: str) -> str:
+    return re.sub(r"\D", "", grouped)
+
+
+# --- reading the store ------------------------------------------------------------------
+
+
+def orders_of(session: Any, sid: str) -> list[Order]:
+    session.rollback()  # a fresh snapshot: see what the app committed since
+    return list(session.scalars(sa.select(Order).where(Order.call_sid == sid).order_by(Order.id)))
+
+
+def order_of(session: Any, sid: str) -> Order:
+    found = orders_of(session, sid)
+    assert len(found) == 1, f"{len(found)} orders for the call"
+    return found[0]
+
+
+def call_row(session: Any, sid: str) -> Call:
+    session.rollback()
+    return session.scalars(sa.select(Call).where(Call.sid == sid)).one()
+
+
+def kinds(order: Order) -> list[str]:
+    return [e.kind for e in order.events]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def make_caller(client: FlaskClient) -> Callable[..., Caller]:
+    """Callers from other phones, e.g. an ordering physician's office (the caller id)."""
+
+    def make(**kwargs: Any) -> Caller:
+        return Caller(FlaskTransport(client), auth_token=AUTH_TOKEN, **kwargs)
+
+    return make
+
+
+# --- whole intakes: approved and pended ------------------------------------------------
+
+
+def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, session: Any) -> None:
+    call = at_review(caller)
+    assert readback(call) == (
+        "Here's your request. CT of the head without contrast, for member 1 0 0 2 0 0 3 0 0, "
+        "born March 5, 1960. Diagnosis: Headache, unspecified. Ordered by Dr. Alan "
+        "Whitfield, at Lakeside Diagnostic Imaging."
+    )
+    assert order_of(session, call.sid).status == OrderStatus.DRAFT
+
+    call.press("1")
+    said = call.heard[0]
+    read = ORDER_NUMBER_READ.search(said)
+    assert read, said
+    assert said.startswith("Approved. ")
+    assert "An order number is not a guarantee of payment" in said
+    assert call.heard[-1] == ISSUED_MENU
+
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.APPROVED
+    number = order.order_number
+    assert number is not None and len(number) == 9 and luhn_valid(number)
+    assert digits(read.group(1)) == number
+    assert order.issued_at is not None and order.expires_at is not None
+    assert order.expires_at - order.issued_at == dt.timedelta(days=60)
+    expires_on = order.expires_at.astimezone(dt.UTC).date()
+    assert f"It's valid for 60 days, through {spoken_date(expires_on)}." in said
+    assert order.submitted_at == order.issued_at
+    assert (
+        order.plan,
+        order.member_id,
+        order.member_dob,
+        order.ordering_npi,
+        order.exam_code,
+        order.diagnosis_codes,
+        order.facility_npi,
+        order.symptoms,
+        order.clinical_history,
+        order.call_sid,
+        order.source,
+    ) == (
+        "SUMMIT",
+        LOPEZ,
+        dt.date(1960, 3, 5),
+        WHITFIELD,
+        "70450",
+        ["R51.9"],
+        LAKESIDE,
+        SYMPTOMS,
+        HISTORY,
+        call.sid,
+        "phone",
+    )
+    assert order.symptoms_confidence == pytest.approx(0.81)
+    assert order.clinical_history_confidence == pytest.approx(0.77)
+    assert (order.criteria_rule, order.decision_reason) == (None, None)
+    assert len(order.reference_number) == 10 and luhn_valid(order.reference_number)
+    assert kinds(order)[0] == "created" and kinds(order)[-1] == "submitted"
+    submitted = order.events[-1]
+    assert submitted.call_sid == call.sid
+    assert submitted.before == {"status": "draft", "order_number": None}
+    assert submitted.after is not None
+    assert (submitted.after["status"], submitted.after["order_number"]) == ("approved", number)
+
+    call.press("1")
+    assert call.heard == [f"Your order number is {read.group(1)}.", ISSUED_MENU]
+    call.press("2")
+    assert call.heard == [GOODBYE]
+    assert call.reply.hung_up
+    row = call_row(session, call.sid)
+    assert (row.outcome, row.plan) == ("self_service", "SUMMIT")
+
+
+def test_speech_only_intake_is_approved(caller: Caller, session: Any) -> None:
+    call = start_intake(caller, plan=Say("Summit Health"), menu=Say("new order"))
+    answer(
+        call,
+        npi=Say("one two three four five six seven eight nine three"),
+        member=Say("one zero zero two zero zero three zero zero"),
+        dob=Say("March 5th 1960"),
+        exam=Say("MRI of the brain without contrast"),
+        diagnosis=Say("migraine"),
+        symptoms=Say("Throbbing headaches with nausea for two months", 0.88),
+        history=Say("Sumatriptan helps a little"),
+        facility=Say("Lakeside Diagnostic Imaging"),
+    )
+    # Brain MRI for a migraine: the criteria ask, and spoken yes and no answer them.
+    assert call.heard == [SUDDEN_HEADACHE]
+    call.say("no").say("nope").say("no")
+    assert call.heard == [
+        "Is this a new kind of headache that started in the last few months? "
+        "Press 1 for yes, 2 for no."
+    ]
+    call.say("yes")
+    assert readback(call).startswith(
+        "Here's your request. MRI of the brain without contrast, for member "
+        "1 0 0 2 0 0 3 0 0, born March 5, 1960. Diagnosis: Migraine"
+    )
+    call.say("submit")
+    read = ORDER_NUMBER_READ.search(call.text)
+    assert read, call.heard
+    call.say("done")
+    assert call.heard == [GOODBYE] and call.reply.hung_up
+
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.APPROVED
+    assert digits(read.group(1)) == order.order_number
+    assert (order.plan, order.ordering_npi, order.member_id, order.exam_code) == (
+        "SUMMIT",
+        WHITFIELD,
+        LOPEZ,
+        "70551",
+    )
+    assert order.member_dob == dt.date(1960, 3, 5)
+    assert order.diagnosis_codes[0].startswith("G43")
+    assert order.facility_npi == LAKESIDE
+    assert order.symptoms == "Throbbing headaches with nausea for two months"
+    assert order.symptoms_confidence == pytest.approx(0.88)
+    assert order.criteria_rule == "brain_mri_headache"
+    assert order.criteria_answers == {
+        "sudden_worst_headache": False,
+        "neuro_deficit": False,
+        "cancer_history": False,
+        "new_headache": True,
+    }
+
+
+def test_mixed_intake_over_50_is_approved_without_questions(caller: Caller, session: Any) -> None:
+    """Lakeshore by voice, then keys and words mixed; a lumbar MRI for a member over 50 is
+    settled by age, so no question is asked whose answer could not change the outcome."""
+    call = start_intake(caller, plan=Say("lake shore"), menu=Press("1"))
+    answer(
+        call,
+        npi=Say("one three four nine one zero six five four six"),
+        member=Press(OKAFOR + "#"),
+        dob=Say("November 23rd 1948"),
+        exam=Say("MRI lumbar spine without contrast"),
+        diagnosis=Say("M 54.50"),
+        symptoms=Say("Low back pain radiating to the left leg"),
+        history=Say("Six weeks of physical therapy"),
+        facility=Say("Northgate Imaging Center"),
+    )
+    assert readback(call) == (
+        "Here's your request. MRI of the lower spine (lumbar spine) without contrast, for "
+        "member 4 4 5 5 6 6 7 7 8 8, born November 23, 1948. Diagnosis: Low back pain, "
+        "unspecified. Ordered by Dr. Priya Raman, at Northgate Imaging Center."
+    )
+    call.press("1")
+    assert ORDER_NUMBER_READ.search(call.text), call.heard
+    order = order_of(session, call.sid)
+    assert (order.status, order.plan, order.ordering_npi, order.member_id) == (
+        OrderStatus.APPROVED,
+        "LAKESHORE",
+        RAMAN,
+        OKAFOR,
+    )
+    assert (order.exam_code, order.diagnosis_codes, order.facility_npi) == (
+        "72148",
+        ["M54.50"],
+        NORTHGATE,
+    )
+    assert (order.criteria_rule, order.criteria_answers) == ("lumbar_mri_low_back_pain", {})
+
+
+@pytest.mark.parametrize(
+    ("keys", "questions", "answers"),
+    [
+        (["2", "3#"], [RED_FLAG, WEEKS_SYMPTOMS], {"red_flag": False, "weeks_symptoms": 3}),
+        (
+            ["2", "8#", "2#"],
+            [RED_FLAG, WEEKS_SYMPTOMS, WEEKS_CARE],
+            {"red_flag": False, "weeks_symptoms": 8, "weeks_conservative_care": 2},
+        ),
+    ],
+    ids=["short-symptoms", "short-care"],
+)
+def test_lumbar_mri_under_50_without_red_flag_is_pended(
+    caller: Caller, session: Any, keys: list[str], questions: list[str], answers: dict[str, Any]
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    heard = [call.heard[-1]]
+    for key in keys:
+        call.press(key)
+        heard.append(call.heard[-1])
+    assert heard[:-1] == questions
+    assert heard[-1] == REVIEW_MENU
+
+    call.press("1")
+    said = call.heard[0]
+    assert said.startswith("This request needs a clinician's review.")
+    assert "A clinician will review it and follow up with the ordering office" in said
+    read = REFERENCE_READ.search(said)
+    assert read, said
+    assert "order number" not in said
+    assert call.heard[-1] == PENDED_MENU
+
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.PENDING_REVIEW
+    assert order.order_number is None
+    assert (order.issued_at, order.expires_at) == (None, None)
+    assert order.submitted_at is not None
+    assert digits(read.group(1)) == order.reference_number
+    assert len(order.reference_number) == 10 and luhn_valid(order.reference_number)
+    assert order.criteria_rule == "lumbar_mri_low_back_pain"
+    assert order.criteria_answers == answers
+    assert order.decision_reason == LUMBAR_REASON
+    assert order.events[-1].after == {
+        "status": "pending_review",
+        "order_number": None,
+        "expires_at": None,
+    }
+
+    call.press("1")
+    assert REFERENCE_READ.search(call.heard[0])
+    call.press("2")
+    assert call.heard == [GOODBYE] and call.reply.hung_up
+
+
+@pytest.mark.parametrize(
+    ("keys", "asked", "answers"),
+    [
+        (["1"], [RED_FLAG], {"red_flag": True}),
+        (
+            ["2", "8#", "6#"],
+            [RED_FLAG, WEEKS_SYMPTOMS, WEEKS_CARE],
+            {"red_flag": False, "weeks_symptoms": 8, "weeks_conservative_care": 6},
+        ),
+    ],
+    ids=["red-flag", "six-weeks-of-care"],
+)
+def test_lumbar_mri_under_50_that_meets_the_criteria_is_approved(
+    caller: Caller, session: Any, keys: list[str], asked: list[str], answers: dict[str, Any]
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    heard = [call.heard[-1]]
+    for key in keys:
+        call.press(key)
+        heard.append(call.heard[-1])
+    assert heard == [*asked, REVIEW_MENU]
+    call.press("1")
+    assert call.heard[0].startswith("Approved. ")
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.APPROVED
+    assert order.order_number is not None and luhn_valid(order.order_number)
+    assert (order.criteria_rule, order.criteria_answers) == ("lumbar_mri_low_back_pain", answers)
+
+
+# --- each answer checked, with its reason --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entered", "reason"),
+    [
+        (Press("1234567890"), "That NPI doesn't look right; a digit may be off."),
+        (Press("1234567801"), "That NPI doesn't look right; a digit may be off."),
+        (Press("1234567802"), "I couldn't find an ordering physician with that NPI."),
+        (Press(LAKESIDE), "I couldn't find an ordering physician with that NPI."),
+        (Press("12345"), "An NPI has 10 digits."),
+        (Press("12345678901"), "An NPI has 10 digits."),
+        (Say("one two three"), "An NPI has 10 digits."),
+    ],
+    ids=["check-digit", "check-digit-2", "unknown", "a-facility", "short", "long", "spoken-short"],
+)
+def test_a_wrong_npi_is_refused_with_its_reason_then_a_good_one_works(
+    caller: Caller, session: Any, entered: Answer, reason: str
+) -> None:
+    call = at_question(caller, "npi")
+    give(call, entered)
+    assert call.heard == [reason, NPI_REPROMPT]
+    assert orders_of(session, call.sid) == []
+    call.press(WHITFIELD)
+    assert call.heard == [ASK_MEMBER]
+    assert order_of(session, call.sid).ordering_npi == WHITFIELD
+
+
+def test_three_bad_npis_reach_the_orders_queue(caller: Caller, session: Any) -> None:
+    call = at_question(caller, "npi")
+    call.press("1234567890").press("1234567890")
+    assert call.gather is not None
+    call.press("1234567890")
+    assert call.heard == [AGENT_HELP]
+    assert call.enqueued == "orders"
+    row = call_row(session, call.sid)
+    assert (row.queue, row.outcome, row.transfer_reason) == (
+        "orders",
+        "transferred",
+        "invalid at order.ask_npi",
+    )
+
+
+@pytest.mark.parametrize(
+    ("member", "dob"),
+    [
+        (OKAFOR, "11231948"),  # a Lakeshore member, on a Summit call
+        (LOPEZ, "03061960"),  # the right member, a day off
+        ("999999999", "03051960"),  # nobody
+    ],
+    ids=["other-plan", "wrong-dob", "unknown-id"],
+)
+def test_a_member_not_in_the_plan_is_not_found_then_a_retry_works(
+    caller: Caller, session: Any, member: str, dob: str
+) -> None:
+    call = at_question(caller, "member")
+    call.press(member)
+    assert call.heard == [ASK_DOB]
+    call.press(dob)
+    assert call.heard == [NOT_FOUND, ASK_MEMBER]
+    assert order_of(session, call.sid).member_id is None
+    call.press(LOPEZ).press("03051960")
+    assert call.heard == [ASK_EXAM]
+    order = order_of(session, call.sid)
+    assert (order.member_id, order.member_dob) == (LOPEZ, dt.date(1960, 3, 5))
+
+
+def test_three_member_failures_transfer_with_the_draft_kept(caller: Caller, session: Any) -> None:
+    call = at_question(caller, "member")
+    for dob in ("03061960", "03071960"):
+        call.press(LOPEZ).press(dob)
+        assert call.heard == [NOT_FOUND, ASK_MEMBER]
+    call.press(LOPEZ).press("03081960")
+    assert call.heard == [NOT_FOUND, AGENT_HELP]
+    assert call.enqueued == "orders"
+    assert call_row(session, call.sid).transfer_reason == "too many tries at order.ask_member"
+    draft = order_of(session, call.sid)
+    assert draft.status == OrderStatus.DRAFT
+    assert (draft.plan, draft.ordering_npi, draft.member_id, draft.exam_code) == (
+        "SUMMIT",
+        WHITFIELD,
+        None,
+        None,
+    )
+    assert draft.order_number is None and luhn_valid(draft.reference_number)
+
+
+def test_a_member_id_of_the_wrong_length_is_refused(caller: Caller) -> None:
+    call = at_question(caller, "member")
+    call.press("1234#")
+    assert call.heard == [
+        "A member ID has 9 to 12 digits.",
+        "Please enter the patient's member ID from the plan card, 9 to 12 digits, then "
+        "press pound.",
+    ]
+    call.press(LOPEZ + "#")
+    assert call.heard == [ASK_DOB]
+
+
+@pytest.mark.parametrize(
+    ("entered", "reason"),
+    [
+        (Press("02301960"), "That isn't a valid date."),
+        (Press("13051960"), "That isn't a valid date."),
+        (Press("01011850"), "That isn't a valid date."),
+        (Press("12312099"), "That date is in the future."),
+        (Press("0305"), "I didn't get a date."),
+        (Say("February 30th 1960"), "That isn't a valid date."),
+        (Say("March 5th 2090"), "That date is in the future."),
+    ],
+    ids=[
+        "feb-30",
+        "month-13",
+        "before-1900",
+        "future",
+        "too-short",
+        "spoken-feb-30",
+        "spoken-2090",
+    ],
+)
+def test_an_impossible_or_future_birth_date_is_refused(
+    caller: Caller, entered: Answer, reason: str
+) -> None:
+    call = at_question(caller, "dob")
+    give(call, entered)
+    assert call.heard == [reason, DOB_REPROMPT]
+    call.say("March 5th 1960")
+    assert call.heard == [ASK_EXAM]
+
+
+@pytest.mark.parametrize("entered", [Press("99999"), Press("7045"), Say("purple elephant")])
+def test_an_unknown_exam_is_asked_again(caller: Caller, session: Any, entered: Answer) -> None:
+    call = at_question(caller, "exam")
+    give(call, entered)
+    assert call.heard[-1] == EXAM_REPROMPT
+    assert order_of(session, call.sid).exam_code is None
+    call.press("70450")
+    assert call.heard == [ASK_DIAGNOSIS]
+    assert order_of(session, call.sid).exam_code == "70450"
+
+
+@pytest.mark.parametrize(
+    ("step", "entered", "reason"),
+    [
+        (
+            "exam",
+            Press("99999"),
+            "That exam doesn't need an order number from this line, or I couldn't find it.",
+        ),
+        ("facility", Press("2625149940"), "I couldn't find that imaging provider."),
+        ("facility", Press(WHITFIELD), "I couldn't find that imaging provider."),
+    ],
+    ids=["exam-code", "facility-npi", "physician-npi-as-facility"],
+)
+def test_an_unknown_exam_code_or_facility_npi_hears_its_reason(
+    caller: Caller, step: str, entered: Answer, reason: str
+) -> None:
+    call = at_question(caller, step)
+    give(call, entered)
+    assert call.heard[0] == reason
+
+
+@pytest.mark.parametrize("spoken", ["purple elephant sandwich", "banana telephone", "xyzzy"])
+def test_nonsense_diagnosis_speech_is_asked_again(
+    caller: Caller, session: Any, spoken: str
+) -> None:
+    call = at_question(caller, "diagnosis")
+    call.say(spoken)
+    assert call.heard == [NO_MATCH, DIAGNOSIS_REPROMPT]
+    assert order_of(session, call.sid).diagnosis_codes == []
+    call.say("low back pain")
+    assert call.heard == [ASK_SYMPTOMS]
+    assert order_of(session, call.sid).diagnosis_codes == ["M54.50"]
+
+
+@pytest.mark.parametrize(
+    "entered", [Press(NORTHGATE), Say("Northgate Imaging Center")], ids=["npi", "name"]
+)
+def test_a_facility_out_of_network_is_refused(
+    caller: Caller, session: Any, entered: Answer
+) -> None:
+    call = at_question(caller, "facility")
+    give(call, entered)
+    assert call.heard == [
+        "Northgate Imaging Center isn't in network for Summit Health Plan. "
+        "Please choose another imaging provider.",
+        FACILITY_REPROMPT,
+    ]
+    assert order_of(session, call.sid).facility_npi is None
+    call.say("Lincoln Park Radiology")
+    assert "at Lincoln Park Radiology." in readback(call)
+    assert order_of(session, call.sid).facility_npi == LINCOLN_PARK
+
+
+@pytest.mark.parametrize("step", ["symptoms", "history"])
+def test_keys_at_a_free_speech_question_ask_to_say_it(caller: Caller, step: str) -> None:
+    call = at_question(caller, step)
+    assert call.gather is not None and call.gather.get("input") == "speech"
+    call.press("123")
+    assert call.heard[0] == SAY_IT
+    assert call.gather is not None and call.gather.get("input") == "speech"
+
+
+def test_keys_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
+    call = at_question(caller, "diagnosis")
+    assert call.gather is not None and call.gather.get("input") == "speech"
+    call.press("5450")
+    assert call.heard == [NO_MATCH, DIAGNOSIS_REPROMPT]
+
+
+@pytest.mark.parametrize(
+    ("step", "wrong", "reason", "kept"),
+    [
+        ("dob", Press("02301960"), "invalid at order.ask_dob", {"ordering_npi": WHITFIELD}),
+        (
+            "exam",
+            Press("99999"),
+            "invalid at order.ask_exam",
+            {"member_id": LOPEZ, "member_dob": dt.date(1960, 3, 5)},
+        ),
+        (
+            "diagnosis",
+            Say("purple elephant sandwich"),
+            "no_match at order.ask_diagnosis",
+            {"exam_code": "70450", "diagnosis_codes": []},
+        ),
+        (
+            "symptoms",
+            Press("4"),
+            "invalid at order.ask_symptoms",
+            {"diagnosis_codes": ["R51.9"], "symptoms": None},
+        ),
+        (
+            "facility",
+            Press(NORTHGATE),
+            "invalid at order.ask_facility",
+            {"symptoms": SYMPTOMS, "facility_npi": None},
+        ),
+        ("exam", None, "no_input at order.ask_exam", {"member_id": LOPEZ, "exam_code": None}),
+    ],
+    ids=["dob", "exam", "diagnosis", "symptoms", "facility", "silence"],
+)
+def test_three_failures_at_a_question_transfer_with_the_draft(
+    caller: Caller,
+    session: Any,
+    step: str,
+    wrong: Answer | None,
+    reason: str,
+    kept: dict[str, Any],
+) -> None:
+    call = at_question(caller, step)
+    for _ in range(3):
+        assert call.gather is not None, call.heard
+        if wrong is None:
+            call.silence()
+        else:
+            give(call, wrong)
+    assert call.heard == [AGENT_HELP]
+    assert call.enqueued == "orders"
+    row = call_row(session, call.sid)
+    assert (row.queue, row.outcome, row.transfer_reason) == ("orders", "transferred", reason)
+    draft = order_of(session, call.sid)
+    assert (draft.status, draft.plan, draft.ordering_npi) == (
+        OrderStatus.DRAFT,
+        "SUMMIT",
+        WHITFIELD,
+    )
+    assert {name: getattr(draft, name) for name in kept} == kept
+
+
+def test_three_failures_at_a_criteria_question_transfer_with_the_draft(
+    caller: Caller, session: Any
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    assert call.heard == [RED_FLAG]
+    call.press("9").press("9").press("9")
+    assert call.heard == [AGENT_HELP] and call.enqueued == "orders"
+    assert call_row(session, call.sid).transfer_reason == "no_match at order.ask_criteria_yesno"
+    draft = order_of(session, call.sid)
+    assert (draft.status, draft.exam_code, draft.facility_npi) == (
+        OrderStatus.DRAFT,
+        "72148",
+        LAKESIDE,
+    )
+
+
+def test_asking_for_a_person_mid_intake_keeps_the_draft(caller: Caller, session: Any) -> None:
+    call = at_question(caller, "diagnosis")
+    call.say("representative")
+    assert call.heard == [
+        "Please hold for a representative. They'll see what you've told me so far."
+    ]
+    assert call.enqueued == "orders"
+    assert call_row(session, call.sid).transfer_reason == (
+        "caller asked for a person at order.ask_diagnosis"
+    )
+    draft = order_of(session, call.sid)
+    assert (draft.status, draft.member_id, draft.exam_code) == (OrderStatus.DRAFT, LOPEZ, "70450")
+
+
+def test_an_out_of_range_criteria_number_gets_another_try(caller: Caller) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    call.press("2")
+    assert call.heard == [WEEKS_SYMPTOMS]
+    call.press("600#")
+    assert call.enqueued is None, call.heard
+    assert call.gather is not None
+    assert WEEKS_SYMPTOMS in call.text
+
+
+@pytest.mark.parametrize(
+    ("answers", "question", "instruction"),
+    [
+        ([Press("9")], RED_FLAG, "Press 1 for yes, 2 for no."),
+        ([Press("2"), Say("a few")], WEEKS_SYMPTOMS, "then press pound."),
+    ],
+    ids=["yesno", "number"],
+)
+def test_a_criteria_reprompt_says_the_question_once(
+    caller: Caller, answers: list[Answer], question: str, instruction: str
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    for reply in answers:
+        give(call, reply)
+    assert call.gather is not None
+    assert call.text.count(question) == 1, call.heard
+    assert call.text.count(instruction) == 1, call.heard
+
+
+# --- the office's caller id ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("yes", [Press("1"), Say("yes")], ids=["key", "speech"])
+def test_a_physicians_office_is_offered_its_physician(
+    make_caller: Callable[..., Caller], session: Any, yes: Answer
+) -> None:
+    call = start_intake(make_caller(from_number=WHITFIELD_PHONE))
+    assert call.heard == [
+        INTRO,
+        "Is this request for Dr. Alan Whitfield? Press 1 for yes, 2 for no.",
+    ]
+    give(call, yes)
+    assert call.heard == [ASK_MEMBER], "no NPI question once the physician is accepted"
+    assert order_of(session, call.sid).ordering_npi == WHITFIELD
+    answer(call, start="member")
+    assert "Ordered by Dr. Alan Whitfield" in readback(call)
+
+
+@pytest.mark.parametrize("no", [Press("2"), Say("no")], ids=["key", "speech"])
+def test_declining_the_offered_physician_asks_for_the_npi(
+    make_caller: Callable[..., Caller], session: Any, no: Answer
+) -> None:
+    call = start_intake(make_caller(from_number=WHITFIELD_PHONE))
+    give(call, no)
+    assert call.heard == [ASK_NPI]
+    assert orders_of(session, call.sid) == []
+    call.press(KOWALSKI)
+    answer(call, start="member")
+    assert "Ordered by Dr. Robert Kowalski" in readback(call)
+    assert order_of(session, call.sid).ordering_npi == KOWALSKI
+
+
+@pytest.mark.parametrize(
+    "from_number",
+    ["+12125550143", ST_BRIGID_PHONE, "anonymous", "+266696687"],
+    ids=["unknown-office", "a-facility", "hidden", "twilio-placeholder"],
+)
+def test_no_offer_without_a_physicians_office_phone(
+    make_caller: Callable[..., Caller], from_number: str
+) -> None:
+    call = start_intake(make_caller(from_number=from_number))
+    assert call.heard == [INTRO, ASK_NPI]
+
+
+# --- readback: change one item, hear it again --------------------------------------------
+
+
+def test_changing_the_exam_updates_the_one_draft(caller: Caller, session: Any) -> None:
+    call = at_review(caller)
+    call.press("3")
+    assert readback(call).startswith("Here's your request. CT of the head without contrast,")
+    call.press("2")
+    assert call.heard == [CHANGE_MENU]
+    call.press("3")
+    assert call.heard == [ASK_EXAM]
+    call.press("70460")
+    assert readback(call).startswith("Here's your request. CT of the head with contrast, for")
+    assert call.heard[-1] == REVIEW_MENU
+    call.press("1")
+    assert call.heard[0].startswith("Approved. ")
+
+    order = order_of(session, call.sid)  # one order: the draft, updated and submitted
+    assert (order.status, order.exam_code) == (OrderStatus.APPROVED, "70460")
+    changes = [e for e in order.events if e.kind == "updated" and "exam_code" in (e.after or {})]
+    assert [(e.before, e.after) for e in changes] == [
+        ({"exam_code": None}, {"exam_code": "70450"}),
+        ({"exam_code": "70450"}, {"exam_code": "70460"}),
+    ]
+    assert all(e.call_sid == call.sid for e in changes)
+    assert kinds(order).count("created") == 1 and kinds(order).count("submitted") == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "answers", "heard", "field", "value"),
+    [
+        ("1", [Press(KOWALSKI)], "Ordered by Dr. Robert Kowalski,", "ordering_npi", KOWALSKI),
+        (
+            "2",
+            [Press("708072603"), Say("November 23rd 1967")],
+            "for member 7 0 8 0 7 2 6 0 3, born November 23, 1967.",
+            "member_id",
+            "708072603",
+        ),
+        ("4", [Say("migraine")], "Diagnosis: Migraine", "diagnosis_codes", None),
+        (
+            "5",
+            [Say("Worse in the mornings"), Say("None so far")],
+            "Diagnosis: Headache, unspecified.",
+            "symptoms",
+            "Worse in the mornings",
+        ),
+        (
+            "6",
+            [Say("Lincoln Park Radiology")],
+            "at Lincoln Park Radiology.",
+            "facility_npi",
+            LINCOLN_PARK,
+        ),
+    ],
+    ids=["physician", "patient", "diagnosis", "symptoms", "facility"],
+)
+def test_changing_one_item_returns_to_the_readback_without_asking_the_rest(
+    caller: Caller,
+    session: Any,
+    item: str,
+    answers: list[Answer],
+    heard: str,
+    field: str,
+    value: Any,
+) -> None:
+    call = at_review(caller)
+    call.press("2").press(item)
+    for reply in answers:
+        assert call.gather is not None and not call.heard[0].startswith("Here's")
+        give(call, reply)
+    assert heard in readback(call), call.heard
+    assert call.heard[-1] == REVIEW_MENU
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.DRAFT
+    if value is not None:
+        assert getattr(order, field) == value
+    else:
+        assert order.diagnosis_codes[0].startswith("G43")
+
+
+def test_changing_to_an_exam_with_criteria_asks_them_before_the_readback(
+    caller: Caller, session: Any
+) -> None:
+    call = at_review(caller)
+    call.press("2").press("3").press("70551")
+    assert call.heard == [SUDDEN_HEADACHE]
+    call.press("1")  # a thunderclap headache settles it
+    assert readback(call).startswith("Here's your request. MRI of the brain without contrast,")
+    call.press("1")
+    order = order_of(session, call.sid)
+    assert (order.status, order.exam_code, order.criteria_rule) == (
+        OrderStatus.APPROVED,
+        "70551",
+        "brain_mri_headache",
+    )
+    assert order.criteria_answers == {"sudden_worst_headache": True}
+
+
+@pytest.mark.parametrize("item", ["member", "diagnosis"])
+def test_changing_an_item_that_needed_retries_asks_it_again(caller: Caller, item: str) -> None:
+    call = start_intake(caller)
+    if item == "member":
+        call.press(WHITFIELD)
+        for dob in ("03061960", "03071960", "03051960"):
+            call.press(LOPEZ).press(dob)
+        answer(call, start="exam")
+        question, key = ASK_MEMBER, "2"
+    else:
+        answer(call, stop="diagnosis")
+        for _ in range(2):
+            call.say("M 54.5").press("2")  # read back as a close call, and refused
+        answer(call, start="diagnosis")
+        question, key = ASK_DIAGNOSIS, "4"
+    assert call.heard[-1] == REVIEW_MENU
+    call.press("2").press(key)
+    assert call.heard == [question]
+
+
+@pytest.mark.parametrize("spoken", ["incorrect", "that's not correct"])
+def test_saying_the_readback_is_wrong_does_not_submit(
+    caller: Caller, session: Any, spoken: str
+) -> None:
+    call = at_review(caller)
+    call.say(spoken)
+    assert not call.heard[0].startswith("Approved."), call.heard
+    assert order_of(session, call.sid).status == OrderStatus.DRAFT
+
+
+def test_saying_no_at_the_readback_offers_a_change(caller: Caller) -> None:
+    call = at_review(caller)
+    call.say("no")
+    assert call.heard == [CHANGE_MENU]
+
+
+def test_a_yes_no_question_hints_yes_and_no(make_caller: Callable[..., Caller]) -> None:
+    call = start_intake(make_caller(from_number=WHITFIELD_PHONE))
+    assert call.gather is not None
+    hints = (call.gather.get("hints") or "").split(", ")
+    assert "yes" in hints and "no" in hints
+
+
+# --- after the number ------------------------------------------------------------------------
+
+
+def test_saying_repeat_after_the_number_repeats_the_number(caller: Caller) -> None:
+    call = at_review(caller).press("1")
+    number = ORDER_NUMBER_READ.search(call.text)
+    assert number
+    call.say("say it again")
+    assert call.heard[0] == f"Your order number is {number.group(1)}."
+
+
+# --- close calls are read back ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spoken", "name", "code"),
+    [
+        ("M 54.5", "Low back pain, unspecified", "M54.50"),  # a category: its billable code
+        ("R 51", "Headache, unspecified", "R51.9"),
+    ],
+)
+def test_a_close_diagnosis_is_read_back_and_no_asks_again(
+    caller: Caller, session: Any, spoken: str, name: str, code: str
+) -> None:
+    call = at_question(caller, "diagnosis")
+    call.say(spoken)
+    confirm = f"I heard {name}, {code}. Is that right? Press 1 for yes, 2 for no."
+    assert call.heard == [confirm]
+    call.say("no")
+    assert call.heard == [ASK_DIAGNOSIS]
+    assert order_of(session, call.sid).diagnosis_codes == []
+    call.say(spoken)
+    assert call.heard == [confirm]
+    call.press("1")
+    assert call.heard == [ASK_SYMPTOMS]
+    assert order_of(session, call.sid).diagnosis_codes == [code]
+
+
+def test_a_close_exam_is_read_back(caller: Caller, session: Any) -> None:
+    call = at_question(caller, "exam")
+    call.say("brain scan")
+    assert call.heard == [
+        "I heard CT of the head without contrast. Is that right? Press 1 for yes, 2 for no."
+    ]
+    call.press("2")
+    assert call.heard == [ASK_EXAM]
+    call.say("brain scan").say("yes")
+    assert call.heard == [ASK_DIAGNOSIS]
+    assert order_of(session, call.sid).exam_code == "70450"
+
+
+# --- replays, the API, dropped calls --------------------------------------------------------
+
+
+def test_a_replayed_submit_answers_the_same_and_creates_no_second_order(
+    caller: Caller, session: Any
+) -> None:
+    call = at_review(caller).press("1")
+    first = call.reply.body
+    again = call.replay()
+    assert again.status == 200
+    assert again.body == first
+    order = order_of(session, call.sid)
+    assert kinds(order).count("submitted") == 1
+    assert ORDER_NUMBER_READ.search(" ".join(again.heard))
+    call.press("2")
+    assert call.reply.hung_up
+    assert len(orders_of(session, call.sid)) == 1
+
+
+def test_the_api_shows_an_approved_order_by_its_number(
+    caller: Caller, client: FlaskClient, session: Any, token_for: Callable[[str], str]
+) -> None:
+    call = at_review(caller).press("1")
+    order = order_of(session, call.sid)
+    token = token_for("agent")
+    response = client.get(f"/api/v1/orders/{order.order_number}", headers=bearer(token))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert {
+        "order_number": order.order_number,
+        "reference_number": order.reference_number,
+        "status": "approved",
+        "plan": "SUMMIT",
+        "member_id": LOPEZ,
+        "member_dob": "1960-03-05",
+        "ordering_npi": WHITFIELD,
+        "exam_code": "70450",
+        "diagnosis_codes": ["R51.9"],
+        "facility_npi": LAKESIDE,
+        "symptoms": SYMPTOMS,
+        "clinical_history": HISTORY,
+        "criteria_rule": None,
+        "criteria_answers": {},
+        "decision_reason": None,
+        "source": "phone",
+        "call_sid": call.sid,
+    }.items() <= body.items()
+    assert order.issued_at is not None and order.expires_at is not None
+    assert dt.datetime.fromisoformat(body["issued_at"]) == order.issued_at
+    assert dt.datetime.fromisoformat(body["expires_at"]) == order.expires_at
+    assert body["submitted_at"] and body["created_at"]
+    events = body["events"]
+    assert [e["kind"] for e in events] == kinds(order)
+    assert events[0]["kind"] == "created" and events[-1]["kind"] == "submitted"
+    assert all(e["call_sid"] == call.sid for e in events)
+    assert events[-1]["after"]["order_number"] == order.order_number
+
+
+def test_the_api_finds_a_pended_order_by_its_reference_number(
+    caller: Caller, client: FlaskClient, session: Any, token_for: Callable[[str], str]
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    call.press("2").press("3#").press("1")
+    order = order_of(session, call.sid)
+    response = client.get(
+        f"/api/v1/orders/{order.reference_number}", headers=bearer(token_for("agent"))
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["status"], body["order_number"], body["reference_number"]) == (
+        "pending_review",
+        None,
+        order.reference_number,
+    )
+    assert body["decision_reason"] == LUMBAR_REASON
+    assert body["criteria_answers"] == {"red_flag": False, "weeks_symptoms": 3}
+    assert body["events"][-1]["kind"] == "submitted"
+
+
+@pytest.mark.parametrize("number", ["123456782", "1234567897", "nope"])
+def test_the_api_answers_404_for_an_unknown_number(
+    client: FlaskClient, token_for: Callable[[str], str], number: str
+) -> None:
+    response = client.get(f"/api/v1/orders/{number}", headers=bearer(token_for("agent")))
+    assert response.status_code == 404
+
+
+def test_the_history_ends_with_the_criteria_answers_the_order_stores(
+    caller: Caller, session: Any
+) -> None:
+    call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    call.press("2").press("3#").press("1")
+    order = order_of(session, call.sid)
+    recorded = [
+        e.after["criteria_answers"] for e in order.events if "criteria_answers" in (e.after or {})
+    ]
+    assert recorded and recorded[-1] == order.criteria_answers
+
+
+def test_a_call_dropped_after_the_exam_leaves_a_draft(caller: Caller, session: Any) -> None:
+    call = at_question(caller, "diagnosis")
+    assert call.hang_up("completed", duration=95) == 204
+    row = call_row(session, call.sid)
+    assert (row.status, row.duration_s, row.outcome) == ("completed", 95, None)
+    draft = order_of(session, call.sid)
+    assert draft.status == OrderStatus.DRAFT
+    assert (
+        draft.plan,
+        draft.ordering_npi,
+        draft.member_id,
+        draft.member_dob,
+        draft.exam_code,
+        draft.diagnosis_codes,
+        draft.facility_npi,
+        draft.order_number,
+    ) == ("SUMMIT", WHITFIELD, LOPEZ, dt.date(1960, 3, 5), "70450", [], None, None)
+    assert len(draft.reference_number) == 10 and luhn_valid(draft.reference_number)
+    assert kinds(draft) == ["created", "updated", "updated", "updated"]
