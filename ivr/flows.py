@@ -20,6 +20,7 @@ import sqlalchemy.orm as so
 import yaml
 
 import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
+import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
 import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, load_catalogs, queue_names

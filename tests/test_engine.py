@@ -108,11 +108,21 @@ MENU_OPTIONS = {str(k): v["next"] for k, v in MAIN_NODES["main_menu"]["options"]
 def real_bundle() -> Bundle:
     """Compiled on first use, so a broken flow file fails these tests, not collection."""
     return compile_bundle(
-        main_docs(), prompts=[REAL_EN], catalogs={"plans"}, actions=set(), queues=QUEUES
+        main_docs(),
+        prompts=[REAL_EN],
+        catalogs={"plans"},
+        actions={"announce_outages"},
+        queues=QUEUES,
     )
 
 
-REAL_CTX = Context(prompts=REAL_EN, catalogs={"plans": PLANS}, today=TODAY)
+def _no_outages(name: str, params: Any, slots: Any) -> ActionResult:
+    """The main flow's only action: no outage notice is active in these tests."""
+    assert name == "announce_outages"
+    return ActionResult("none")
+
+
+REAL_CTX = Context(prompts=REAL_EN, catalogs={"plans": PLANS}, actions=_no_outages, today=TODAY)
 AT_PLAN = CallState(node="main.select_plan")
 AT_MENU = CallState(
     node="main.main_menu", slots={"plan": "SUMMIT", "plan_name": "Summit Health Plan"}

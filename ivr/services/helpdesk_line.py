@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
-from ivr.services import messaging, outages, portal, tickets
+from ivr.services import messaging, portal, tickets
 from ivr.services.registry import action
 from ivr.store import after_commit
 from ivr.store.models import OutboxMessage, PortalAccount, utcnow
@@ -34,71 +34,6 @@ def _now(facts: Mapping[str, Any]) -> dt.datetime:
 
 def _language(facts: Mapping[str, Any]) -> str:
     return str(facts.get("language") or "en-US")
-
-
-def _spoken_end(facts: Mapping[str, Any], when: dt.datetime | None) -> str | None:
-    return when.date().isoformat() if when is not None else None
-
-
-@action("announce_outages")
-def announce_outages(
-    session: so.Session,
-    facts: Mapping[str, Any],
-    params: Mapping[str, Any],
-    slots: Mapping[str, Any],
-) -> ActionResult:
-    """Active notices not yet announced on this call, for everyone or for the chosen plan."""
-    heard = set(slots.get("_outages_heard") or [])
-    found = [
-        o
-        for o in outages.active(
-            session,
-            now=_now(facts),
-            plan=slots.get("plan"),
-            scope=str(params.get("scope", "all_plans")),
-        )
-        if o.id not in heard
-    ]
-    if not found:
-        return ActionResult("none")
-    return ActionResult(
-        "some",
-        {
-            "outage_text": _describe(found, facts),
-            "_outages_heard": sorted(heard | {o.id for o in found}),
-        },
-    )
-
-
-@action("read_outages")
-def read_outages(
-    session: so.Session,
-    facts: Mapping[str, Any],
-    params: Mapping[str, Any],
-    slots: Mapping[str, Any],
-) -> ActionResult:
-    """Every active notice that concerns the caller's plan, with its expected end."""
-    found = outages.active(session, now=_now(facts), plan=slots.get("plan"), scope="for_plan")
-    if not found:
-        return ActionResult("none")
-    return ActionResult("some", {"outage_text": _describe(found, facts)})
-
-
-def _describe(found: list[Any], facts: Mapping[str, Any]) -> str:
-    prompts = facts.get("prompts")
-    language = _language(facts)
-    parts = []
-    for outage in found:
-        values = {
-            "title": outage.title.rstrip("."),
-            "message": outages.message_for(outage, language),
-            "until": prompts.spoken_date(outage.ends_at.date().isoformat())
-            if prompts is not None and outage.ends_at is not None
-            else _spoken_end(facts, outage.ends_at),
-        }
-        key = "system.outage_until" if outage.ends_at is not None else "system.outage_open"
-        parts.append(prompts.render(key, values) if prompts is not None else values["message"])
-    return " ".join(parts)
 
 
 @action("reset_by_caller_id")

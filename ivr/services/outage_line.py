@@ -1,0 +1,93 @@
+"""Outage notices on the phone: announced once per call, and read by the help desk.
+
+Registered by name for `flows/main.yaml` (the announcements) and `flows/helpdesk.yaml`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy.orm as so
+
+from ivr.engine import ActionResult
+from ivr.services import outages
+from ivr.services.registry import action
+from ivr.store.models import utcnow
+
+
+def _now(facts: Mapping[str, Any]) -> dt.datetime:
+    now = facts.get("now")
+    return now if isinstance(now, dt.datetime) else utcnow()
+
+
+def _language(facts: Mapping[str, Any]) -> str:
+    return str(facts.get("language") or "en-US")
+
+
+@action("announce_outages")
+def announce_outages(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Active notices not yet announced on this call, for everyone or for the chosen plan."""
+    heard = set(slots.get("_outages_heard") or [])
+    found = [
+        o
+        for o in outages.active(
+            session,
+            now=_now(facts),
+            plan=slots.get("plan"),
+            scope=str(params.get("scope", "all_plans")),
+        )
+        if o.id not in heard
+    ]
+    if not found:
+        return ActionResult("none")
+    return ActionResult(
+        "some",
+        {
+            "outage_text": _describe(found, facts),
+            "_outages_heard": sorted(heard | {o.id for o in found}),
+        },
+    )
+
+
+@action("read_outages")
+def read_outages(
+    session: so.Session,
+    facts: Mapping[str, Any],
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+) -> ActionResult:
+    """Every active notice that concerns the caller's plan, with its expected end."""
+    found = outages.active(session, now=_now(facts), plan=slots.get("plan"), scope="for_plan")
+    if not found:
+        return ActionResult("none")
+    return ActionResult("some", {"outage_text": _describe(found, facts)})
+
+
+def _describe(found: list[Any], facts: Mapping[str, Any]) -> str:
+    """Each notice as the line says it, with its expected end in the line's time zone."""
+    prompts = facts.get("prompts")
+    language = _language(facts)
+    zone = ZoneInfo(str((facts.get("config") or {}).get("IVR_TIMEZONE", "America/New_York")))
+    parts = []
+    for outage in found:
+        message = outages.message_for(outage, language)
+        if prompts is None:
+            parts.append(message)
+            continue
+        values = {"title": outage.title.rstrip("."), "message": message, "until": ""}
+        key = "system.outage_open"
+        if outage.ends_at is not None:
+            local = outage.ends_at.astimezone(zone)
+            clock = local.strftime("%I:%M %p").lstrip("0")
+            values["until"] = f"{clock}, {prompts.spoken_date(local.date().isoformat())}"
+            key = "system.outage_until"
+        parts.append(prompts.render(key, values))
+    return " ".join(parts)
