@@ -7,7 +7,6 @@ unknown account and a known one sound exactly alike until a second factor matche
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,7 @@ import sqlalchemy.orm as so
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
-from ivr.services.registry import action
+from ivr.services.registry import action, now_of
 from ivr.store import after_commit
 from ivr.store.models import OutboxMessage, PortalAccount, utcnow
 
@@ -25,15 +24,6 @@ REGISTRATION_SMS = (
     "arrives within 24 hours. Already registered for another health plan? Sign in, open "
     "Manage My Groups, and choose Add a health plan."
 )
-
-
-def _now(facts: Mapping[str, Any]) -> dt.datetime:
-    now = facts.get("now")
-    return now if isinstance(now, dt.datetime) else utcnow()
-
-
-def _language(facts: Mapping[str, Any]) -> str:
-    return str(facts.get("language") or "en-US")
 
 
 @action("reset_by_caller_id")
@@ -62,7 +52,7 @@ def identify_account(
     found = portal.find_by_identifier(session, digits)
     if not found:
         portal.record_attempt(
-            session, None, "unknown", call_sid=facts.get("call_sid"), now=_now(facts)
+            session, None, "unknown", call_sid=facts.get("call_sid"), now=now_of(facts)
         )
     return ActionResult("ok", {"_portal_candidates": [a.id for a in found]})
 
@@ -75,7 +65,7 @@ def check_account_factor(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """The last four of the TIN or the ZIP on file picks exactly one candidate account."""
-    now, sid = _now(facts), facts.get("call_sid")
+    now, sid = now_of(facts), facts.get("call_sid")
     digits = str(params.get("value") or "")
     candidates = [session.get(PortalAccount, i) for i in slots.get("_portal_candidates") or []]
     accounts = [a for a in candidates if a is not None]
@@ -105,7 +95,9 @@ def start_password_reset(
     account = session.get(PortalAccount, slots.get("_portal_account") or -1)
     if account is None:
         return ActionResult("cannot")
-    outcome = portal.start_reset(session, account, call_sid=facts.get("call_sid"), now=_now(facts))
+    outcome = portal.start_reset(
+        session, account, call_sid=facts.get("call_sid"), now=now_of(facts)
+    )
     if outcome.outcome == "code_sent" and outcome.message_id is not None:
         _send_after_commit(session, facts, outcome.message_id, outcome.plaintext_body)
     return ActionResult(outcome.outcome)

@@ -5,7 +5,6 @@ Registered by name for `flows/main.yaml` (the announcements) and `flows/helpdesk
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,17 +13,7 @@ import sqlalchemy.orm as so
 
 from ivr.engine import ActionResult
 from ivr.services import outages
-from ivr.services.registry import action
-from ivr.store.models import utcnow
-
-
-def _now(facts: Mapping[str, Any]) -> dt.datetime:
-    now = facts.get("now")
-    return now if isinstance(now, dt.datetime) else utcnow()
-
-
-def _language(facts: Mapping[str, Any]) -> str:
-    return str(facts.get("language") or "en-US")
+from ivr.services.registry import action, language_of, now_of
 
 
 @action("announce_outages")
@@ -40,7 +29,7 @@ def announce_outages(
         o
         for o in outages.active(
             session,
-            now=_now(facts),
+            now=now_of(facts),
             plan=slots.get("plan"),
             scope=str(params.get("scope", "all_plans")),
         )
@@ -65,7 +54,7 @@ def read_outages(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """Every active notice that concerns the caller's plan, with its expected end."""
-    found = outages.active(session, now=_now(facts), plan=slots.get("plan"), scope="for_plan")
+    found = outages.active(session, now=now_of(facts), plan=slots.get("plan"), scope="for_plan")
     if not found:
         return ActionResult("none")
     return ActionResult("some", {"outage_text": _describe(found, facts)})
@@ -74,7 +63,7 @@ def read_outages(
 def _describe(found: list[Any], facts: Mapping[str, Any]) -> str:
     """Each notice as the line says it, with its expected end in the line's time zone."""
     prompts = facts.get("prompts")
-    language = _language(facts)
+    language = language_of(facts)
     zone = ZoneInfo(str((facts.get("config") or {}).get("IVR_TIMEZONE", "America/New_York")))
     parts = []
     for outage in found:

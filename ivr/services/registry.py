@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,3 +28,16 @@ def action(name: str) -> Callable[[Action], Action]:
         return fn
 
     return register
+
+
+def now_of(facts: Mapping[str, Any]) -> dt.datetime:
+    """The turn's clock, as the voice layer handed it (or the store's)."""
+    from ivr.store.models import utcnow
+
+    now = facts.get("now")
+    return now if isinstance(now, dt.datetime) else utcnow()
+
+
+def language_of(facts: Mapping[str, Any]) -> str:
+    """The call's language."""
+    return str(facts.get("language") or "en-US")
