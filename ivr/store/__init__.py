@@ -41,7 +41,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs every turn a round trip; a dropped connection fails the
+        # turn into the apology path and the pool replaces it (recycled every 30 minutes).
         pool_recycle=1800,
         hide_parameters=True,
     )
