@@ -19,11 +19,12 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 import yaml
 
+import ivr.services.helpdesk_line  # noqa: F401  (registers the help desk's actions)
 import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
 import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
 import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
-from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
-from ivr.services.catalogs import CATALOG_NAMES, load_catalogs, queue_names
+from ivr.engine import Bundle, FlowError, Prompts, compile_bundle
+from ivr.services.catalogs import CATALOG_NAMES, Catalogs, load_catalogs, queue_names
 from ivr.services.registry import ACTIONS
 from ivr.store.models import FlowVersion
 
@@ -94,7 +95,7 @@ class FlowLibrary:
         self._prompts: dict[str, Prompts] | None = None
         self._queues: set[str] | None = None
         self._bundles: dict[int, Bundle] = {}
-        self._catalogs: tuple[float, dict[str, Catalog]] | None = None
+        self._catalogs: tuple[float, Catalogs] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -141,14 +142,14 @@ class FlowLibrary:
 
     def catalogs(
         self, session: so.Session, clock: Callable[[], float] = time.monotonic
-    ) -> dict[str, Catalog]:
+    ) -> Catalogs:
         now = clock()
         cached = self._catalogs
         if cached is None or now - cached[0] > self.ttl:
             with self._lock:
-                cached = (now, dict(load_catalogs(session)))
+                cached = (now, load_catalogs(session))
                 self._catalogs = cached
-        return cached[1]
+        return cached[1].bind(session)
 
     def forget_catalogs(self) -> None:
         self._catalogs = None

@@ -21,7 +21,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_a_call_with_every_turn_in_order(
     caller: Caller, client: FlaskClient, token_for: Callable[[str], str], role: str
 ) -> None:
-    call = caller.dial().say("lakeshore").press("3")
+    call = caller.dial().say("lakeshore").press("3").press("0")
     call.hang_up("completed", duration=61)
     response = client.get(f"/api/v1/calls/{call.sid}", headers=bearer(token_for(role)))
     assert response.status_code == 200
@@ -42,6 +42,7 @@ def test_a_call_with_every_turn_in_order(
         (0, "main.greeting", "start", None, None),
         (1, "main.select_plan", "speech", "lakeshore", "LAKESHORE"),
         (2, "main.main_menu", "dtmf", "3", "3"),
+        (3, "helpdesk.helpdesk_menu", "dtmf", "0", None),
     ]
     assert all(isinstance(e["latency_ms"], int) for e in body["events"])
 

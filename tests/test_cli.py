@@ -48,13 +48,13 @@ def test_create_user_twice_or_bad_role_fails_clearly(runner: FlaskCliRunner) -> 
 
 
 def test_simulate_places_a_call(runner: FlaskCliRunner, session: Any) -> None:
-    result = runner.invoke(args=["simulate"], input="prairie care\n\n3\n")
+    result = runner.invoke(args=["simulate"], input="prairie care\n\n3\n0\n")
     assert result.exit_code == 0, result.output
     assert "IVR: Prairie Care Advantage." in result.output
     assert "IVR: Sorry, I didn't hear anything." in result.output
     assert "[transferred to the helpdesk queue]" in result.output
     outcomes = session.scalars(sa.select(CallEvent.outcome).order_by(CallEvent.turn)).all()
-    assert outcomes == ["start", "matched", "no_input", "matched"]
+    assert outcomes == ["start", "matched", "no_input", "matched", "operator"]
 
 
 def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:

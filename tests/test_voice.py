@@ -146,9 +146,9 @@ def test_production_refuses_to_start_without_a_token(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("plan_key", "plan", "menu_key", "queue", "reason"),
     [
-        ("6", "RIVERBEND", "3", "helpdesk", "portal_help"),
+        ("6", "RIVERBEND", "0", "general", "caller asked for a person at main.main_menu"),
         ("2", "LAKESHORE", "0", "general", "caller asked for a person at main.main_menu"),
-        ("7", "CEDAR", "3", "helpdesk", "portal_help"),
+        ("7", "CEDAR", "0", "general", "caller asked for a person at main.main_menu"),
         ("4", "HARBOR", "0", "general", "caller asked for a person at main.main_menu"),
     ],
 )
@@ -191,6 +191,9 @@ def test_speech_call(
     call = caller.dial().say(spoken_plan)
     assert any(MENU_HINT in line for line in call.heard)
     call.say(spoken_choice)
+    if queue == "helpdesk":
+        assert call.heard[-1].startswith("ProviderPortal help desk.")
+        call.press("0")
     assert call.enqueued == queue
     row = call_row(session, call.sid)
     assert row.plan == plan
@@ -219,7 +222,7 @@ def test_main_menu_two_asks_for_the_order_number(caller: Caller, choice: str) ->
 
 
 def test_mixed_keypad_and_speech(caller: Caller, session: Any) -> None:
-    call = caller.dial().say("pinnacle blue").press("3")
+    call = caller.dial().say("pinnacle blue").press("3").press("0")
     assert call.enqueued == "helpdesk"
     assert call_row(session, call.sid).plan == "PINNACLE"
 
@@ -266,7 +269,7 @@ def test_star_repeats_without_using_a_try(caller: Caller) -> None:
     for _ in range(4):
         call.press("*")
         assert call.heard == [first]
-    call.press("3")
+    call.press("3").press("0")
     assert call.enqueued == "helpdesk"
 
 
@@ -325,8 +328,8 @@ def test_replayed_turn_answers_the_same_and_records_once(caller: Caller, session
     again = call.replay()
     assert again.status == 200
     assert again.body == first
-    call.press("3")
-    assert call.enqueued == "helpdesk"
+    call.press("0")
+    assert call.enqueued == "general"
     third = call.replay()
     assert third.body == call.replies[-2].body
     assert [e.turn for e in events(session, call.sid)] == [0, 1, 2]
@@ -397,7 +400,7 @@ def test_two_workers_serve_one_call(make_app: Callable[..., Flask], session: Any
     call.caller = b
     call.say("harbor family health")
     call.caller = a
-    call.press("3")
+    call.press("3").press("0")
     assert call.enqueued == "helpdesk"
     assert call_row(session, call.sid).plan == "HARBOR"
 
@@ -444,7 +447,7 @@ def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any)
         content["flows"]["main"] = main
         s.add(FlowVersion(source="admin", checksum="x" * 64, content=content))
         s.commit()
-    call.press("1").press("3")
+    call.press("1").press("3").press("0")
     assert call.enqueued == "helpdesk"
     assert call_row(session, call.sid).flow_version_id == old.id
     fresh = caller.dial()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -139,6 +139,13 @@ def _upsert(
     return 0
 
 
+def seed_portal_accounts(session: so.Session, path: Path) -> int:
+    """ProviderPortal accounts (`data/portal_users.csv`), for the help desk's resets."""
+    from ivr.services import portal
+
+    return portal.seed_portal_accounts(session, path)
+
+
 def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
     """Load every catalog in `data/`; returns rows added or changed per catalog."""
     return {
@@ -146,6 +153,7 @@ def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
         "exam types": seed_exams(session, data_dir / "exam_types.csv"),
         "providers": seed_providers(session, data_dir / "providers.csv"),
         "members": seed_members(session, data_dir / "members.csv"),
+        "portal accounts": seed_portal_accounts(session, data_dir / "portal_users.csv"),
     }
 
 
@@ -174,15 +182,43 @@ def facility_catalog(session: so.Session) -> ChoiceCatalog:
     )
 
 
-def load_catalogs(session: so.Session) -> dict[str, Catalog]:
-    from ivr.match.icd import default_index
+class Catalogs(Mapping[str, Catalog]):
+    """The catalogs, each read from the store only when a question first needs it."""
 
-    return {
-        "plans": plan_catalog(session),
-        "exams": exam_catalog(session),
-        "diagnoses": default_index(),
-        "facilities": facility_catalog(session),
-    }
+    def __init__(self, session: so.Session) -> None:
+        self._session: so.Session | None = session
+        self._loaded: dict[str, Catalog] = {}
+
+    def _load(self, name: str) -> Catalog:
+        if name == "diagnoses":
+            from ivr.match.icd import default_index
+
+            return default_index()
+        loaders = {"plans": plan_catalog, "exams": exam_catalog, "facilities": facility_catalog}
+        if name not in loaders or self._session is None:
+            raise KeyError(name)
+        return loaders[name](self._session)
+
+    def __getitem__(self, name: str) -> Catalog:
+        if name not in self._loaded:
+            self._loaded[name] = self._load(name)
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(CATALOG_NAMES))
+
+    def __len__(self) -> int:
+        return len(CATALOG_NAMES)
+
+    def bind(self, session: so.Session) -> Catalogs:
+        """A view sharing what is loaded, reading anything new through `session`."""
+        view = Catalogs(session)
+        view._loaded = self._loaded
+        return view
+
+
+def load_catalogs(session: so.Session) -> Catalogs:
+    return Catalogs(session)
 
 
 def queue_names(data_dir: Path) -> set[str]:

@@ -54,7 +54,11 @@ def identify_account(
         portal.record_attempt(
             session, None, "unknown", call_sid=facts.get("call_sid"), now=now_of(facts)
         )
-    return ActionResult("ok", {"_portal_candidates": [a.id for a in found]})
+    # Identified by the TIN, its last four digits prove nothing more: only the ZIP counts.
+    by_tin = len(digits) == 9
+    return ActionResult(
+        "ok", {"_portal_candidates": [a.id for a in found], "_portal_by_tin": by_tin}
+    )
 
 
 @action("check_account_factor")
@@ -69,7 +73,8 @@ def check_account_factor(
     digits = str(params.get("value") or "")
     candidates = [session.get(PortalAccount, i) for i in slots.get("_portal_candidates") or []]
     accounts = [a for a in candidates if a is not None]
-    matched = [a for a in accounts if portal.check_factor(a, digits)]
+    usable = not (slots.get("_portal_by_tin") and len(digits) == 4)
+    matched = [a for a in accounts if usable and portal.check_factor(a, digits)]
     if len(matched) == 1:
         account = matched[0]
         if portal.phone_locked(account, now):

@@ -245,6 +245,14 @@ def record_attempt(
     return attempt
 
 
+def _lock(session: so.Session, account: PortalAccount) -> None:
+    """Reload the account with a row lock (PostgreSQL): two calls for one account queue up,
+    so neither slips past the daily limit or the failure count. SQLite writers already
+    hold the database lock (BEGIN IMMEDIATE)."""
+    session.flush()
+    session.refresh(account, with_for_update=True)
+
+
 def phone_locked(account: PortalAccount, now: dt.datetime) -> bool:
     """True while the phone path of this account is locked after failed identifications."""
     return account.phone_locked_until is not None and now < account.phone_locked_until
@@ -272,6 +280,7 @@ def note_failed_identification(
     session: so.Session, account: PortalAccount, *, call_sid: str | None, now: dt.datetime
 ) -> bool:
     """Record a wrong factor; True when this one locks the phone path for an hour."""
+    _lock(session, account)
     record_attempt(session, account, WRONG_FACTOR, call_sid=call_sid, now=now)
     if phone_locked(account, now):
         return False
@@ -352,6 +361,7 @@ def start_reset(
         record_attempt(session, account, outcome, call_sid=call_sid, now=now)
         return ResetOutcome(outcome, account.id)
 
+    _lock(session, account)
     if account.status != "active":
         return refuse(ACCOUNT_LOCKED)
     if phone_locked(account, now):

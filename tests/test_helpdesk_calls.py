@@ -1,0 +1,254 @@
+"""The ProviderPortal help desk by phone: resets, outages, registration, tickets.
+
+Twilio's REST API is reached only through the `twilio` client's HTTP-client hook
+(`app.extensions["ivr.twilio_http"]`), where the exact requests are asserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from ivr.simulate import Caller, FlaskTransport, SimulatedCall
+from ivr.store.models import Call, OutboxMessage, PortalAccount, ResetAttempt, Ticket, utcnow
+from tests.conftest import AUTH_TOKEN as WEBHOOK_TOKEN
+from tests.test_messaging import ACCOUNT_SID, AUTH_TOKEN, FROM, MESSAGES_URL, FakeTwilio
+
+MORALES_MOBILE = "+12125550143"  # jmorales: NPI 1615230939, TIN 310597076, ZIP 10016
+WHITFIELD_NPI = "1234567893"  # two accounts: TINs 351921609 (ZIP 43215), 357224075 (43085)
+LOCKED_TIN = "359030355"  # scastillo, status locked, ZIP 45202
+STRANGER = "+13125550000"
+SENT = "We've sent a reset code by text message to the mobile number on file."
+NO_MATCH = "That doesn't match our records."
+LOCKED = "For security, we can't reset this password by phone right now."
+CANNOT = "We can't reset this password by phone."
+
+
+@pytest.fixture
+def twilio() -> FakeTwilio:
+    return FakeTwilio()
+
+
+@pytest.fixture
+def desk(make_app: Callable[..., Flask], twilio: FakeTwilio) -> Callable[..., Caller]:
+    app = make_app(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM,
+                   TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    app.extensions["ivr.twilio_http"] = twilio
+
+    def caller(from_number: str = STRANGER) -> Caller:
+        return Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN,
+                      from_number=from_number)
+
+    return caller
+
+
+def to_desk(caller: Caller) -> SimulatedCall:
+    call = caller.dial().press("1").press("3")
+    assert call.heard[-1].startswith("ProviderPortal help desk. To reset a password, press 1.")
+    return call
+
+
+def outbox(session: Any) -> list[OutboxMessage]:
+    session.rollback()
+    return list(session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def attempts(session: Any) -> list[str]:
+    session.rollback()
+    return list(session.scalars(sa.select(ResetAttempt.outcome).order_by(ResetAttempt.id)))
+
+
+def test_reset_by_caller_id_and_zip(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1")
+    assert call.heard == ["Now enter the last 4 digits of the account's tax ID, or its "
+                          "5-digit ZIP code."]
+    call.press("10016")
+    assert call.heard[0].startswith(SENT)
+    spoken = " ".join(call.transcript)
+    [request] = twilio.requests
+    assert (request["method"], request["url"]) == ("POST", MESSAGES_URL)
+    assert request["auth"] == (ACCOUNT_SID, AUTH_TOKEN)
+    assert request["data"]["To"] == MORALES_MOBILE and request["data"]["From"] == FROM
+    code = re.search(r"\b(\d{8})\b", request["data"]["Body"]).group(1)  # type: ignore[union-attr]
+    assert code not in spoken, "nothing secret is spoken"
+    [message] = outbox(session)
+    assert (message.to, message.kind, message.status) == (MORALES_MOBILE, "reset_code",
+                                                         "sent")
+    assert code not in message.body and message.twilio_sid == "SM" + "0" * 31 + "1"
+    assert attempts(session)[-1] == "code_sent"
+
+
+def test_reset_by_npi_then_the_last_four_of_the_tin(desk: Any, twilio: FakeTwilio) -> None:
+    call = to_desk(desk()).press("1")
+    assert call.heard == ["Enter the NPI or the tax ID number on the portal account."]
+    call.press(WHITFIELD_NPI + "#").press("4075")  # the second of two accounts on that NPI
+    assert call.heard[0].startswith(SENT)
+    assert twilio.requests[0]["data"]["To"] == "+16145550177"
+
+
+def test_a_wrong_factor_then_the_right_one(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1").press("99999")
+    assert call.heard[0] == NO_MATCH
+    call.press("7076")
+    assert call.heard[0].startswith(SENT)
+    assert attempts(session)[-3:] == ["wrong_factor", "identified", "code_sent"]
+
+
+def test_three_failures_lock_the_phone_path_for_an_hour(desk: Any, twilio: FakeTwilio,
+                                                        session: Any) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1")
+    for _ in range(3):
+        call.press("11111")
+    assert call.heard[0].startswith(LOCKED)
+    assert "press 0 for a help desk agent" in call.heard[0]
+    session.rollback()
+    account = session.scalars(sa.select(PortalAccount).where(
+        PortalAccount.username == "jmorales")).one()
+    assert account.phone_locked_until is not None
+    assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(
+        hours=1)
+    again = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")  # right factor, locked
+    assert not again.heard[0].startswith(SENT)
+    assert twilio.requests == []
+    call.press("0")
+    assert call.enqueued == "helpdesk"
+
+
+def test_three_resets_a_day_at_most(desk: Any, twilio: FakeTwilio) -> None:
+    for _ in range(3):
+        assert to_desk(desk(MORALES_MOBILE)).press("1").press("10016").heard[0].startswith(SENT)
+    fourth = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
+    assert fourth.heard[0].startswith("This account has reached today's limit")
+    assert len(twilio.requests) == 3
+
+
+@pytest.mark.parametrize("identifier", ["999999999", LOCKED_TIN])
+def test_unknown_and_locked_accounts_sound_alike(desk: Any, twilio: FakeTwilio,
+                                                 identifier: str) -> None:
+    call = to_desk(desk()).press("1").press(identifier + "#")
+    assert call.heard == ["Now enter the last 4 digits of the account's tax ID, or its "
+                          "5-digit ZIP code."]
+    call.press("45202")
+    heard = call.heard[0]
+    assert heard.startswith(NO_MATCH) or heard.startswith(CANNOT)
+    assert twilio.requests == []
+
+
+def test_unknown_account_after_three_tries_hears_what_to_do(desk: Any) -> None:
+    call = to_desk(desk()).press("1").press("999999999#")
+    for _ in range(3):
+        call.press("12345")
+    assert call.heard[0].startswith(LOCKED)
+    assert "Forgot password" in call.heard[0]
+
+
+def test_without_an_account_sid_the_code_stays_in_the_outbox(
+    make_app: Callable[..., Flask], session: Any, token_for: Callable[[str], str]
+) -> None:
+    app = make_app(TWILIO_ACCOUNT_SID="")
+    caller = Caller(FlaskTransport(app.test_client()), auth_token=WEBHOOK_TOKEN,
+                    from_number=MORALES_MOBILE)
+    call = to_desk(caller).press("1").press("10016")
+    assert call.heard[0].startswith(SENT)
+    [message] = outbox(session)
+    assert message.status == "not_sent"
+    listed = app.test_client().get("/api/v1/messages",
+                                   headers={"Authorization": f"Bearer {token_for('admin')}"})
+    assert listed.status_code == 200
+    [item] = listed.get_json()["items"] if "items" in listed.get_json() else listed.get_json()
+    assert item["status"] == "not_sent" and item["to"] == MORALES_MOBILE
+    assert not re.search(r"\d{8}", item["body"])
+
+
+def test_a_failed_send_is_kept_for_a_retry(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+    twilio.script = [500]
+    call = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
+    assert call.reply.status == 200
+    [message] = outbox(session)
+    assert message.status == "failed" and message.next_attempt_at is not None
+
+
+def test_status_with_no_outage_says_all_is_working(desk: Any) -> None:
+    call = to_desk(desk()).press("2")
+    assert call.heard[0] == "All ProviderPortal systems are working normally."
+
+
+def test_status_reads_the_notices_for_the_callers_plan(
+    desk: Any, client: Any, token_for: Callable[[str], str]
+) -> None:
+    token = {"Authorization": f"Bearer {token_for('admin')}"}
+    now = utcnow()
+    for fields in (
+        {"title": "Portal slow", "message": "Pages load slowly.", "plans": None},
+        {"title": "Summit claims", "message": "Claims lookups are down.", "plans": ["SUMMIT"]},
+        {"title": "Cedar eligibility", "message": "Eligibility is down.", "plans": ["CEDAR"]},
+    ):
+        body = {**fields, "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
+                "ends_at": (now + dt.timedelta(hours=5)).isoformat()}
+        assert client.post("/api/v1/outages", json=body, headers=token).status_code == 201
+    call = to_desk(desk()).press("2")
+    said = call.heard[0]
+    assert "Portal slow: Pages load slowly." in said
+    assert "Summit claims: Claims lookups are down." in said
+    assert "Cedar" not in said
+    assert said.count("Expected to be resolved by") == 2
+
+
+def test_registration_steps_and_a_text(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("3")
+    steps = call.heard[0]
+    assert "password arrives within 24 hours" in steps
+    assert "Manage My Groups" in steps and "Add a health plan" in steps
+    call.press("1")
+    assert call.heard[0] == "We've sent the steps by text message."
+    [request] = twilio.requests
+    assert request["data"]["To"] == MORALES_MOBILE
+    assert "Manage My Groups" in request["data"]["Body"]
+    [message] = outbox(session)
+    assert (message.kind, message.status) == ("registration_steps", "sent")
+
+
+@pytest.mark.parametrize(("key", "kind"), [("4", "data_issue"), ("5", "navigation")])
+def test_a_ticket_then_the_help_desk_queue(desk: Any, session: Any, key: str,
+                                           kind: str) -> None:
+    call = to_desk(desk()).press(key)
+    assert call.heard == ["Briefly describe the problem."]
+    call.say("the member eligibility page shows the wrong plan", confidence=0.83)
+    call.press("1").say("jmorales")
+    number = re.search(r"ticket number is ([\d ,]+)\.", call.text).group(1)  # type: ignore
+    assert call.enqueued == "helpdesk"
+    session.rollback()
+    ticket = session.scalars(sa.select(Ticket)).one()
+    assert ticket.number == re.sub(r"\D", "", number)
+    assert (ticket.kind, ticket.plan, ticket.username) == (kind, "SUMMIT", "jmorales")
+    assert ticket.description == "the member eligibility page shows the wrong plan"
+    assert ticket.description_confidence == pytest.approx(0.83)
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    assert row.transfer_reason == f"ticket {ticket.number}"
+
+
+def test_a_ticket_without_a_username(desk: Any, session: Any) -> None:
+    call = to_desk(desk()).press("4").say("claims data missing").press("2")
+    assert call.enqueued == "helpdesk"
+    session.rollback()
+    assert session.scalars(sa.select(Ticket.username)).one() is None
+
+
+def test_agent_from_the_help_desk_menu(desk: Any) -> None:
+    call = to_desk(desk()).press("0")
+    assert call.enqueued == "helpdesk"
+
+
+def test_after_a_tin_only_the_zip_proves_the_account(desk: Any, twilio: FakeTwilio) -> None:
+    call = to_desk(desk()).press("1").press("310597076#")  # jmorales's TIN
+    call.press("7076")  # its own last four: no second factor at all
+    assert call.heard[0] == NO_MATCH
+    call.press("10016")
+    assert call.heard[0].startswith(SENT)
+    assert [r["data"]["To"] for r in twilio.requests] == [MORALES_MOBILE]
