@@ -39,6 +39,8 @@ lint: setup
 	$(BIN)/mypy --follow-imports=silent ivr/engine ivr/match
 
 bench: db
+	$(BIN)/python bench/match.py
+	$(BIN)/python bench/caller_time.py
 	$(BIN)/python bench/webhook.py --db both
 
 clean:
