@@ -90,7 +90,7 @@ def caller_input(form: Mapping[str, str]) -> Input:
     return Input("none")
 
 
-def _voice(call: Call | None = None) -> Voice:
+def _voice(call: calls.CallRow | None = None) -> Voice:
     language = call.language if call else current_app.config["IVR_DEFAULT_LANGUAGE"]
     return voice_for(language, current_app.config["IVR_SAY_VOICE"])
 
@@ -122,7 +122,7 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def _context(session: so.Session, call: Call) -> Context:
+def _context(session: so.Session, call: calls.CallRow) -> Context:
     lib = library()
     today = dt.datetime.now(ZoneInfo(current_app.config["IVR_TIMEZONE"])).date()
 
@@ -149,7 +149,9 @@ def _context(session: so.Session, call: Call) -> Context:
     )
 
 
-def _play_turn(session: so.Session, call: Call, number: int, inp: Input, started: float) -> str:
+def _play_turn(
+    session: so.Session, call: calls.CallRow, number: int, inp: Input, started: float
+) -> str:
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
         node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
@@ -199,15 +201,20 @@ def incoming() -> Response:
         if version is None:
             raise LookupError("no published flow version; run `ivr seed`")
         bundle = lib.bundle(session, version.id)
-        call = calls.start_call(
-            session,
-            sid=sid[:64],
-            from_number=(form.get("From") or None) and form["From"][:32],
-            to_number=(form.get("To") or None) and form["To"][:32],
-            flow_version_id=version.id,
-            node=bundle.start,
-            language=current_app.config["IVR_DEFAULT_LANGUAGE"],
-        )
+        try:
+            call = calls.start_call(
+                session,
+                sid=sid[:64],
+                from_number=(form.get("From") or None) and form["From"][:32],
+                to_number=(form.get("To") or None) and form["To"][:32],
+                flow_version_id=version.id,
+                node=bundle.start,
+                language=current_app.config["IVR_DEFAULT_LANGUAGE"],
+            )
+        except sa.exc.IntegrityError:
+            # Twilio sent the same start twice at once and the other request won.
+            session.rollback()
+            return _replay_or_none(session, sid, 0) or _unknown_call(sid)
     body = _play_turn(session, call, 0, Input("start"), started)
     try:
         session.commit()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -16,9 +17,43 @@ FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "cancele
 KNOWN_STATUSES = FINAL_STATUSES | {"queued", "initiated", "ringing", "in-progress"}
 
 
-def lock_call(session: so.Session, sid: str) -> Call | None:
+CALLS = cast(sa.Table, Call.__table__)
+EVENTS = cast(sa.Table, CallEvent.__table__)
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """What a turn needs of the call row: read with one Core statement, not the ORM.
+
+    The webhook is the hot path (every turn of every call), so it reads and writes the
+    call with plain statements; pages and the API use the `Call` model.
+    """
+
+    id: int
+    sid: str
+    from_number: str | None
+    plan: str | None
+    language: str
+    flow_version_id: int
+    node: str
+    slots: dict[str, Any]
+    attempts: int
+    turn: int
+
+
+_ROW_COLUMNS = [CALLS.c[name] for name in CallRow.__dataclass_fields__]
+
+
+def lock_call(session: so.Session, sid: str) -> CallRow | None:
     """The call row, locked for this turn (FOR UPDATE on PostgreSQL)."""
-    return session.scalars(sa.select(Call).where(Call.sid == sid).with_for_update()).first()
+    row = session.execute(
+        sa.select(*_ROW_COLUMNS).where(CALLS.c.sid == sid).with_for_update()
+    ).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    values["slots"] = dict(values["slots"] or {})
+    return CallRow(**values)
 
 
 def start_call(
@@ -30,78 +65,88 @@ def start_call(
     flow_version_id: int,
     node: str,
     language: str,
-) -> Call:
-    call = Call(
-        sid=sid,
-        from_number=from_number,
-        to_number=to_number,
-        flow_version_id=flow_version_id,
-        node=node,
-        language=language,
-        slots={},
-        attempts=0,
-        turn=-1,
+) -> CallRow:
+    now = utcnow()
+    result = session.execute(
+        sa.insert(CALLS).values(
+            sid=sid,
+            from_number=from_number,
+            to_number=to_number,
+            flow_version_id=flow_version_id,
+            node=node,
+            language=language,
+            slots={},
+            attempts=0,
+            turn=-1,
+            status="in-progress",
+            started_at=now,
+            updated_at=now,
+        )
     )
-    session.add(call)
-    session.flush()
-    return call
+    call_id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+    return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
 
 
-def recorded_turn(session: so.Session, call: Call, number: int) -> CallEvent | None:
+def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent | None:
     return session.scalars(
         sa.select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.turn == number)
     ).first()
 
 
 def record_turn(
-    session: so.Session, call: Call, number: int, turn: Turn, twiml: str, latency_ms: int
-) -> CallEvent:
+    session: so.Session, call: CallRow, number: int, turn: Turn, twiml: str, latency_ms: int
+) -> None:
     """Save the call's new state and the turn's event row in the request's transaction."""
     state = turn.state
-    call.node = state.node
-    call.slots = dict(state.slots)
-    call.attempts = state.attempts
-    call.turn = number
+    now = utcnow()
+    changes: dict[str, Any] = {
+        "node": state.node,
+        "slots": dict(state.slots),
+        "attempts": state.attempts,
+        "turn": number,
+        "updated_at": now,
+    }
     if isinstance(state.slots.get("plan"), str):
-        call.plan = state.slots["plan"]
+        changes["plan"] = state.slots["plan"]
     if turn.transfer is not None:
-        call.queue = turn.transfer.queue
-        call.transfer_reason = turn.transfer.reason[:120]
-        call.outcome = "transferred"
+        changes["queue"] = turn.transfer.queue
+        changes["transfer_reason"] = turn.transfer.reason[:120]
+        changes["outcome"] = "transferred"
     elif turn.hangup:
-        call.outcome = "self_service"
+        changes["outcome"] = "self_service"
+    session.execute(sa.update(CALLS).where(CALLS.c.id == call.id).values(**changes))
     ev = turn.event
-    event = CallEvent(
-        call_id=call.id,
-        turn=number,
-        node=ev.node,
-        next_node=state.node,
-        input_kind=ev.input_kind,
-        raw_input=(ev.raw or None) and ev.raw[:RAW_INPUT_LIMIT],
-        matched=(ev.matched or None) and ev.matched[:200],
-        confidence=ev.confidence,
-        outcome=ev.outcome,
-        latency_ms=latency_ms,
-        twiml=twiml,
+    session.execute(
+        sa.insert(EVENTS).values(
+            call_id=call.id,
+            turn=number,
+            node=ev.node,
+            next_node=state.node,
+            input_kind=ev.input_kind,
+            raw_input=(ev.raw or None) and ev.raw[:RAW_INPUT_LIMIT],
+            matched=(ev.matched or None) and ev.matched[:200],
+            confidence=ev.confidence,
+            outcome=ev.outcome,
+            latency_ms=latency_ms,
+            twiml=twiml,
+            created_at=now,
+        )
     )
-    session.add(event)
-    session.flush()
-    return event
 
 
 def record_status(
     session: so.Session, sid: str, status: str, duration: int | None, at: dt.datetime | None = None
-) -> Call | None:
-    """Apply one of Twilio's status callbacks; unknown calls are ignored."""
-    call = lock_call(session, sid)
+) -> bool:
+    """Apply one of Twilio's status callbacks; unknown calls are ignored (False)."""
+    call = session.scalars(sa.select(Call).where(Call.sid == sid).with_for_update()).first()
     if call is None:
-        return None
+        return False
     call.status = status
     if duration is not None:
         call.duration_s = duration
     if status in FINAL_STATUSES and call.ended_at is None:
         call.ended_at = at or utcnow()
-    return call
+    return True
 
 
 def call_to_dict(call: Call, *, with_events: bool = True) -> dict[str, Any]:
