@@ -37,13 +37,15 @@ def twilio() -> FakeTwilio:
 
 @pytest.fixture
 def desk(make_app: Callable[..., Flask], twilio: FakeTwilio) -> Callable[..., Caller]:
-    app = make_app(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM,
-                   TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    app = make_app(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM, TWILIO_AUTH_TOKEN=AUTH_TOKEN
+    )
     app.extensions["ivr.twilio_http"] = twilio
 
     def caller(from_number: str = STRANGER) -> Caller:
-        return Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN,
-                      from_number=from_number)
+        return Caller(
+            FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN, from_number=from_number
+        )
 
     return caller
 
@@ -66,8 +68,9 @@ def attempts(session: Any) -> list[str]:
 
 def test_reset_by_caller_id_and_zip(desk: Any, twilio: FakeTwilio, session: Any) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
-    assert call.heard == ["Now enter the last 4 digits of the account's tax ID, or its "
-                          "5-digit ZIP code."]
+    assert call.heard == [
+        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code."
+    ]
     call.press("10016")
     assert call.heard[0].startswith(SENT)
     spoken = " ".join(call.transcript)
@@ -78,8 +81,7 @@ def test_reset_by_caller_id_and_zip(desk: Any, twilio: FakeTwilio, session: Any)
     code = re.search(r"\b(\d{8})\b", request["data"]["Body"]).group(1)  # type: ignore[union-attr]
     assert code not in spoken, "nothing secret is spoken"
     [message] = outbox(session)
-    assert (message.to, message.kind, message.status) == (MORALES_MOBILE, "reset_code",
-                                                         "sent")
+    assert (message.to, message.kind, message.status) == (MORALES_MOBILE, "reset_code", "sent")
     assert code not in message.body and message.twilio_sid == "SM" + "0" * 31 + "1"
     assert attempts(session)[-1] == "code_sent"
 
@@ -100,19 +102,20 @@ def test_a_wrong_factor_then_the_right_one(desk: Any, twilio: FakeTwilio, sessio
     assert attempts(session)[-3:] == ["wrong_factor", "identified", "code_sent"]
 
 
-def test_three_failures_lock_the_phone_path_for_an_hour(desk: Any, twilio: FakeTwilio,
-                                                        session: Any) -> None:
+def test_three_failures_lock_the_phone_path_for_an_hour(
+    desk: Any, twilio: FakeTwilio, session: Any
+) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
     for _ in range(3):
         call.press("11111")
     assert call.heard[0].startswith(LOCKED)
     assert "press 0 for a help desk agent" in call.heard[0]
     session.rollback()
-    account = session.scalars(sa.select(PortalAccount).where(
-        PortalAccount.username == "jmorales")).one()
+    account = session.scalars(
+        sa.select(PortalAccount).where(PortalAccount.username == "jmorales")
+    ).one()
     assert account.phone_locked_until is not None
-    assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(
-        hours=1)
+    assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(hours=1)
     again = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")  # right factor, locked
     assert not again.heard[0].startswith(SENT)
     assert twilio.requests == []
@@ -129,11 +132,13 @@ def test_three_resets_a_day_at_most(desk: Any, twilio: FakeTwilio) -> None:
 
 
 @pytest.mark.parametrize("identifier", ["999999999", LOCKED_TIN])
-def test_unknown_and_locked_accounts_sound_alike(desk: Any, twilio: FakeTwilio,
-                                                 identifier: str) -> None:
+def test_unknown_and_locked_accounts_sound_alike(
+    desk: Any, twilio: FakeTwilio, identifier: str
+) -> None:
     call = to_desk(desk()).press("1").press(identifier + "#")
-    assert call.heard == ["Now enter the last 4 digits of the account's tax ID, or its "
-                          "5-digit ZIP code."]
+    assert call.heard == [
+        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code."
+    ]
     call.press("45202")
     heard = call.heard[0]
     assert heard.startswith(NO_MATCH) or heard.startswith(CANNOT)
@@ -152,14 +157,16 @@ def test_without_an_account_sid_the_code_stays_in_the_outbox(
     make_app: Callable[..., Flask], session: Any, token_for: Callable[[str], str]
 ) -> None:
     app = make_app(TWILIO_ACCOUNT_SID="")
-    caller = Caller(FlaskTransport(app.test_client()), auth_token=WEBHOOK_TOKEN,
-                    from_number=MORALES_MOBILE)
+    caller = Caller(
+        FlaskTransport(app.test_client()), auth_token=WEBHOOK_TOKEN, from_number=MORALES_MOBILE
+    )
     call = to_desk(caller).press("1").press("10016")
     assert call.heard[0].startswith(SENT)
     [message] = outbox(session)
     assert message.status == "not_sent"
-    listed = app.test_client().get("/api/v1/messages",
-                                   headers={"Authorization": f"Bearer {token_for('admin')}"})
+    listed = app.test_client().get(
+        "/api/v1/messages", headers={"Authorization": f"Bearer {token_for('admin')}"}
+    )
     assert listed.status_code == 200
     [item] = listed.get_json()["items"] if "items" in listed.get_json() else listed.get_json()
     assert item["status"] == "not_sent" and item["to"] == MORALES_MOBILE
@@ -189,8 +196,11 @@ def test_status_reads_the_notices_for_the_callers_plan(
         {"title": "Summit claims", "message": "Claims lookups are down.", "plans": ["SUMMIT"]},
         {"title": "Cedar eligibility", "message": "Eligibility is down.", "plans": ["CEDAR"]},
     ):
-        body = {**fields, "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
-                "ends_at": (now + dt.timedelta(hours=5)).isoformat()}
+        body = {
+            **fields,
+            "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
+            "ends_at": (now + dt.timedelta(hours=5)).isoformat(),
+        }
         assert client.post("/api/v1/outages", json=body, headers=token).status_code == 201
     call = to_desk(desk()).press("2")
     said = call.heard[0]
@@ -215,8 +225,7 @@ def test_registration_steps_and_a_text(desk: Any, twilio: FakeTwilio, session: A
 
 
 @pytest.mark.parametrize(("key", "kind"), [("4", "data_issue"), ("5", "navigation")])
-def test_a_ticket_then_the_help_desk_queue(desk: Any, session: Any, key: str,
-                                           kind: str) -> None:
+def test_a_ticket_then_the_help_desk_queue(desk: Any, session: Any, key: str, kind: str) -> None:
     call = to_desk(desk()).press(key)
     assert call.heard == ["Briefly describe the problem."]
     call.say("the member eligibility page shows the wrong plan", confidence=0.83)

@@ -51,7 +51,7 @@ class _Speaker(string.Formatter):
             return ", ".join(" ".join(chunk) for chunk in chunks)
         if format_spec == "date":
             return self.prompts.spoken_date(text)
-        return super().format_field(value, format_spec)
+        return str(super().format_field(value, format_spec))
 
 
 class Prompts:
