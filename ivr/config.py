@@ -48,6 +48,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "IVR_DB_POOL_SIZE": 5,
         "IVR_EXTENSION_WINDOW_DAYS": 14,
         "IVR_PRELOAD_INDEX": False,
+        "IVR_FALLBACK_QUEUE": "general",
     }
 
 
@@ -66,6 +67,7 @@ _STRINGS = (
     "IVR_DEFAULT_LANGUAGE",
     "IVR_SAY_VOICE",
     "IVR_TIMEZONE",
+    "IVR_FALLBACK_QUEUE",
 )
 _INTS = (
     "IVR_GATHER_TIMEOUT",

@@ -78,5 +78,13 @@ def apology(text: str, *, voice: Voice, backup_number: str | None) -> VoiceRespo
     return response
 
 
+def hand_over(text: str, *, voice: Voice, queue: str) -> VoiceResponse:
+    """An apology, then a place in an agent queue (a call we have no record of)."""
+    response = VoiceResponse()
+    response.say(text, voice=voice.name, language=voice.language)
+    response.enqueue(queue)
+    return response
+
+
 def xml(response: VoiceResponse) -> str:
     return str(response.to_xml())

@@ -22,7 +22,7 @@ from ivr.services import calls
 from ivr.services.registry import ACTIONS
 from ivr.store import get_session, run_after_commit
 from ivr.store.models import Call
-from ivr.twiml import Voice, apology, render, voice_for, xml
+from ivr.twiml import Voice, apology, hand_over, render, voice_for, xml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -111,11 +111,9 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
         sid = request.form.get("CallSid")
         try:
             return view(*args, **kwargs)
-        except sa.exc.SQLAlchemyError as exc:
-            get_session().rollback()
-            return _store_down(exc, sid)
         except Exception as exc:  # noqa: BLE001 - the caller must hear something
-            log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
+            if not isinstance(exc, sa.exc.SQLAlchemyError):
+                log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
             get_session().rollback()
             return _store_down(exc, sid)
 
@@ -278,13 +276,10 @@ def _unknown_call(sid: str) -> Response:
     """A step for a call we never started: apologise and hand over to a person."""
     log.warning("turn for unknown call %s", sid or "(no CallSid)")
     prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
-    from twilio.twiml.voice_response import VoiceResponse
-
-    response = VoiceResponse()
-    voice = _voice()
-    response.say(prompts.text("system.unknown_call"), voice=voice.name, language=voice.language)
-    response.enqueue("general")
-    return twiml(xml(response))
+    text = prompts.text("system.unknown_call")
+    return twiml(
+        xml(hand_over(text, voice=_voice(), queue=current_app.config["IVR_FALLBACK_QUEUE"]))
+    )
 
 
 @bp.post("/status")

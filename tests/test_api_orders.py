@@ -17,19 +17,8 @@ from flask.testing import FlaskClient
 from ivr.match.ids import luhn_valid
 from ivr.services import orders
 from ivr.store.models import AuditEntry, Order, OrderStatus, utcnow
+from tests.test_orders import COMPLETE
 
-COMPLETE = {
-    "plan": "SUMMIT",
-    "member_id": "100200300",
-    "member_dob": "1960-03-05",
-    "ordering_npi": "1234567893",
-    "exam": "72148",
-    "diagnosis": "M54.50",
-    "facility": "2297655682",  # St. Brigid: SUMMIT, HARBOR, CEDAR
-    "symptoms": "low back pain for eight weeks",
-    "symptoms_confidence": 0.91,
-    "clinical_history": "physical therapy",
-}
 IN_NETWORK = "2358850222"  # Lakeside Diagnostic Imaging: SUMMIT among others
 OUT_OF_NETWORK = "2625149945"  # Northgate Imaging Center: not SUMMIT
 ORDERING_NOT_FACILITY = "1234567893"  # an ordering physician's NPI

@@ -45,7 +45,7 @@ def repeating(*values: int) -> Any:
 @given(st.integers(min_value=0, max_value=2**32))
 def test_order_numbers_are_nine_digits_with_a_check_digit(seed: int) -> None:
     digits = iter(str(seed).zfill(12) * 3)
-    number = orders._number(orders.ORDER_NUMBER_DIGITS, lambda n: int(next(digits)) % n)
+    number = orders.random_number(orders.ORDER_NUMBER_DIGITS, lambda n: int(next(digits)) % n)
     assert len(number) == 9 and number[0] != "0"
     assert orders.is_order_number(number)
     for i in range(9):

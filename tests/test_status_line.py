@@ -112,7 +112,7 @@ def test_a_mistyped_number_is_caught_before_any_lookup(
 
 
 def test_unknown_numbers_then_a_person_and_nothing_read(caller: Caller, session: Any) -> None:
-    unknown = orders._number(9, lambda n: 1)  # valid check digit, never issued
+    unknown = orders.random_number(9, lambda n: 1)  # valid check digit, never issued
     call = caller.dial().press("1").press("2")
     call.press(unknown + "#")
     assert call.heard[0] == "I couldn't find that number."

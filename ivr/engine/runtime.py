@@ -197,7 +197,6 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         node = bundle.node(state.node)
         state = replace(state, node=node.id)
         visited.append(node.id)
-        values = _values(node, state, ctx)
         kind = node.kind
         if kind in INPUT_KINDS:
             visits = dict(state.slots.get(VISITS) or {})
@@ -216,7 +215,7 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             turn = _ask(node, state, ctx, says, event, key="prompt")
             return replace(turn, visited=tuple(visited))
         if kind == "say":
-            says.append(ctx.prompts.render(node.spec["prompt"], values))
+            says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
             state = state.moved(_required(node.target("next"), node))
         elif kind == "action":
             result = _act(node, state, ctx)
@@ -233,9 +232,11 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             state = state.moved(target)
         elif kind == "transfer":
             if node.get("prompt"):
-                says.append(ctx.prompts.render(node.spec["prompt"], values))
+                says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
             # A reason may name what the call collected: "ticket {ticket_number}".
-            reason = str(state.slots.get(ESCALATION) or _fill(node.spec["reason"], values))
+            reason = str(
+                state.slots.get(ESCALATION) or _fill(node.spec["reason"], _values(node, state, ctx))
+            )
             transfer = Transfer(queue=str(node.spec["queue"]), reason=reason)
             return Turn(
                 say=tuple(s for s in says if s),
@@ -246,7 +247,7 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             )
         elif kind == "hangup":
             if node.get("prompt"):
-                says.append(ctx.prompts.render(node.spec["prompt"], values))
+                says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
             return Turn(
                 say=tuple(s for s in says if s),
                 state=state,

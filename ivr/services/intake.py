@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.criteria import Criteria, load_rules, parse_answer
+from ivr.criteria import Criteria, Question, Rule, load_rules, parse_answer
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import orders
@@ -180,6 +180,14 @@ def criteria_next(
     )
 
 
+def _asked(slots: Mapping[str, Any]) -> tuple[Rule | None, Question | None]:
+    """The rule and question that `criteria_next` put to the caller."""
+    rule = next((r for r in criteria_rules().rules if r.id == slots.get("criteria_rule")), None)
+    if rule is None:
+        return None, None
+    return rule, next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
+
+
 @action("criteria_record")
 def criteria_record(
     session: so.Session,
@@ -187,10 +195,7 @@ def criteria_record(
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
 ) -> ActionResult:
-    rules = criteria_rules()
-    rule_id, qid = slots.get("criteria_rule"), slots.get("criteria_qid")
-    rule = next((r for r in rules.rules if r.id == rule_id), None)
-    question = next((q for q in rule.questions if q.id == qid), None) if rule else None
+    rule, question = _asked(slots)
     if rule is None or question is None:
         return ActionResult("error")
     value = parse_answer(question, slots.get("criteria_answer"))
@@ -258,13 +263,7 @@ def criteria_check(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """A number answer within the question's range, before it is recorded."""
-    rules = criteria_rules()
-    rule = next((r for r in rules.rules if r.id == slots.get("criteria_rule")), None)
-    question = (
-        next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
-        if rule
-        else None
-    )
+    _rule, question = _asked(slots)
     if question is None:
         return ActionResult("error")
     if parse_answer(question, params.get("value")) is None:

@@ -56,6 +56,38 @@ class Actor:
         self.user_id = user_id
 
 
+def _log(
+    session: so.Session,
+    order: Order,
+    kind: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Actor,
+) -> None:
+    record_event(
+        session, order, kind, before, after, call_sid=actor.call_sid, user_id=actor.user_id
+    )
+
+
+def _changeable(session: so.Session, order: Order, now: dt.datetime, refusal: str) -> Order:
+    """Lock an approved or pended order whose study is not done yet, or refuse (`refusal`)."""
+    order = lock(session, order)
+    status = effective_status(order, now)
+    if status not in CANCELLABLE:
+        raise OrderError(f"not_{status.value}", refusal.format(status=status.value))
+    if order.performed_at is not None:
+        raise OrderError("performed", "the study was already performed")
+    return order
+
+
+def _pended(session: so.Session, order: Order, verb: str) -> Order:
+    """Lock a pended order for a clinician's decision, or refuse."""
+    order = lock(session, order)
+    if order.status != OrderStatus.PENDING_REVIEW:
+        raise OrderError(f"not_{order.status.value}", f"only a pended order can be {verb}")
+    return order
+
+
 def lock(session: so.Session, order: Order) -> Order:
     """Re-read the order FOR UPDATE, so two people acting at once take turns."""
     locked = session.scalars(
@@ -120,16 +152,15 @@ def extend(
     before = snapshot(order, ["status"])
     order.status = OrderStatus.EXTENDED
     session.flush()
-    record_event(
+    _log(
         session,
         order,
         "extended",
         before,
         {"status": "extended", "replaced_by": new.order_number},
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
-    record_event(
+    _log(
         session,
         new,
         "created",
@@ -140,8 +171,7 @@ def extend(
             "order_number": new.order_number,
             "expires_at": new.expires_at.isoformat(),
         },
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
     return new
 
@@ -162,25 +192,19 @@ def cancel(
     if not reason or len(reason) > 200:
         raise OrderError("invalid_reason", "a reason of 1 to 200 characters is required")
     now = now or utcnow()
-    order = lock(session, order)
-    status = effective_status(order, now)
-    if status not in CANCELLABLE:
-        raise OrderError(f"not_{status.value}", f"a {status.value} order can't be cancelled")
-    if order.performed_at is not None:
-        raise OrderError("performed", "the study was already performed")
+    order = _changeable(session, order, now, "a {status} order can't be cancelled")
     before = snapshot(order, ["status", "cancel_reason"])
     order.status = OrderStatus.CANCELLED
     order.cancel_reason = reason
     order.cancelled_at = now
     session.flush()
-    record_event(
+    _log(
         session,
         order,
         "cancelled",
         before,
         snapshot(order, ["status", "cancel_reason"]),
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
     return order
 
@@ -207,28 +231,20 @@ def change_provider(
 ) -> Order:
     """Move the study to another in-network facility; the order keeps its number."""
     now = now or utcnow()
-    order = lock(session, order)
-    status = effective_status(order, now)
-    if status not in CANCELLABLE:
-        raise OrderError(
-            f"not_{status.value}", f"the provider of a {status.value} order can't be changed"
-        )
-    if order.performed_at is not None:
-        raise OrderError("performed", "the study was already performed")
+    order = _changeable(session, order, now, "the provider of a {status} order can't be changed")
     problem = facility_problem(session, order, facility_npi)
     if problem is not None:
         raise OrderError(problem, _FACILITY_PROBLEMS[problem])
     before = snapshot(order, ["facility_npi"])
     order.facility_npi = facility_npi
     session.flush()
-    record_event(
+    _log(
         session,
         order,
         "provider_changed",
         before,
         snapshot(order, ["facility_npi"]),
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
     return order
 
@@ -250,9 +266,7 @@ def approve(
 ) -> Order:
     """A clinician approves a pended order: an order number valid 60 days from now."""
     now = now or utcnow()
-    order = lock(session, order)
-    if order.status != OrderStatus.PENDING_REVIEW:
-        raise OrderError(f"not_{order.status.value}", "only a pended order can be approved")
+    order = _pended(session, order, "approved")
     before = snapshot(order, ["status", "order_number"])
     assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
     order.status = OrderStatus.APPROVED
@@ -261,14 +275,13 @@ def approve(
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
-    record_event(
+    _log(
         session,
         order,
         "approved",
         before,
         snapshot(order, ["status", "order_number", "expires_at"]),
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
     return order
 
@@ -281,23 +294,20 @@ def deny(
     if not reason or len(reason) > 2000:
         raise OrderError("invalid_reason", "a denial needs a reason (1 to 2000 characters)")
     now = now or utcnow()
-    order = lock(session, order)
-    if order.status != OrderStatus.PENDING_REVIEW:
-        raise OrderError(f"not_{order.status.value}", "only a pended order can be denied")
+    order = _pended(session, order, "denied")
     before = snapshot(order, ["status", "decision_reason"])
     order.status = OrderStatus.DENIED
     order.decision_reason = reason
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
-    record_event(
+    _log(
         session,
         order,
         "denied",
         before,
         snapshot(order, ["status", "decision_reason"]),
-        call_sid=actor.call_sid,
-        user_id=actor.user_id,
+        actor,
     )
     return order
 

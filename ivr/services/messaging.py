@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -25,6 +25,7 @@ from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from ivr import store
 from ivr.store.models import OutboxMessage, utcnow
 
 log = logging.getLogger("ivr.messaging")
@@ -51,9 +52,10 @@ QUEUED_GRACE = dt.timedelta(minutes=2)
 SEND_TIMEOUT_S = 10.0
 ERROR_LENGTH = 300
 
-# The same key as ivr.store.AFTER_COMMIT, so the voice layer's `run_after_commit` runs
-# these too (this module stays free of Flask).
-AFTER_COMMIT = "ivr_after_commit"
+# The store's after-commit hooks, under the names this module's callers know.
+AFTER_COMMIT = store.AFTER_COMMIT
+register_after_commit = store.after_commit
+run_after_commit = store.run_after_commit
 
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
@@ -239,19 +241,6 @@ def retry_due(
         )
         tried.append(message)
     return tried
-
-
-def register_after_commit(session: so.Session, fn: Callable[[so.Session], Any]) -> None:
-    """Run `fn(session)` after the caller's commit (when `run_after_commit` is called)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(fn)
-
-
-def run_after_commit(session: so.Session) -> int:
-    """Run and forget the registered callbacks; returns how many ran. Commit afterwards."""
-    callbacks = session.info.pop(AFTER_COMMIT, [])
-    for fn in callbacks:
-        fn(session)
-    return len(callbacks)
 
 
 def latest(

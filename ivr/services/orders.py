@@ -45,8 +45,8 @@ class OrderError(ValueError):
         self.code = code
 
 
-def _number(digits: int, randbelow: Random) -> str:
-    # First digit 1-9 so the number never loses a leading zero in a spreadsheet.
+def random_number(digits: int, randbelow: Random) -> str:
+    """`digits` digits, the last a Luhn check digit, the first 1-9 (no lost leading zero)."""
     payload = str(1 + randbelow(9)) + "".join(str(randbelow(10)) for _ in range(digits - 2))
     return payload + luhn_check_digit(payload)
 
@@ -60,23 +60,21 @@ def is_reference_number(text: str) -> bool:
     return len(text) == REFERENCE_DIGITS and luhn_valid(text)
 
 
-def assign_unique(
-    session: so.Session, order: Order, attr: str, digits: int, randbelow: Random
-) -> str:
-    """Give `order` a random number nobody has, even against a concurrent transaction.
+def assign_unique(session: so.Session, row: Any, attr: str, digits: int, randbelow: Random) -> str:
+    """Give `row` (an order, a ticket) a random number nobody has, even concurrently.
 
     The unique index decides: a number another call took first (committed or not) fails
     the flush inside a savepoint, and we draw again.
     """
-    column = getattr(Order, attr)
+    column = getattr(type(row), attr)
     for _ in range(20):
-        candidate = _number(digits, randbelow)
+        candidate = random_number(digits, randbelow)
         if session.scalar(sa.select(sa.func.count()).where(column == candidate)):
             continue
         try:
             with session.begin_nested():
-                setattr(order, attr, candidate)
-                session.add(order)
+                setattr(row, attr, candidate)
+                session.add(row)
                 session.flush()
         except sa.exc.IntegrityError:
             continue

@@ -7,16 +7,11 @@ import secrets
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.match.ids import luhn_check_digit
+from ivr.services.orders import assign_unique
 from ivr.store.models import Ticket
 
 KINDS = ("data_issue", "navigation")
-
-
-def _number() -> str:
-    draw = secrets.randbelow
-    payload = str(1 + draw(9)) + "".join(str(draw(10)) for _ in range(6))
-    return payload + luhn_check_digit(payload)
+TICKET_DIGITS = 8
 
 
 def open_ticket(
@@ -32,12 +27,7 @@ def open_ticket(
     """Create a ticket with an 8-digit number (the last a check digit)."""
     if kind not in KINDS:
         raise ValueError(f"unknown ticket kind {kind!r}")
-    for _ in range(20):
-        number = _number()
-        if session.scalar(sa.select(sa.func.count()).where(Ticket.number == number)) == 0:
-            break
     ticket = Ticket(
-        number=number,
         kind=kind,
         plan=plan,
         username=(username or None) and username[:80],
@@ -46,8 +36,7 @@ def open_ticket(
         call_sid=call_sid,
         status="open",
     )
-    session.add(ticket)
-    session.flush()
+    assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow)
     return ticket
 
 
