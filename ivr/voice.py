@@ -20,7 +20,7 @@ from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
 from ivr.services.registry import ACTIONS
-from ivr.store import get_session, run_after_commit
+from ivr.store import READ_ONLY, ReadOnlyViolation, get_session, get_store, run_after_commit
 from ivr.store.models import Call
 from ivr.twiml import Voice, apology, hand_over, render, voice_for, xml
 
@@ -147,17 +147,32 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
     )
 
 
+class _Overtaken(Exception):
+    """Another request for the same call saved this turn first (seen only when not locked)."""
+
+
 def _play_turn(
-    session: so.Session, call: calls.CallRow, number: int, inp: Input, started: float
+    session: so.Session,
+    call: calls.CallRow,
+    number: int,
+    inp: Input,
+    started: float,
+    *,
+    deferred: bool = False,
 ) -> str:
+    """Run the turn and save it. `deferred`: the turn so far only read, in a transaction of
+    its own, which ends here; the write lock is taken for the two statements that save it."""
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
         node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
     )
     turn = run_turn(bundle, state, inp, _context(session, call))
     body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
+    if deferred:
+        session.commit()
     latency = int((time.perf_counter() - started) * 1000)
-    calls.record_turn(session, call, number, turn, body, latency)
+    if not calls.record_turn(session, call, number, turn, body, latency):
+        raise _Overtaken
     log.info(
         "call %s turn %d %s -> %s (%s)",
         call.sid,
@@ -213,13 +228,16 @@ def incoming() -> Response:
             # Twilio sent the same start twice at once and the other request won.
             session.rollback()
             return _replay_or_none(session, sid, 0) or _unknown_call(sid)
-    body = _play_turn(session, call, 0, Input("start"), started)
     try:
+        body = _play_turn(session, call, 0, Input("start"), started)
         session.commit()
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, _Overtaken):
         # Twilio sent the same start twice at once and the other request won.
         session.rollback()
-        return _replay_or_none(session, sid, 0) or twiml(body)
+        replay = _replay_or_none(session, sid, 0)
+        if replay is None:
+            raise
+        return replay
     _after_commit(session)
     return twiml(body)
 
@@ -240,8 +258,25 @@ def turn() -> Response:
     started = time.perf_counter()
     sid = (request.form.get("CallSid") or "").strip()
     session = get_session()
-    call = calls.lock_call(session, sid) if sid else None
+    if get_store().deferred_turns:
+        # SQLite has one write lock for the whole database. Most turns only read until they
+        # save the call, so they run unlocked and lock for the save alone; a turn whose
+        # actions write (a draft, an order) starts again, locked from its first statement.
+        try:
+            return _turn(session, sid, started, deferred=True)
+        except ReadOnlyViolation:
+            session.rollback()
+    return _turn(session, sid, started, deferred=False)
+
+
+def _turn(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
+    if deferred:
+        session.connection(execution_options=READ_ONLY)
+        call = calls.read_call(session, sid) if sid else None
+    else:
+        call = calls.lock_call(session, sid) if sid else None
     if call is None:
+        session.rollback()
         return _unknown_call(sid)
     requested = request.args.get("t", type=int)
     number = call.turn + 1
@@ -251,13 +286,21 @@ def turn() -> Response:
         if replay is not None:
             return twiml(replay.twiml)
         # Older than anything we kept: answer the current question again.
-        requested = None
-    body = _play_turn(session, call, number, caller_input(request.form), started)
     try:
+        body = _play_turn(
+            session, call, number, caller_input(request.form), started, deferred=deferred
+        )
         session.commit()
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, _Overtaken):
+        # The same step arrived twice at once (a Twilio retry) and the other request won.
         session.rollback()
-        return _replay_or_none(session, sid, number) or twiml(body)
+        replay = _replay_or_none(session, sid, number)
+        if replay is not None:
+            return replay
+        if not deferred:
+            raise
+        session.rollback()
+        return _turn(session, sid, started, deferred=False)
     _after_commit(session)
     return twiml(body)
 

@@ -428,6 +428,30 @@ def test_concurrent_replays_record_one_turn(make_app: Callable[..., Flask], sess
     assert [e.turn for e in events(session, call.sid)] == [0, 1]
 
 
+def test_a_turn_overtaken_after_its_read_saves_nothing_and_answers_the_winner(
+    app: Flask, caller: Caller, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twilio retries turn 2 while the first try is still running: both read the call at
+    turn 1. The first saves; the retry must not save over it and must answer the same."""
+    from ivr.services import calls
+    from ivr.store import get_session
+
+    call = caller.dial().press("1")
+    with app.app_context():
+        before = calls.read_call(get_session(), call.sid)
+    assert before is not None and before.turn == 1
+    first = call.press("3").reply
+    saved = call_row(session, call.sid)
+    monkeypatch.setattr(calls, "read_call", lambda _session, _sid: before)
+    monkeypatch.setattr(calls, "lock_call", lambda _session, _sid: before)
+    retry = call.replay()
+    assert retry.status == 200
+    assert retry.body == first.body
+    assert [e.turn for e in events(session, call.sid)] == [0, 1, 2]
+    after = call_row(session, call.sid)
+    assert (after.turn, after.node, after.updated_at) == (2, saved.node, saved.updated_at)
+
+
 def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any) -> None:
     from ivr.flows import current_version
     from ivr.store.models import FlowVersion

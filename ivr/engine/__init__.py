@@ -17,6 +17,7 @@ from ivr.engine.types import (
     Match,
     Transfer,
     Turn,
+    TurnAbandoned,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Prompts",
     "Transfer",
     "Turn",
+    "TurnAbandoned",
     "compile_bundle",
     "run_turn",
 ]

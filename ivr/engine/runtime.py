@@ -23,6 +23,7 @@ from ivr.engine.types import (
     Match,
     Transfer,
     Turn,
+    TurnAbandoned,
 )
 from ivr.match.spoken import parse_date_reason, spoken_digits, yes_no
 
@@ -288,6 +289,8 @@ def _act(node: Node, state: CallState, ctx: Context) -> ActionResult:
         return ActionResult(outcome="error")
     try:
         return ctx.actions(node.spec["action"], node.get("params") or {}, state.slots)
+    except TurnAbandoned:
+        raise
     except Exception:  # noqa: BLE001 - a failing service sends the caller on, never a 500
         return ActionResult(outcome="error")
 
@@ -365,6 +368,8 @@ def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard
     else:
         try:
             result = ctx.actions(node.spec["validate"], params, slots)
+        except TurnAbandoned:
+            raise
         except Exception:  # noqa: BLE001 - a failing check is a retry, never a 500
             result = ActionResult(outcome="error")
     if result.outcome != "ok":

@@ -68,6 +68,11 @@ class ActionResult:
     slots: Mapping[str, Any] = field(default_factory=dict)
 
 
+class TurnAbandoned(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an action to drop the whole turn, unsaved, so the caller can run it again
+    differently (the store's read-only first attempt does). The engine lets it through."""
+
+
 class Actions(Protocol):
     def __call__(
         self, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]

@@ -41,14 +41,31 @@ class CallRow:
     turn: int
 
 
-_ROW_COLUMNS = [CALLS.c[name] for name in CallRow.__dataclass_fields__]
+# Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call
+# construction and cache-key work, which cost more than the queries themselves.
+_READ = sa.select(*[CALLS.c[name] for name in CallRow.__dataclass_fields__]).where(
+    CALLS.c.sid == sa.bindparam("sid")
+)
+_LOCK = _READ.with_for_update()
+# The SET clause comes from the parameters given; `_turn` guards against a lost update.
+_UPDATE = sa.update(CALLS).where(
+    CALLS.c.id == sa.bindparam("_id"), CALLS.c.turn == sa.bindparam("_turn")
+)
+_INSERT_EVENT = sa.insert(EVENTS)
 
 
 def lock_call(session: so.Session, sid: str) -> CallRow | None:
     """The call row, locked for this turn (FOR UPDATE on PostgreSQL)."""
-    row = session.execute(
-        sa.select(*_ROW_COLUMNS).where(CALLS.c.sid == sid).with_for_update()
-    ).first()
+    return _call_row(session, _LOCK, sid)
+
+
+def read_call(session: so.Session, sid: str) -> CallRow | None:
+    """The call row, not locked: `record_turn` then refuses to save over a newer turn."""
+    return _call_row(session, _READ, sid)
+
+
+def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallRow | None:
+    row = session.connection().execute(statement, {"sid": sid}).first()
     if row is None:
         return None
     values = row._asdict()
@@ -67,7 +84,7 @@ def start_call(
     language: str,
 ) -> CallRow:
     now = utcnow()
-    result = session.execute(
+    result = session.connection().execute(
         sa.insert(CALLS).values(
             sid=sid,
             from_number=from_number,
@@ -95,8 +112,12 @@ def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent 
 
 def record_turn(
     session: so.Session, call: CallRow, number: int, turn: Turn, twiml: str, latency_ms: int
-) -> None:
-    """Save the call's new state and the turn's event row in the request's transaction."""
+) -> bool:
+    """Save the call's new state and the turn's event row in the request's transaction.
+
+    False, and nothing written, when the call is no longer at the turn `call` was read at:
+    another request for the same call got there first.
+    """
     state = turn.state
     now = utcnow()
     changes: dict[str, Any] = {
@@ -114,10 +135,13 @@ def record_turn(
         changes["outcome"] = "transferred"
     elif turn.hangup:
         changes["outcome"] = "self_service"
-    session.execute(sa.update(CALLS).where(CALLS.c.id == call.id).values(**changes))
+    conn = session.connection()
+    if conn.execute(_UPDATE, {"_id": call.id, "_turn": call.turn, **changes}).rowcount != 1:
+        return False
     ev = turn.event
-    session.execute(
-        sa.insert(EVENTS).values(
+    conn.execute(
+        _INSERT_EVENT,
+        dict(
             call_id=call.id,
             turn=number,
             node=ev.node,
@@ -130,8 +154,9 @@ def record_turn(
             latency_ms=latency_ms,
             twiml=twiml,
             created_at=now,
-        )
+        ),
     )
+    return True
 
 
 def record_status(

@@ -9,7 +9,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g, has_request_context, request
 
+from ivr.engine import TurnAbandoned
+
 HERE = Path(__file__).resolve().parent
+# Execution options for a transaction that must only read (see `ReadOnlyViolation`).
+READ_ONLY = {"ivr_write": False, "ivr_read_only": True}
+_READING = ("SELECT", "BEGIN", "WITH", "PRAGMA")
+
+
+class ReadOnlyViolation(TurnAbandoned):
+    """A statement other than a read in a transaction begun with `READ_ONLY` (SQLite): the
+    caller starts again with the write lock. Raised before the statement runs."""
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
@@ -35,6 +45,12 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
             write = conn.get_execution_options().get("ivr_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def _guard_read_only(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+            if conn.get_execution_options().get("ivr_read_only"):
+                if not statement.lstrip()[:6].upper().startswith(_READING):
+                    raise ReadOnlyViolation(statement.split(None, 1)[0])
+
         return engine
     # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
     return sa.create_engine(
@@ -57,6 +73,9 @@ class Store:
         writer = self.engine.execution_options(ivr_write=True)
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite locks the whole database to write: webhook turns read unlocked and lock
+        # only to save (PostgreSQL locks the call's row for the turn instead).
+        self.deferred_turns = self.engine.dialect.name == "sqlite"
 
 
 def init_app(app: Flask) -> None:
