@@ -10,6 +10,7 @@ import html
 import http.client
 import multiprocessing
 import os
+import random
 import re
 import resource
 import secrets
@@ -48,6 +49,7 @@ class Job:
     threads: int = 0
     start_at: float = 0.0  # time.monotonic() is system-wide on Linux: shared by the processes
     end_at: float = 0.0
+    pause: float = 0.0  # seconds a caller waits between turns, on average (0: closed loop)
 
 
 @dataclass
@@ -80,6 +82,8 @@ def _caller(job: Job, budget: Iterator[int], result: Result, lock: threading.Loc
 
     ivr: /voice/incoming, then the Gather's action with Digits=1 (plan), then Digits=* (repeat
     the main menu). bare: the same forms, posted to the bare app's one endpoint.
+    With `job.pause`, the caller waits 0.5 to 1.5 times that long after each answer (and
+    up to that long before its first call, so that callers do not move in step).
     """
     base = f"http://127.0.0.1:{job.port}"
     first = base + ("/voice/incoming" if job.kind == "ivr" else "/voice/turn?t=0")
@@ -88,7 +92,7 @@ def _caller(job: Job, budget: Iterator[int], result: Result, lock: threading.Loc
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     step, sid, url = 0, "", first
-    time.sleep(max(0.0, job.start_at - time.monotonic()))
+    time.sleep(max(0.0, job.start_at - time.monotonic()) + random.uniform(0, job.pause))
     while time.monotonic() < job.end_at and next(budget) < job.max_requests:
         if step == 0:
             sid, url, extra = "CA" + secrets.token_hex(16), first, {"CallStatus": "ringing"}
@@ -120,6 +124,9 @@ def _caller(job: Job, budget: Iterator[int], result: Result, lock: threading.Loc
         latencies.append(elapsed)
         url = html.unescape(action.group(1).decode())
         step = (step + 1) % TURNS_PER_CALL
+        if job.pause:
+            pause = random.uniform(0.5, 1.5) * job.pause
+            time.sleep(max(0.0, min(pause, job.end_at - time.monotonic())))
     conn.close()
     with lock:
         result.merge(Result(array("d", latencies), errors, time.monotonic()))
