@@ -329,6 +329,29 @@ def test_after_commit_callbacks_run_once_and_share_the_voice_layers_key(
     assert store.run_after_commit(session) == 1 and ran[-1] == "again"
 
 
+def failed_savepoint(session: so.Session) -> None:
+    with pytest.raises(sa.exc.DBAPIError), session.begin_nested():
+        session.execute(sa.text("SELECT * FROM no_such_table"))
+
+
+def test_after_commit_work_is_forgotten_when_the_transaction_rolls_back(
+    session: so.Session,
+) -> None:
+    """An abandoned turn (a conflict, a failure, SQLite's read-only first try) must not send
+    the text of a message row it never saved; a savepoint's rollback forgets nothing."""
+    ran: list[str] = []
+    session.execute(sa.select(1))
+    store.after_commit(session, lambda s: ran.append("kept"))
+    failed_savepoint(session)
+    session.rollback()
+    assert store.run_after_commit(session) == 0 and ran == []
+    session.execute(sa.select(1))
+    store.after_commit(session, lambda s: ran.append("kept"))
+    failed_savepoint(session)
+    session.commit()
+    assert store.run_after_commit(session) == 1 and ran == ["kept"]
+
+
 def test_the_text_goes_out_only_after_the_commit(accounts: so.Session) -> None:
     session = accounts
     outcome, message = reset(session)

@@ -73,6 +73,8 @@ class Store:
         writer = self.engine.execution_options(ivr_write=True)
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
+        for maker in (self.sessionmaker, self.read_sessionmaker):
+            sa.event.listen(maker, "after_rollback", _forget_after_commit)
         # SQLite locks the whole database to write: webhook turns read unlocked and lock
         # only to save (PostgreSQL locks the call's row for the turn instead).
         self.deferred_turns = self.engine.dialect.name == "sqlite"
@@ -129,6 +131,13 @@ AFTER_COMMIT = "ivr_after_commit"
 def after_commit(session: so.Session, fn: Any) -> None:
     """Run `fn(session)` once the request's transaction is committed (e.g. send an SMS)."""
     session.info.setdefault(AFTER_COMMIT, []).append(fn)
+
+
+def _forget_after_commit(session: so.Session) -> None:
+    """A rolled-back transaction's after-commit work must never run (a savepoint's rollback
+    leaves the outer transaction's work alone)."""
+    if not session.in_nested_transaction():
+        session.info.pop(AFTER_COMMIT, None)
 
 
 def run_after_commit(session: so.Session) -> int:
