@@ -5,12 +5,13 @@ Nothing here imports Flask or SQLAlchemy or reads a clock; the caller hands in a
 
 from ivr.engine.flow import Bundle, FlowError, Node, compile_bundle
 from ivr.engine.prompts import Prompts
-from ivr.engine.runtime import Context, EngineError, run_turn
+from ivr.engine.runtime import Context, run_turn
 from ivr.engine.types import (
     ActionResult,
     Actions,
     CallState,
     Catalog,
+    EngineError,
     Event,
     Gather,
     Input,

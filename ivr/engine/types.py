@@ -68,6 +68,10 @@ class ActionResult:
     slots: Mapping[str, Any] = field(default_factory=dict)
 
 
+class EngineError(RuntimeError):
+    """The flow itself is broken in a way validation should have caught."""
+
+
 class TurnAbandoned(Exception):  # noqa: N818 - a signal, not an error
     """Raised by an action to drop the whole turn, unsaved, so the caller can run it again
     differently (the store's read-only first attempt does). The engine lets it through."""
