@@ -26,7 +26,7 @@ from typing import Protocol, cast
 from rapidfuzz import fuzz, process
 
 from ivr.engine.types import Match
-from ivr.match.spoken import TEENS, TENS, UNITS, spoken_digits
+from ivr.match.icd_text import STOP, flagged_words, parse_code, words
 
 DEFAULT_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "diagnosis_synonyms.csv"
 CONFIDENT = 90.0
@@ -38,42 +38,15 @@ _CLOSE = 0.03  # a runner-up this close makes the best a guess
 _RESCORE = 24  # best entries checked further
 _MARKED_PRIOR = 0.93
 _LOST_PENALTY = 0.3  # share of the words said that a category's billable code drops
-_STOP = frozenset(
-    "a an the of and or in on at to for by from with due my i im ive have has had "
-    "is are was been be it its this that he she his her their they nos".split()
-)
 # What callers add around a condition, dropped from what they say only.
-_FILLER = _STOP | frozenset(
+_FILLER = STOP | frozenset(
     "patient pt some kind um uh er like having got get getting being very really bad "
     "think thinks maybe possible probably suspected rule out".split()
 )
-_LAY = {
-    "hurts": "pain", "hurt": "pain", "hurting": "pain", "ache": "pain", "aches": "pain",
-    "aching": "pain", "achy": "pain", "sore": "pain", "soreness": "pain", "painful": "pain",
-    "broken": "fracture", "broke": "fracture", "break": "fracture", "fractured": "fracture",
-    "cracked": "fracture", "tumor": "neoplasm", "tumour": "neoplasm", "tumors": "neoplasm",
-    "cancer": "malignant neoplasm", "cancers": "malignant neoplasm", "torn": "tear",
-    "malignancy": "malignant neoplasm", "stones": "calculus", "stone": "calculus",
-    "ii": "2", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    # one word for an organ, whether the text says the noun or the adjective
-    "lower": "low", "pancreatic": "pancreas", "hepatic": "liver", "renal": "kidney",
-    "pulmonary": "lung", "cardiac": "heart", "gastric": "stomach", "cerebral": "brain",
-    "spinal": "spine", "abdominal": "abdomen", "pelvic": "pelvis", "colonic": "colon",
-    "rectal": "rectum", "ovarian": "ovary", "uterine": "uterus", "prostatic": "prostate",
-    "mammary": "breast", "vertebral": "vertebra", "intestinal": "intestine",
-    "esophageal": "esophagus", "bronchial": "bronchus", "femoral": "femur",
-    "ureteral": "ureter", "trouble": "difficulty", "blurry": "blurred", "sprained": "sprain",
-    "strained": "strain", "enlargement": "enlarged", "swollen": "swelling",
-}  # fmt: skip
-_NEGATED = re.compile(r"\b((?:without|not) [^,;()\[\]]*?)(?=,|;|$|\bwith\b|\(|\[)")
 _SIDES = frozenset({"right", "left", "bilateral"})
-_NEGATORS = frozenset({"without", "not", "no"})
-_BACK = {("low", "back"): "lumbar", ("mid", "back"): "thoracic", ("middle", "back"): "thoracic",
-         ("upper", "back"): "thoracic"}  # fmt: skip
 # Words that say little about the condition: they weigh this much of their IDF.
 _GENERIC = {"unspecified": 0.2, "other": 0.5, "specified": 0.5, "site": 0.5, "part": 0.5,
             "region": 0.3}  # fmt: skip
-_BOILERPLATE = re.compile(r"\b(not elsewhere classified|not otherwise specified|nos)\b")
 # Words that put a condition in a special setting: a code that says one, when the caller
 # did not, is a worse fit ("brain aneurysm" is not "cerebrovascular syphilis").
 _MARKED = frozenset(
@@ -90,20 +63,6 @@ _DURATION = re.compile(
 # Chapters a caller rarely means unless saying so: pregnancy, perinatal, congenital,
 # external causes.
 _CHAPTER_PRIOR = {"O": 0.93, "P": 0.93, "Q": 0.93, "V": 0.85, "W": 0.85, "X": 0.85, "Y": 0.85}
-_LETTER_NAMES = {
-    "eye": "i", "see": "c", "sea": "c", "cee": "c", "bee": "b", "be": "b", "dee": "d",
-    "ee": "e", "ef": "f", "eff": "f", "gee": "g", "aitch": "h", "jay": "j", "kay": "k",
-    "el": "l", "em": "m", "en": "n", "oh": "o", "pee": "p", "cue": "q", "queue": "q",
-    "are": "r", "ar": "r", "es": "s", "ess": "s", "tee": "t", "tea": "t", "you": "u",
-    "vee": "v", "ex": "x", "why": "y", "zee": "z", "zed": "z",
-}  # fmt: skip
-_CODE_FILLER = frozenset("code diagnosis dx is its the um uh number".split())
-_CODE_PREFIX = re.compile(r"^\s*(?:i\s*c\s*d|icd)(?:[\s-]*(?:10|ten))?(?:[\s-]*cm)?\b")
-_NUMBER_WORDS = frozenset([*UNITS, *TEENS, *TENS, "double", "triple", "hundred"])
-_SEPARATORS = frozenset(". point dot decimal".split())
-_TOKEN = re.compile(r"[()\[\]]|[a-z0-9]+")
-_WORD = re.compile(r"[a-z0-9]+")
-_CODE_RE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 _import_lock = threading.Lock()
 _default_lock = threading.Lock()
 _default: DiagnosisIndex | None = None
@@ -131,66 +90,6 @@ def _code_set() -> _CodeSet:
         return cast(_CodeSet, simple_icd_10_cm)
 
 
-def _join_letters(toks: list[str]) -> list[str]:
-    """Runs of single letters become one word ("c o p d" -> copd)."""
-    out: list[str] = []
-    run: list[str] = []
-    for tok in [*toks, ""]:
-        if len(tok) == 1 and tok.isalpha():
-            run.append(tok)
-            continue
-        out.extend(["".join(run)] if len(run) >= 2 else run)
-        run = []
-        if tok:
-            out.append(tok)
-    return out
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words of text, spelled letters joined, lay words put the ICD way."""
-    return [w for w, _ in flagged_words(text)]
-
-
-def flagged_words(text: str) -> list[tuple[str, bool]]:
-    """words() of text, each with True when it was in (parentheses) or [brackets]: ICD's
-    nonessential modifiers, which may be said but need not be."""
-    folded = _BOILERPLATE.sub(" ", text.lower().replace("'", "").replace("\u2019", ""))
-    # "without X" and "not X" name the usual case: words a caller need not say.
-    folded = _NEGATED.sub(r"(\1)", folded)
-    flags: list[bool] | None = None
-    if "(" in folded or "[" in folded:
-        toks, flags, depth = [], [], 0
-        for tok in _TOKEN.findall(folded):
-            if tok in ("(", "["):
-                depth += 1
-            elif tok in (")", "]"):
-                depth = max(0, depth - 1)
-            else:
-                toks.append(tok)
-                flags.append(depth > 0)
-    else:
-        toks = _WORD.findall(folded)
-    if any(len(t) == 1 for t in toks):
-        joined = _join_letters(toks)
-        flags = flags if len(joined) == len(toks) else None
-        toks = joined
-    out: list[tuple[str, bool]] = []
-    for i, tok in enumerate(toks):
-        flag = flags[i] if flags else False
-        lay = _LAY.get(tok)
-        if lay is None:
-            out.append((tok, flag))
-        else:
-            out.extend((w, flag) for w in lay.split())
-    for i in range(len(out) - 1, 0, -1):
-        prev, (word, flag) = out[i - 1][0], out[i]
-        if word == "back" and (prev, "back") in _BACK:
-            out[i - 1 : i + 1] = [(_BACK[(prev, "back")], flag)]
-        elif prev in _NEGATORS and word not in _STOP:  # "without aura" -> one word: no_aura
-            out[i - 1 : i + 1] = [("no_" + word, flag)]
-    return out
-
-
 _PLAIN = frozenset(
     "unspecified other without complications complication not nos "
     "initial encounter closed fracture for of and or the with".split()
@@ -212,37 +111,6 @@ def _generality(
     if " without " in desc or "not intractable" in desc:
         score += 0.5
     return score, code.endswith("9")
-
-
-def parse_code(text: str) -> str | None:
-    """The code (no dot) in an utterance like "M 54.50", "m54.5", "m five four point five
-    zero", "I ten", "s zero six point zero ex a a"; None when text is not a code."""
-    toks: list[str] = []
-    for tok in re.findall(r"[a-z0-9]+|\.", _CODE_PREFIX.sub(" ", text.lower())):
-        toks.extend(re.findall(r"[a-z]+|[0-9]+|\.", tok))
-    toks = [t for t in toks if t not in _CODE_FILLER]
-    first = _LETTER_NAMES.get(toks[0], toks[0]) if toks else ""
-    if len(first) != 1 or not first.isalpha():
-        return None
-    chars, group = [first.upper()], list[str]()
-    for tok in [*toks[1:], "."]:
-        is_number = tok.isdigit() or tok in _NUMBER_WORDS
-        if group and not is_number:
-            digits = spoken_digits(" ".join(group))
-            if digits is None:
-                return None
-            chars.append(digits)
-            group = []
-        if is_number:
-            group.append(tok)
-        elif tok == "ex":
-            chars.append("X")
-        elif tok.isalpha() and len(tok) <= 4:  # letters after the first: "a", "xaa"
-            chars.append(tok.upper())
-        elif tok not in _SEPARATORS:
-            return None
-    code = "".join(chars)
-    return code if _CODE_RE.fullmatch(code) else None
 
 
 def _f_measure(precision: float, recall: float) -> float:
@@ -270,7 +138,7 @@ class DiagnosisIndex:
                     code = (row.get("code") or "").strip().upper()
                     if (row.get("phrase") or "").strip() and cm.is_valid_item(code):
                         entries.append((row["phrase"], code, 2))
-        raw = [[(w, f) for w, f in flagged_words(text) if w not in _STOP] for text, _, _ in entries]
+        raw = [[(w, f) for w, f in flagged_words(text) if w not in STOP] for text, _, _ in entries]
         vocab = {w for toks in raw for w, _ in toks}
         self._canon = {w: self._singular(w, vocab) for w in vocab}
         self._known = set(self._canon)
