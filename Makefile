@@ -36,7 +36,7 @@ test: db
 lint: setup
 	$(BIN)/ruff check ivr tests bench wsgi.py
 	$(BIN)/ruff format --check ivr tests bench wsgi.py
-	$(BIN)/mypy --follow-imports=silent ivr/engine ivr/match
+	$(BIN)/mypy --follow-imports=silent ivr/engine ivr/match ivr/criteria
 
 bench: db
 	$(BIN)/python bench/match.py
