@@ -9,49 +9,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g, has_request_context, request
 
-from ivr.engine import TurnAbandoned
+from ivr.store.sqlite import READ_ONLY as READ_ONLY
+from ivr.store.sqlite import ReadOnlyViolation as ReadOnlyViolation
+from ivr.store.sqlite import sqlite_engine
 
 HERE = Path(__file__).resolve().parent
-# Execution options for a transaction that must only read (see `ReadOnlyViolation`).
-READ_ONLY = {"ivr_write": False, "ivr_read_only": True}
-_READING = ("SELECT", "BEGIN", "WITH", "PRAGMA")
-
-
-class ReadOnlyViolation(TurnAbandoned):
-    """A statement other than a read in a transaction begun with `READ_ONLY` (SQLite): the
-    caller starts again with the write lock. Raised before the statement runs."""
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    """Create an engine; SQLite's is set up by `ivr.store.sqlite`."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" event decide how transactions start.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: sa.Connection) -> None:
-            # Writers take the lock up front (BEGIN IMMEDIATE), so two workers serving the
-            # same call queue up instead of failing on a read-to-write lock upgrade.
-            # Readers (GET requests, tests) begin deferred and never block writers.
-            write = conn.get_execution_options().get("ivr_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        @sa.event.listens_for(engine, "before_cursor_execute")
-        def _guard_read_only(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-            if conn.get_execution_options().get("ivr_read_only"):
-                if not statement.lstrip()[:6].upper().startswith(_READING):
-                    raise ReadOnlyViolation(statement.split(None, 1)[0])
-
-        return engine
+        return sqlite_engine(url)
     # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
     return sa.create_engine(
         url,
