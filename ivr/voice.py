@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,9 +159,11 @@ def _play_turn(
     started: float,
     *,
     deferred: bool = False,
+    create: Callable[[], calls.CallRow] | None = None,
 ) -> str:
     """Run the turn and save it. `deferred`: the turn so far only read, in a transaction of
-    its own, which ends here; the write lock is taken for the two statements that save it."""
+    its own, which ends here; the write lock is taken for the statements that save it.
+    `create`: the call is new; this writes its row, with the turn."""
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
         node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
@@ -170,6 +172,8 @@ def _play_turn(
     body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
     if deferred:
         session.commit()
+    if create is not None:
+        call = create()
     latency = int((time.perf_counter() - started) * 1000)
     if not calls.record_turn(session, call, number, turn, body, latency):
         raise _Overtaken
@@ -203,7 +207,19 @@ def incoming() -> Response:
                 )
             )
         )
-    call = calls.lock_call(session, sid)
+    if get_store().deferred_turns:
+        try:  # as in `turn`: unlocked until the save, unless an action writes
+            return _incoming(session, sid, started, deferred=True)
+        except ReadOnlyViolation:
+            session.rollback()
+    return _incoming(session, sid, started, deferred=False)
+
+
+def _incoming(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
+    if deferred:
+        session.connection(execution_options=READ_ONLY)
+    call = (calls.read_call if deferred else calls.lock_call)(session, sid)
+    create: Callable[[], calls.CallRow] | None = None
     if call is not None:
         replay = calls.recorded_turn(session, call, 0)
         if replay is not None:
@@ -213,23 +229,20 @@ def incoming() -> Response:
         version = current_version(session)
         if version is None:
             raise LookupError("no published flow version; run `ivr seed`")
-        bundle = lib.bundle(session, version.id)
-        try:
-            call = calls.start_call(
-                session,
-                sid=sid[:64],
-                from_number=(form.get("From") or None) and form["From"][:32],
-                to_number=(form.get("To") or None) and form["To"][:32],
-                flow_version_id=version.id,
-                node=bundle.start,
-                language=current_app.config["IVR_DEFAULT_LANGUAGE"],
-            )
-        except sa.exc.IntegrityError:
-            # Twilio sent the same start twice at once and the other request won.
-            session.rollback()
-            return _replay_or_none(session, sid, 0) or _unknown_call(sid)
+        form = request.form
+        call = calls.new_call_row(
+            sid=sid[:64],
+            from_number=(form.get("From") or None) and form["From"][:32],
+            flow_version_id=version.id,
+            node=library().bundle(session, version.id).start,
+            language=current_app.config["IVR_DEFAULT_LANGUAGE"],
+        )
+        to_number = (form.get("To") or None) and form["To"][:32]
+        create = partial(calls.start_call, session, call, to_number=to_number)
     try:
-        body = _play_turn(session, call, 0, Input("start"), started)
+        body = _play_turn(
+            session, call, 0, Input("start"), started, deferred=deferred, create=create
+        )
         session.commit()
     except (sa.exc.IntegrityError, _Overtaken):
         # Twilio sent the same start twice at once and the other request won.

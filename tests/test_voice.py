@@ -452,6 +452,23 @@ def test_a_turn_overtaken_after_its_read_saves_nothing_and_answers_the_winner(
     assert (after.turn, after.node, after.updated_at) == (2, saved.node, saved.updated_at)
 
 
+def test_a_start_overtaken_after_its_read_answers_the_first_and_starts_one_call(
+    caller: Caller, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twilio retries the start while the first try runs: both find no call. The first
+    writes it; the retry must not start a second call, and must answer the same."""
+    from ivr.services import calls
+
+    call = caller.dial()
+    monkeypatch.setattr(calls, "read_call", lambda _session, _sid: None)
+    monkeypatch.setattr(calls, "lock_call", lambda _session, _sid: None)
+    retry = caller.dial(sid=call.sid)
+    assert retry.reply.status == 200
+    assert retry.reply.body == call.reply.body
+    assert count_calls(session) == 1
+    assert [e.turn for e in events(session, call.sid)] == [0]
+
+
 def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any) -> None:
     from ivr.flows import current_version
     from ivr.store.models import FlowVersion

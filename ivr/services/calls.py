@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -73,25 +73,24 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
     return CallRow(**values)
 
 
-def start_call(
-    session: so.Session,
-    *,
-    sid: str,
-    from_number: str | None,
-    to_number: str | None,
-    flow_version_id: int,
-    node: str,
-    language: str,
+def new_call_row(
+    *, sid: str, from_number: str | None, flow_version_id: int, node: str, language: str
 ) -> CallRow:
+    """A call not written yet (id 0): its first turn runs before `start_call` writes it."""
+    return CallRow(0, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
+
+
+def start_call(session: so.Session, call: CallRow, *, to_number: str | None) -> CallRow:
+    """Write the row of a call made by `new_call_row`; returns it with its id."""
     now = utcnow()
     result = session.connection().execute(
         sa.insert(CALLS).values(
-            sid=sid,
-            from_number=from_number,
+            sid=call.sid,
+            from_number=call.from_number,
             to_number=to_number,
-            flow_version_id=flow_version_id,
-            node=node,
-            language=language,
+            flow_version_id=call.flow_version_id,
+            node=call.node,
+            language=call.language,
             slots={},
             attempts=0,
             turn=-1,
@@ -101,7 +100,7 @@ def start_call(
         )
     )
     call_id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
-    return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
+    return replace(call, id=call_id)
 
 
 def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent | None:
