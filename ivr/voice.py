@@ -207,18 +207,33 @@ def incoming() -> Response:
                 )
             )
         )
+    return _unlocked_first(_incoming, session, sid, started)
+
+
+def _unlocked_first(play: Callable[..., Response], session: so.Session, *args: Any) -> Response:
+    """SQLite has one write lock for the whole database. Most turns only read until they
+    save the call, so they run unlocked and lock for the save alone; a turn whose actions
+    write (a draft, an order) starts again, locked from its first statement."""
     if get_store().deferred_turns:
-        try:  # as in `turn`: unlocked until the save, unless an action writes
-            return _incoming(session, sid, started, deferred=True)
+        try:
+            return play(session, *args, deferred=True)
         except ReadOnlyViolation:
             session.rollback()
-    return _incoming(session, sid, started, deferred=False)
+    return play(session, *args, deferred=False)
+
+
+def _find_call(session: so.Session, sid: str, *, deferred: bool) -> calls.CallRow | None:
+    """The call, read in a read-only transaction (`deferred`) or locked for the turn."""
+    if not sid:
+        return None
+    if deferred:
+        session.connection(execution_options=READ_ONLY)
+        return calls.read_call(session, sid)
+    return calls.lock_call(session, sid)
 
 
 def _incoming(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
-    if deferred:
-        session.connection(execution_options=READ_ONLY)
-    call = (calls.read_call if deferred else calls.lock_call)(session, sid)
+    call = _find_call(session, sid, deferred=deferred)
     create: Callable[[], calls.CallRow] | None = None
     if call is not None:
         replay = calls.recorded_turn(session, call, 0)
@@ -271,23 +286,11 @@ def turn() -> Response:
     started = time.perf_counter()
     sid = (request.form.get("CallSid") or "").strip()
     session = get_session()
-    if get_store().deferred_turns:
-        # SQLite has one write lock for the whole database. Most turns only read until they
-        # save the call, so they run unlocked and lock for the save alone; a turn whose
-        # actions write (a draft, an order) starts again, locked from its first statement.
-        try:
-            return _turn(session, sid, started, deferred=True)
-        except ReadOnlyViolation:
-            session.rollback()
-    return _turn(session, sid, started, deferred=False)
+    return _unlocked_first(_turn, session, sid, started)
 
 
 def _turn(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
-    if deferred:
-        session.connection(execution_options=READ_ONLY)
-        call = calls.read_call(session, sid) if sid else None
-    else:
-        call = calls.lock_call(session, sid) if sid else None
+    call = _find_call(session, sid, deferred=deferred)
     if call is None:
         session.rollback()
         return _unknown_call(sid)
