@@ -27,8 +27,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from ivr import (
         api,
-        api_messages,
-        api_outages,
         auth,
         cli,
         cli_messages,
@@ -61,6 +59,4 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(api_outages.bp)
-    app.register_blueprint(api_messages.bp)
     return app

@@ -1,4 +1,4 @@
-"""The JSON API for agents, clinicians, supervisors and admins (bearer tokens)."""
+"""The JSON API's orders: read, search, and the acts of their life cycle."""
 
 from __future__ import annotations
 
@@ -8,35 +8,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Response, abort, current_app, g, jsonify, request
 
+from ivr.api import bp
+from ivr.api.errors import problem
 from ivr.auth import audit, require_role
 from ivr.services import lifecycle, orders
-from ivr.services.calls import call_to_dict
 from ivr.store import get_session
-from ivr.store.models import Call, Order, OrderStatus, Role
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-CALL_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
-
-
-@bp.get("/calls/<sid>")
-@require_role(*CALL_READERS)
-def get_call(sid: str) -> Response:
-    """Show a call with every turn, in order."""
-    session = get_session()
-    call = session.scalars(
-        sa.select(Call).where(Call.sid == sid).options(so.selectinload(Call.events))
-    ).first()
-    if call is None:
-        abort(404, description="No call with that sid.")
-    audit(session, g.user, "read", "call", call.sid)
-    session.commit()
-    return jsonify(call_to_dict(call))
-
+from ivr.store.models import Order, OrderStatus, Role
 
 ORDER_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.CLINICIAN)
 
@@ -58,7 +38,7 @@ def get_order(number: str) -> Response:
     return jsonify(view)
 
 
-# --- Orders: search, and the acts of their life cycle -------------------------------------
+# --- search, and the acts of an order's life cycle ----------------------------------------
 
 SEARCH_FILTERS = ("member_id", "ordering_npi", "status", "plan")
 LISTED_STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.DRAFT)
@@ -83,10 +63,6 @@ class BadRequestBody(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _problem(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify(error=code, message=message), status
 
 
 def error_status(code: str) -> int:
@@ -132,16 +108,16 @@ def list_orders() -> Response | tuple[Response, int]:
     args = request.args
     raw_limit = args.get("limit", str(DEFAULT_LIMIT)).strip()
     if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
-        return _problem(422, "invalid_limit", f"limit must be a whole number, 1 to {MAX_LIMIT}.")
+        return problem(422, "invalid_limit", f"limit must be a whole number, 1 to {MAX_LIMIT}.")
     limit = int(raw_limit)
     after_id = None
     if "cursor" in args:
         after_id = decode_cursor(args["cursor"].strip())
         if after_id is None:
-            return _problem(422, "invalid_cursor", "cursor must be the `next` of a page.")
+            return problem(422, "invalid_cursor", "cursor must be the `next` of a page.")
     filters = {name: (args.get(name, "").strip() or None) for name in SEARCH_FILTERS}
     if filters["status"] is not None and filters["status"] not in LISTED_STATUSES:
-        return _problem(
+        return problem(
             422, "invalid_status", "status must be one of: " + ", ".join(LISTED_STATUSES) + "."
         )
     session = get_session()
@@ -204,7 +180,7 @@ def _act(number: str, action: str, act: Act, *, body_required: bool, created: bo
     try:
         body = _json_object(required=body_required)
     except BadRequestBody as exc:
-        return _problem(422, exc.code, str(exc))
+        return problem(422, exc.code, str(exc))
     session = get_session()
     order = orders.find(session, number)
     if order is None:
@@ -214,10 +190,10 @@ def _act(number: str, action: str, act: Act, *, body_required: bool, created: bo
         result = act(session, order, actor, body)
     except BadRequestBody as exc:
         session.rollback()
-        return _problem(422, exc.code, str(exc))
+        return problem(422, exc.code, str(exc))
     except orders.OrderError as exc:
         session.rollback()
-        return _problem(error_status(exc.code), exc.code, str(exc))
+        return problem(error_status(exc.code), exc.code, str(exc))
     audit(session, g.user, action, "order", order.reference_number)
     view = order_view(session, result)  # before the commit: no second (locking) transaction
     session.commit()

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import Response, abort, g, jsonify, request
 
+from ivr.api import bp
+from ivr.api.errors import invalid
 from ivr.auth import audit, require_role
 from ivr.services import outages
 from ivr.services.outages import OutageError
 from ivr.store import get_session
 from ivr.store.models import Outage, Role, utcnow
 
-bp = Blueprint("api_outages", __name__, url_prefix="/api/v1")
-
 OUTAGE_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
 OUTAGE_WRITERS = (Role.ADMIN,)
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def _invalid(field: str, message: str) -> tuple[Response, int]:
-    return jsonify(error="invalid", message=message, field=field), 422
 
 
 def _body() -> dict[str, Any]:
@@ -47,7 +43,7 @@ def list_outages() -> Response | tuple[Response, int]:
     if raw is not None:
         active = _FLAGS.get(raw.strip().lower())
         if active is None:
-            return _invalid("active", "active must be true or false")
+            return invalid("active", "active must be true or false")
     now = utcnow()
     found = outages.search(get_session(), now=now, active=active)
     return jsonify(items=[outages.to_dict(o, now=now) for o in found])
@@ -70,7 +66,7 @@ def create_outage() -> Response | tuple[Response, int]:
         outage = outages.create(session, _body(), user_id=g.user.id, now=now)
     except OutageError as exc:
         session.rollback()
-        return _invalid(exc.field, str(exc))
+        return invalid(exc.field, str(exc))
     audit(session, g.user, "create", "outage", str(outage.id))
     view = outages.to_dict(outage, now=now)
     session.commit()
@@ -90,7 +86,7 @@ def update_outage(outage_id: int) -> Response | tuple[Response, int]:
         outages.update(session, outage, _body(), now=now)
     except OutageError as exc:
         session.rollback()
-        return _invalid(exc.field, str(exc))
+        return invalid(exc.field, str(exc))
     audit(session, g.user, "update", "outage", str(outage.id))
     view = outages.to_dict(outage, now=now)
     session.commit()

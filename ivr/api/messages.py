@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Response, g, jsonify, request
 
+from ivr.api import bp
+from ivr.api.errors import invalid
 from ivr.auth import audit, require_role
 from ivr.services import messaging
 from ivr.store import get_session
 from ivr.store.models import Role
 
-bp = Blueprint("api_messages", __name__, url_prefix="/api/v1")
-
 MESSAGE_READERS = (Role.ADMIN,)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-
-
-def _invalid(field: str, message: str) -> tuple[Response, int]:
-    return jsonify(error="invalid", message=message, field=field), 422
 
 
 @bp.get("/messages")
@@ -29,10 +25,10 @@ def list_messages() -> Response | tuple[Response, int]:
     """
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT)).strip()
     if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        return _invalid("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        return invalid("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
     status = request.args.get("status")
     if status is not None and status not in messaging.STATUSES:
-        return _invalid("status", "status must be one of " + ", ".join(messaging.STATUSES))
+        return invalid("status", "status must be one of " + ", ".join(messaging.STATUSES))
     session = get_session()
     found = messaging.latest(session, limit=int(raw_limit), status=status)
     items = [messaging.to_dict(m) for m in found]
