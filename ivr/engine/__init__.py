@@ -3,7 +3,8 @@
 Nothing here imports Flask or SQLAlchemy or reads a clock; the caller hands in all it needs.
 """
 
-from ivr.engine.flow import Bundle, FlowError, Node, compile_bundle
+from ivr.engine.compiler import compile_bundle
+from ivr.engine.flow import Bundle, FlowError, Node
 from ivr.engine.prompts import Prompts
 from ivr.engine.runtime import Context, run_turn
 from ivr.engine.types import (

@@ -1,0 +1,212 @@
+"""The checks of a bundle across its nodes: targets, reachability, dead ends and loops,
+prompts in every language, and the names of actions, catalogs and queues."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from ivr.engine.flow import (
+    ENTRY_FLOW,
+    EXPECTS,
+    INPUT_KINDS,
+    INPUT_MODES,
+    PROMPT_FIELDS,
+    Bundle,
+    Node,
+    problem,
+)
+from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholders
+
+
+class Checker:
+    """The cross-node checks: targets, reachability, dead ends, prompts, names."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        problems: list[str],
+        prompts: Collection[Prompts],
+        actions: Collection[str] | None,
+        catalogs: Collection[str] | None,
+        queues: Collection[str] | None,
+    ) -> None:
+        self.b = bundle
+        self.problems = problems
+        self.prompts = prompts
+        self.actions = actions
+        self.catalogs = catalogs
+        self.queues = queues
+
+    def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
+        flow = node.flow if node else flow or ENTRY_FLOW
+        self.problems.append(
+            problem(
+                self.b.files.get(flow, f"flows/{flow}.yaml"), node.id if node else None, fld, msg
+            )
+        )
+
+    def exists(self, target: str) -> bool:
+        if target.endswith(".@start"):
+            return target.split(".", 1)[0] in self.b.starts
+        return target in self.b.nodes
+
+    def run(self) -> None:
+        for node in self.b.nodes.values():
+            self.fields(node)
+            for fld, target in node.targets():
+                if not self.exists(target):
+                    self.add(node, fld, f"names unknown node '{target}'")
+        for flow, d in self.b.defaults.items():
+            for fld, default in (("operator", d.operator), ("on_fail", d.on_fail)):
+                if default and not self.exists(default):
+                    self.add(None, f"defaults.{fld}", f"names unknown node '{default}'", flow)
+        self.keys_in_all_languages()
+        self.reachability()
+        self.loops()
+
+    def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
+        keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
+        invalid = node.spec.get("invalid")
+        if isinstance(invalid, str):
+            keys.append(("invalid", invalid))
+        elif isinstance(invalid, Mapping):
+            keys += [(f"invalid.{k}", v) for k, v in invalid.items() if isinstance(v, str)]
+        return keys
+
+    def fields(self, node: Node) -> None:
+        spec = node.spec
+        for fld in PROMPT_FIELDS:
+            if fld in spec and not isinstance(spec[fld], str):
+                self.add(node, fld, "must be a prompt key (a string)")
+        for fld in ("attempts", "timeout", "min_digits", "max_digits", "max_visits"):
+            value = spec.get(fld)
+            if fld in spec and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                self.add(node, fld, "must be a positive integer")
+        below = spec.get("confirm_below")
+        if "confirm_below" in spec and (
+            isinstance(below, bool) or not isinstance(below, int | float) or not 0 <= below <= 100
+        ):
+            self.add(node, "confirm_below", "must be a number from 0 to 100")
+        if "input" in spec:
+            modes = spec["input"]
+            if not isinstance(modes, list) or not modes or not set(modes) <= INPUT_MODES:
+                self.add(node, "input", "must be a list of dtmf and/or speech")
+        if node.kind == "menu":
+            self.menu(node)
+        if node.kind == "ask":
+            has_catalog, has_expect = "catalog" in spec, "expect" in spec
+            if has_catalog == has_expect:
+                self.add(node, "catalog", "an ask node needs exactly one of catalog or expect")
+            if has_expect and spec["expect"] not in EXPECTS:
+                self.add(node, "expect", f"unknown validator {spec['expect']!r}")
+            if has_catalog and self.catalogs is not None and spec["catalog"] not in self.catalogs:
+                self.add(node, "catalog", f"unknown catalog {spec['catalog']!r}")
+        if node.kind == "ask" and "validate" in spec and self.actions is not None:
+            if spec["validate"] not in self.actions:
+                self.add(node, "validate", f"unknown action {spec['validate']!r}")
+        invalid = spec.get("invalid")
+        if invalid is not None and not isinstance(invalid, str | Mapping):
+            self.add(node, "invalid", "must be a prompt key or a mapping of reasons to keys")
+        if node.kind == "action" and self.actions is not None:
+            if spec.get("action") not in self.actions:
+                self.add(node, "action", f"unknown action {spec.get('action')!r}")
+        if node.kind == "transfer" and self.queues is not None:
+            if spec.get("queue") not in self.queues:
+                self.add(node, "queue", f"unknown queue {spec.get('queue')!r}")
+        if node.kind == "goto" and spec.get("flow") not in self.b.starts:
+            self.add(node, "flow", f"unknown flow {spec.get('flow')!r}")
+
+    def menu(self, node: Node) -> None:
+        options = node.spec.get("options")
+        if not isinstance(options, Mapping) or not options:
+            self.add(node, "options", "a menu needs at least one option")
+            return
+        for key, option in options.items():
+            if not (
+                isinstance(key, str | int) and len(str(key)) == 1 and str(key) in "0123456789*#"
+            ):
+                self.add(node, f"options.{key}", "an option key must be one keypad key")
+            if not isinstance(option, Mapping) or not isinstance(option.get("next"), str):
+                self.add(node, f"options.{key}", "an option needs a next node")
+            elif set(option) - {"next", "words", "set"}:
+                self.add(node, f"options.{key}", "only next, words and set are allowed")
+            elif "set" in option and not isinstance(option["set"], Mapping):
+                self.add(node, f"options.{key}.set", "must map slot names to values")
+
+    def keys_in_all_languages(self) -> None:
+        for prompts in self.prompts:
+            lang_file = f"prompts/{prompts.language}.yaml"
+            for key in SYSTEM_PROMPTS + SYSTEM_WORDS:
+                if key not in prompts:
+                    self.problems.append(f"{lang_file}: missing key '{key}' the engine needs")
+            for node in self.b.nodes.values():
+                keys = self.prompt_keys(node)
+                if node.kind in ("transfer", "hangup") and isinstance(node.spec.get("prompt"), str):
+                    keys = [("prompt", node.spec["prompt"])]
+                for fld, key in keys:
+                    if key not in prompts:
+                        self.add(node, fld, f"prompt '{key}' missing from {lang_file}")
+                        continue
+                    try:
+                        placeholders(prompts.text(key))
+                    except ValueError as exc:
+                        self.add(node, fld, f"prompt '{key}' in {lang_file} is malformed: {exc}")
+                if node.kind == "menu":
+                    for key, option in (node.spec.get("options") or {}).items():
+                        words = option.get("words") if isinstance(option, Mapping) else None
+                        if isinstance(words, str) and words not in prompts:
+                            self.add(
+                                node, f"options.{key}.words", f"'{words}' missing from {lang_file}"
+                            )
+
+    def reachability(self) -> None:
+        if ENTRY_FLOW not in self.b.starts:
+            return
+        seen: set[str] = set()
+        todo = [self.b.starts[ENTRY_FLOW]]
+        for d in self.b.defaults.values():
+            todo += [t for t in (d.operator, d.on_fail) if t]
+        while todo:
+            current = todo.pop()
+            if current.endswith(".@start"):
+                current = self.b.starts.get(current.split(".", 1)[0], "")
+            if current in seen or current not in self.b.nodes:
+                continue
+            seen.add(current)
+            todo.extend(t for _, t in self.b.nodes[current].targets())
+        for node_id, node in self.b.nodes.items():
+            if node_id not in seen:
+                self.add(node, None, "unreachable from the start of the call")
+        for node in self.b.nodes.values():
+            if node.kind in INPUT_KINDS and not node.spec.get("on_fail"):
+                if not self.b.defaults_for(node).on_fail:
+                    self.add(node, "on_fail", "no on_fail here and no defaults.on_fail: dead end")
+            if node.kind in INPUT_KINDS and not self.b.defaults_for(node).operator:
+                self.add(
+                    node,
+                    None,
+                    "no defaults.operator: a caller asking for a person has nowhere to go",
+                )
+
+    def loops(self) -> None:
+        """A cycle through nodes that never listen would spin forever."""
+        silent = {i: n for i, n in self.b.nodes.items() if n.kind not in INPUT_KINDS}
+        state: dict[str, int] = {}
+
+        def visit(node_id: str, path: list[str]) -> None:
+            state[node_id] = 1
+            for _, target in silent[node_id].targets():
+                if target.endswith(".@start"):
+                    target = self.b.starts.get(target.split(".", 1)[0], "")
+                if target not in silent:
+                    continue
+                if state.get(target) == 1:
+                    cycle = " -> ".join(path[path.index(target) :] + [target])
+                    self.add(silent[node_id], None, f"loops without asking anything: {cycle}")
+                elif target not in state:
+                    visit(target, path + [target])
+            state[node_id] = 2
+
+        for node_id in silent:
+            if node_id not in state:
+                visit(node_id, [node_id])

@@ -1,0 +1,139 @@
+"""Compile a bundle of YAML flow documents, reporting every problem in one `FlowError`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ivr.engine.checks import Checker
+from ivr.engine.flow import (
+    DEFAULT_KEYS,
+    ENTRY_FLOW,
+    FLOW_KEYS,
+    SCHEMA,
+    Bundle,
+    Defaults,
+    FlowError,
+    Node,
+    problem,
+    qualify,
+)
+from ivr.engine.prompts import Prompts
+
+
+def compile_bundle(
+    docs: Mapping[str, Any],
+    *,
+    files: Mapping[str, str] | None = None,
+    prompts: Collection[Prompts] = (),
+    actions: Collection[str] | None = None,
+    catalogs: Collection[str] | None = None,
+    queues: Collection[str] | None = None,
+) -> Bundle:
+    """Validate every flow document and compile them into one `Bundle`.
+
+    Args:
+        docs: flow name -> the parsed YAML document of that flow.
+        files: flow name -> file name, used in error messages.
+        prompts: every language's prompts; each referenced key must exist in all.
+        actions: names of registered actions (None skips the check).
+        catalogs: names of known catalogs (None skips the check).
+        queues: names of known agent queues (None skips the check).
+
+    Returns:
+        The compiled bundle.
+
+    Raises:
+        FlowError: listing every problem found.
+    """
+    files = dict(files or {})
+    problems: list[str] = []
+    nodes: dict[str, Node] = {}
+    starts: dict[str, str] = {}
+    defaults: dict[str, Defaults] = {}
+    if ENTRY_FLOW not in docs:
+        problems.append(problem("flows", None, None, f"no '{ENTRY_FLOW}' flow to start calls"))
+
+    for flow, doc in docs.items():
+        file = files.setdefault(flow, f"flows/{flow}.yaml")
+        if not isinstance(doc, Mapping):
+            problems.append(problem(file, None, None, "a flow must be a mapping"))
+            continue
+        for key in set(doc) - FLOW_KEYS:
+            problems.append(problem(file, None, key, "unknown top-level field"))
+        defaults[flow] = _defaults(file, flow, doc.get("defaults") or {}, problems)
+        raw_nodes = doc.get("nodes")
+        if not isinstance(raw_nodes, Mapping) or not raw_nodes:
+            problems.append(problem(file, None, "nodes", "a flow needs at least one node"))
+            continue
+        start = doc.get("start")
+        if not isinstance(start, str) or start not in raw_nodes:
+            problems.append(problem(file, None, "start", f"start node {start!r} is not a node"))
+        else:
+            starts[flow] = f"{flow}.{start}"
+        for name, spec in raw_nodes.items():
+            node = _node(file, flow, str(name), spec, problems)
+            if node is not None:
+                nodes[node.id] = node
+
+    entry = defaults.get(ENTRY_FLOW)
+    if entry is not None:
+        # A flow without its own operator or on_fail uses the main flow's.
+        for flow, d in list(defaults.items()):
+            defaults[flow] = replace(
+                d, operator=d.operator or entry.operator, on_fail=d.on_fail or entry.on_fail
+            )
+    bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
+    check = Checker(bundle, problems, prompts, actions, catalogs, queues)
+    check.run()
+    if problems:
+        raise FlowError(problems)
+    return bundle
+
+
+def _defaults(file: str, flow: str, raw: Any, problems: list[str]) -> Defaults:
+    if not isinstance(raw, Mapping):
+        problems.append(problem(file, None, "defaults", "must be a mapping"))
+        return Defaults()
+    for key in set(raw) - DEFAULT_KEYS:
+        problems.append(problem(file, None, f"defaults.{key}", "unknown field"))
+    attempts = raw.get("attempts", 3)
+    if not isinstance(attempts, int) or attempts < 1:
+        problems.append(problem(file, None, "defaults.attempts", "must be a positive integer"))
+        attempts = 3
+    return Defaults(
+        operator=qualify(flow, raw["operator"]) if isinstance(raw.get("operator"), str) else None,
+        on_fail=qualify(flow, raw["on_fail"]) if isinstance(raw.get("on_fail"), str) else None,
+        attempts=attempts,
+        operator_key=str(raw.get("operator_key", "0")),
+        repeat_key=str(raw.get("repeat_key", "*")),
+    )
+
+
+def _yes_no_key(key: Any) -> Any:
+    """YAML 1.1 reads a bare `yes:`/`no:` key as a boolean; flows mean the word."""
+    if key is True:
+        return "yes"
+    if key is False:
+        return "no"
+    return key
+
+
+def _node(file: str, flow: str, name: str, spec: Any, problems: list[str]) -> Node | None:
+    if not isinstance(spec, Mapping):
+        problems.append(problem(file, name, None, "a node must be a mapping"))
+        return None
+    spec = {_yes_no_key(k): v for k, v in spec.items()}
+    if isinstance(spec.get("cases"), Mapping):
+        spec["cases"] = {str(_yes_no_key(k)): v for k, v in spec["cases"].items()}
+    kind = spec.get("kind")
+    if kind not in SCHEMA:
+        problems.append(problem(file, name, "kind", f"unknown kind {kind!r}"))
+        return None
+    required, optional, _ = SCHEMA[kind]
+    for missing in sorted(required - set(spec)):
+        problems.append(problem(file, name, missing, f"required for a {kind} node"))
+    for extra in sorted(set(spec) - required - optional - {"kind"}):
+        problems.append(problem(file, name, extra, f"not a field of a {kind} node"))
+    return Node(id=f"{flow}.{name}", flow=flow, kind=kind, spec=dict(spec))
