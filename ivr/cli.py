@@ -12,8 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from ivr.engine import FlowError
 from ivr.flows import FlowLibrary
+from ivr.services import lifecycle
 from ivr.store import get_session, get_store, upgrade
-from ivr.store.models import OrderStatus, Plan, Role
+from ivr.store.models import Plan, Role
 
 
 def _library() -> FlowLibrary:
@@ -197,7 +198,7 @@ def simulate(url: str | None, from_number: str, to_number: str, token: str | Non
 def review(number: str, decision: str, reason: str | None, user_name: str | None) -> None:
     """Approve or deny a pended order, by its reference (or order) number."""
     from ivr.auth import audit
-    from ivr.services import lifecycle, orders
+    from ivr.services import orders
     from ivr.store.models import User
 
     session = get_session()
@@ -231,11 +232,10 @@ def review(number: str, decision: str, reason: str | None, user_name: str | None
     )
 
 
-_LISTED = [s.value for s in OrderStatus if s is not OrderStatus.DRAFT]
-
-
 @click.command("orders")
-@click.option("--status", type=click.Choice(_LISTED), help="Only orders in this status.")
+@click.option(
+    "--status", type=click.Choice(lifecycle.LISTED_STATUSES), help="Only orders in this status."
+)
 @click.option("--plan", help="Only orders of this plan code.")
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
 @with_appcontext
@@ -244,7 +244,7 @@ def list_orders_cmd(status: str | None, plan: str | None, limit: int) -> None:
 
     No member ids or dates of birth: patient data stays out of terminal scrollback.
     """
-    from ivr.services import lifecycle, orders
+    from ivr.services import orders
 
     session = get_session()
     found = lifecycle.search(session, status=status, plan=plan, limit=limit)

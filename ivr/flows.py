@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,8 +22,8 @@ import ivr.services.helpdesk_line  # noqa: F401  (registers the help desk's acti
 import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
 import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
 import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
-from ivr.engine import Bundle, FlowError, Prompts, compile_bundle
-from ivr.services.catalogs import CATALOG_NAMES, Catalogs, load_catalogs, queue_names
+from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
+from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
 from ivr.services.registry import ACTIONS
 from ivr.store.models import FlowVersion
 
@@ -95,8 +94,7 @@ class FlowLibrary:
         self._prompts: dict[str, Prompts] | None = None
         self._queues: set[str] | None = None
         self._bundles: dict[int, Bundle] = {}
-        self._catalogs: tuple[float, Catalogs] | None = None
-        self._lock = threading.Lock()
+        self._catalogs: tuple[float, dict[str, Catalog]] | None = None
 
     @property
     def prompts(self) -> dict[str, Prompts]:
@@ -143,13 +141,12 @@ class FlowLibrary:
     def catalogs(
         self, session: so.Session, clock: Callable[[], float] = time.monotonic
     ) -> Catalogs:
+        """The catalogs, read through `session`; what was read is kept for `ttl` seconds."""
         now = clock()
         cached = self._catalogs
         if cached is None or now - cached[0] > self.ttl:
-            with self._lock:
-                cached = (now, load_catalogs(session))
-                self._catalogs = cached
-        return cached[1].bind(session)
+            cached = self._catalogs = (now, {})
+        return Catalogs(session, cached[1])
 
     def forget_catalogs(self) -> None:
         self._catalogs = None

@@ -67,22 +67,19 @@ def _say_all(parent: VoiceResponse | Gather, texts: Iterable[str], voice: Voice)
         parent.say(text, voice=voice.name, language=voice.language)
 
 
-def apology(text: str, *, voice: Voice, backup_number: str | None) -> VoiceResponse:
-    """What a caller hears when the store is down: an apology, then the backup line."""
+def apology(
+    text: str, *, voice: Voice, backup_number: str | None = None, queue: str | None = None
+) -> VoiceResponse:
+    """An apology, then a place in an agent `queue` (a call we have no record of), else the
+    `backup_number` (the store is down), else goodbye."""
     response = VoiceResponse()
     response.say(text, voice=voice.name, language=voice.language)
-    if backup_number:
+    if queue:
+        response.enqueue(queue)
+    elif backup_number:
         response.dial(backup_number)
     else:
         response.hangup()
-    return response
-
-
-def hand_over(text: str, *, voice: Voice, queue: str) -> VoiceResponse:
-    """An apology, then a place in an agent queue (a call we have no record of)."""
-    response = VoiceResponse()
-    response.say(text, voice=voice.name, language=voice.language)
-    response.enqueue(queue)
     return response
 
 

@@ -20,9 +20,8 @@ from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
 from ivr.services.registry import ACTIONS
-from ivr.store import READ_ONLY, ReadOnlyViolation, get_session, get_store, run_after_commit
-from ivr.store.models import Call
-from ivr.twiml import Voice, apology, hand_over, render, voice_for, xml
+from ivr.store import get_session, read_first, run_after_commit
+from ivr.twiml import Voice, apology, render, voice_for, xml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -194,42 +193,18 @@ def _play_turn(
 def incoming() -> Response:
     """Start a call on the published flow and answer its first turn."""
     started = time.perf_counter()
-    form = request.form
-    sid = (form.get("CallSid") or "").strip()
-    session = get_session()
-    lib = library()
+    sid = (request.form.get("CallSid") or "").strip()
     if not sid:
-        prompts = lib.prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
-        return twiml(
-            xml(
-                apology(
-                    prompts.text("system.store_down_no_backup"), voice=_voice(), backup_number=None
-                )
-            )
-        )
-    return _unlocked_first(_incoming, session, sid, started)
-
-
-def _unlocked_first(play: Callable[..., Response], session: so.Session, *args: Any) -> Response:
-    """SQLite has one write lock for the whole database. Most turns only read until they
-    save the call, so they run unlocked and lock for the save alone; a turn whose actions
-    write (a draft, an order) starts again, locked from its first statement."""
-    if get_store().deferred_turns:
-        try:
-            return play(session, *args, deferred=True)
-        except ReadOnlyViolation:
-            session.rollback()
-    return play(session, *args, deferred=False)
+        prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+        return twiml(xml(apology(prompts.text("system.store_down_no_backup"), voice=_voice())))
+    return read_first(get_session(), _incoming, sid, started)
 
 
 def _find_call(session: so.Session, sid: str, *, deferred: bool) -> calls.CallRow | None:
-    """The call, read in a read-only transaction (`deferred`) or locked for the turn."""
+    """The call, read (`deferred`: `record_turn` checks the turn) or locked for the turn."""
     if not sid:
         return None
-    if deferred:
-        session.connection(execution_options=READ_ONLY)
-        return calls.read_call(session, sid)
-    return calls.lock_call(session, sid)
+    return calls.read_call(session, sid) if deferred else calls.lock_call(session, sid)
 
 
 def _incoming(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
@@ -271,7 +246,7 @@ def _incoming(session: so.Session, sid: str, started: float, *, deferred: bool) 
 
 
 def _replay_or_none(session: so.Session, sid: str, number: int) -> Response | None:
-    call = session.scalars(sa.select(Call).where(Call.sid == sid)).first()
+    call = calls.read_call(session, sid)
     if call is None:
         return None
     event = calls.recorded_turn(session, call, number)
@@ -286,7 +261,7 @@ def turn() -> Response:
     started = time.perf_counter()
     sid = (request.form.get("CallSid") or "").strip()
     session = get_session()
-    return _unlocked_first(_turn, session, sid, started)
+    return read_first(session, _turn, sid, started)
 
 
 def _turn(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
@@ -336,9 +311,7 @@ def _unknown_call(sid: str) -> Response:
     log.warning("turn for unknown call %s", sid or "(no CallSid)")
     prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
     text = prompts.text("system.unknown_call")
-    return twiml(
-        xml(hand_over(text, voice=_voice(), queue=current_app.config["IVR_FALLBACK_QUEUE"]))
-    )
+    return twiml(xml(apology(text, voice=_voice(), queue=current_app.config["IVR_FALLBACK_QUEUE"])))
 
 
 @bp.post("/status")

@@ -115,14 +115,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def reseed_mutable(url: str) -> None:
     """Load again the seeded rows that tests may change (portal accounts)."""
     from ivr.config import ROOT
-    from ivr.services import catalogs
+    from ivr.services.portal import seed_portal_accounts
 
-    seed = getattr(catalogs, "seed_portal_accounts", None)
-    if seed is None:
-        return
     engine = sa.create_engine(url)
     with sa.orm.Session(engine) as s:
-        seed(s, ROOT / "data" / "portal_users.csv")
+        seed_portal_accounts(s, ROOT / "data" / "portal_users.csv")
         s.commit()
     engine.dispose()
 

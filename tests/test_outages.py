@@ -224,13 +224,13 @@ def test_message_for_plain_text_is_english_for_everyone(session: Any) -> None:
 
 def test_update_changes_only_the_given_fields(session: Any) -> None:
     outage = add(session, plans=["SUMMIT"], systems=["portal"], ends_at=iso(NOW + DAY))
-    outages.update(session, outage, {"title": "Portal slow", "plans": None}, now=NOW)
+    outages.update(session, outage, {"title": "Portal slow", "plans": None})
     assert outage.title == "Portal slow" and outage.plans is None
     assert outage.systems == ["portal"] and outage.ends_at == NOW + DAY
     assert outage.message == {"en-US": NOTICE["message"]}
-    outages.update(session, outage, {"ends_at": None}, now=NOW)
+    outages.update(session, outage, {"ends_at": None})
     assert outage.ends_at is None
-    outages.update(session, outage, {}, now=NOW)
+    outages.update(session, outage, {})
     assert outage.title == "Portal slow"
 
 
@@ -250,7 +250,7 @@ def test_update_validates_like_create_and_changes_nothing(
 ) -> None:
     outage = add(session, ends_at=iso(NOW + DAY))
     with pytest.raises(OutageError) as caught:
-        outages.update(session, outage, data, now=NOW)
+        outages.update(session, outage, data)
     assert caught.value.field == field
     assert outage.starts_at == NOW and outage.ends_at == NOW + DAY and outage.title == "Portal down"
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request
 
 from ivr.api import bp
-from ivr.api.errors import invalid
+from ivr.api.common import MAX_LIMIT, invalid, page_limit
 from ivr.auth import audit, require_role
 from ivr.services import messaging
 from ivr.store import get_session
 from ivr.store.models import Role
 
 MESSAGE_READERS = (Role.ADMIN,)
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 
 @bp.get("/messages")
@@ -23,14 +21,14 @@ def list_messages() -> Response | tuple[Response, int]:
 
     Bodies never hold a secret: a reset code is masked.
     """
-    raw_limit = request.args.get("limit", str(DEFAULT_LIMIT)).strip()
-    if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    limit = page_limit()
+    if limit is None:
         return invalid("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
     status = request.args.get("status")
     if status is not None and status not in messaging.STATUSES:
         return invalid("status", "status must be one of " + ", ".join(messaging.STATUSES))
     session = get_session()
-    found = messaging.latest(session, limit=int(raw_limit), status=status)
+    found = messaging.latest(session, limit=limit, status=status)
     items = [messaging.to_dict(m) for m in found]
     audit(session, g.user, "list", "outbox", status or "all")
     session.commit()

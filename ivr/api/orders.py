@@ -12,7 +12,7 @@ import sqlalchemy.orm as so
 from flask import Response, abort, current_app, g, jsonify, request
 
 from ivr.api import bp
-from ivr.api.errors import problem
+from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
 from ivr.auth import audit, require_role
 from ivr.services import lifecycle, orders
 from ivr.store import get_session
@@ -41,9 +41,6 @@ def get_order(number: str) -> Response:
 # --- search, and the acts of an order's life cycle ----------------------------------------
 
 SEARCH_FILTERS = ("member_id", "ordering_npi", "status", "plan")
-LISTED_STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.DRAFT)
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 _CURSOR_PREFIX = "o:"
 
 AGENT_ACTORS = (Role.ADMIN, Role.AGENT)  # extend, cancel, change the provider
@@ -106,19 +103,20 @@ def list_orders() -> Response | tuple[Response, int]:
     status is a 422. Each search is audited once, its filters as the target.
     """
     args = request.args
-    raw_limit = args.get("limit", str(DEFAULT_LIMIT)).strip()
-    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
+    limit = page_limit()
+    if limit is None:
         return problem(422, "invalid_limit", f"limit must be a whole number, 1 to {MAX_LIMIT}.")
-    limit = int(raw_limit)
     after_id = None
     if "cursor" in args:
         after_id = decode_cursor(args["cursor"].strip())
         if after_id is None:
             return problem(422, "invalid_cursor", "cursor must be the `next` of a page.")
     filters = {name: (args.get(name, "").strip() or None) for name in SEARCH_FILTERS}
-    if filters["status"] is not None and filters["status"] not in LISTED_STATUSES:
+    if filters["status"] is not None and filters["status"] not in lifecycle.LISTED_STATUSES:
         return problem(
-            422, "invalid_status", "status must be one of: " + ", ".join(LISTED_STATUSES) + "."
+            422,
+            "invalid_status",
+            "status must be one of: " + ", ".join(lifecycle.LISTED_STATUSES) + ".",
         )
     session = get_session()
     found = lifecycle.search(session, after_id=after_id, limit=limit + 1, **filters)
@@ -149,8 +147,8 @@ def _json_object(*, required: bool) -> dict[str, Any]:
         if required:
             raise BadRequestBody("invalid_body", "a JSON object body is required")
         return {}
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
+    body = json_object()
+    if body is None:
         raise BadRequestBody("invalid_body", "the body must be a JSON object")
     return body
 

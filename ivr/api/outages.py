@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, abort, g, jsonify, request
 
 from ivr.api import bp
-from ivr.api.errors import invalid
+from ivr.api.common import invalid, json_object
 from ivr.auth import audit, require_role
 from ivr.services import outages
 from ivr.services.outages import OutageError
@@ -21,8 +21,8 @@ _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no"
 
 def _body() -> dict[str, Any]:
     """The request's JSON object, or OutageError naming the body."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
+    body = json_object()
+    if body is None:
         raise OutageError("body", "the body must be a JSON object")
     return body
 
@@ -81,14 +81,13 @@ def update_outage(outage_id: int) -> Response | tuple[Response, int]:
     """Change some fields of a notice (the others stay); `"ends_at": null` reopens it."""
     session = get_session()
     outage = _found(outage_id)
-    now = utcnow()
     try:
-        outages.update(session, outage, _body(), now=now)
+        outages.update(session, outage, _body())
     except OutageError as exc:
         session.rollback()
         return invalid(exc.field, str(exc))
     audit(session, g.user, "update", "outage", str(outage.id))
-    view = outages.to_dict(outage, now=now)
+    view = outages.to_dict(outage, now=utcnow())
     session.commit()
     return jsonify(view)
 

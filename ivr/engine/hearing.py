@@ -15,12 +15,11 @@ from rapidfuzz import fuzz
 
 from ivr.engine.flow import Bundle, Node
 from ivr.engine.types import (
-    ActionResult,
     CallState,
     EngineError,
     Input,
     Match,
-    TurnAbandoned,
+    call_action,
 )
 from ivr.match.spoken import parse_date_reason, spoken_digits, yes_no
 
@@ -111,15 +110,7 @@ def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard
     slot = node.spec["slot"]
     params = {**(node.get("params") or {}), "value": heard.slots.get(slot)}
     slots = {**state.slots, **heard.slots}
-    if ctx.actions is None:
-        result = ActionResult(outcome="error")
-    else:
-        try:
-            result = ctx.actions(node.spec["validate"], params, slots)
-        except TurnAbandoned:
-            raise
-        except Exception:  # noqa: BLE001 - a failing check is a retry, never a 500
-            result = ActionResult(outcome="error")
+    result = call_action(ctx.actions, node.spec["validate"], params, slots)  # error: a retry
     if result.outcome != "ok":
         return Heard(
             "invalid",

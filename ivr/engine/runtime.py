@@ -11,7 +11,6 @@ from ivr.engine.flow import INPUT_KINDS, Bundle, Node
 from ivr.engine.hearing import interpret, qualified
 from ivr.engine.prompts import Prompts
 from ivr.engine.types import (
-    ActionResult,
     Actions,
     CallState,
     Catalog,
@@ -21,7 +20,7 @@ from ivr.engine.types import (
     Input,
     Transfer,
     Turn,
-    TurnAbandoned,
+    call_action,
 )
 
 ESCALATION = "_escalation"
@@ -199,7 +198,9 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
             state = state.moved(_required(node.target("next"), node))
         elif kind == "action":
-            result = _act(node, state, ctx)
+            result = call_action(
+                ctx.actions, node.spec["action"], node.get("params") or {}, state.slots
+            )
             outcomes = node.get("outcomes") or {}
             target = outcomes.get(result.outcome) or node.spec["next"]
             state = state.moved(qualified(node, target), **result.slots)
@@ -258,14 +259,3 @@ def _case(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "" if value is None else str(value)
-
-
-def _act(node: Node, state: CallState, ctx: Context) -> ActionResult:
-    if ctx.actions is None:
-        return ActionResult(outcome="error")
-    try:
-        return ctx.actions(node.spec["action"], node.get("params") or {}, state.slots)
-    except TurnAbandoned:
-        raise
-    except Exception:  # noqa: BLE001 - a failing service sends the caller on, never a 500
-        return ActionResult(outcome="error")

@@ -83,6 +83,21 @@ class Actions(Protocol):
     ) -> ActionResult: ...
 
 
+def call_action(
+    actions: Actions | None, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]
+) -> ActionResult:
+    """An action's result; a missing or failing service is the outcome "error" (the flow
+    routes the caller on, never a 500). `TurnAbandoned` goes through."""
+    if actions is None:
+        return ActionResult(outcome="error")
+    try:
+        return actions(name, params, slots)
+    except TurnAbandoned:
+        raise
+    except Exception:  # noqa: BLE001 - see above
+        return ActionResult(outcome="error")
+
+
 @dataclass(frozen=True)
 class Gather:
     """How to listen for the next answer."""

@@ -13,6 +13,8 @@ import sqlalchemy.orm as so
 from ivr.engine import Catalog
 from ivr.match.catalog import ChoiceCatalog, Entry
 from ivr.match.ids import normalize_phone, npi_is_valid
+from ivr.services import portal
+from ivr.store import upsert
 from ivr.store.models import ExamType, Member, Plan, Provider
 
 CATALOG_NAMES = frozenset({"plans", "exams", "diagnoses", "facilities"})
@@ -81,7 +83,7 @@ def seed_providers(session: so.Session, path: Path) -> int:
             "zip": row.get("zip") or None,
             "plans": [p.upper() for p in split_multi(row.get("plans", ""))],
         }
-        changed += _upsert(session, Provider, {"npi": npi}, values)
+        changed += upsert(session, Provider, {"npi": npi}, values)
     session.flush()
     return changed
 
@@ -102,7 +104,7 @@ def seed_members(session: so.Session, path: Path) -> int:
             "last_name": row["last_name"],
             "date_of_birth": dob,
         }
-        changed += _upsert(session, Member, key, values)
+        changed += upsert(session, Member, key, values)
     session.flush()
     return changed
 
@@ -120,30 +122,9 @@ def seed_exams(session: so.Session, path: Path) -> int:
             "description": row["description"],
             "aliases": split_multi(row.get("aliases", "")),
         }
-        changed += _upsert(session, ExamType, {"code": code}, values)
+        changed += upsert(session, ExamType, {"code": code}, values)
     session.flush()
     return changed
-
-
-def _upsert(
-    session: so.Session, model: type, key: dict[str, object], values: dict[str, object]
-) -> int:
-    row = session.scalars(sa.select(model).filter_by(**key)).first()
-    if row is None:
-        session.add(model(**key, **values))
-        return 1
-    if any(getattr(row, k) != v for k, v in values.items()):
-        for k, v in values.items():
-            setattr(row, k, v)
-        return 1
-    return 0
-
-
-def seed_portal_accounts(session: so.Session, path: Path) -> int:
-    """ProviderPortal accounts (`data/portal_users.csv`), for the help desk's resets."""
-    from ivr.services import portal
-
-    return portal.seed_portal_accounts(session, path)
 
 
 def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
@@ -153,7 +134,7 @@ def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
         "exam types": seed_exams(session, data_dir / "exam_types.csv"),
         "providers": seed_providers(session, data_dir / "providers.csv"),
         "members": seed_members(session, data_dir / "members.csv"),
-        "portal accounts": seed_portal_accounts(session, data_dir / "portal_users.csv"),
+        "portal accounts": portal.seed_portal_accounts(session, data_dir / "portal_users.csv"),
     }
 
 
@@ -185,9 +166,10 @@ def facility_catalog(session: so.Session) -> ChoiceCatalog:
 class Catalogs(Mapping[str, Catalog]):
     """The catalogs, each read from the store only when a question first needs it."""
 
-    def __init__(self, session: so.Session) -> None:
-        self._session: so.Session | None = session
-        self._loaded: dict[str, Catalog] = {}
+    def __init__(self, session: so.Session, loaded: dict[str, Catalog] | None = None) -> None:
+        """`loaded`: what earlier turns read, shared and added to (the library's cache)."""
+        self._session = session
+        self._loaded = {} if loaded is None else loaded
 
     def _load(self, name: str) -> Catalog:
         if name == "diagnoses":
@@ -195,7 +177,7 @@ class Catalogs(Mapping[str, Catalog]):
 
             return default_index()
         loaders = {"plans": plan_catalog, "exams": exam_catalog, "facilities": facility_catalog}
-        if name not in loaders or self._session is None:
+        if name not in loaders:
             raise KeyError(name)
         return loaders[name](self._session)
 
@@ -209,16 +191,6 @@ class Catalogs(Mapping[str, Catalog]):
 
     def __len__(self) -> int:
         return len(CATALOG_NAMES)
-
-    def bind(self, session: so.Session) -> Catalogs:
-        """A view sharing what is loaded, reading anything new through `session`."""
-        view = Catalogs(session)
-        view._loaded = self._loaded
-        return view
-
-
-def load_catalogs(session: so.Session) -> Catalogs:
-    return Catalogs(session)
 
 
 def queue_names(data_dir: Path) -> set[str]:

@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
-from ivr.services.registry import action, now_of
+from ivr.services.registry import action
 from ivr.store import after_commit
 from ivr.store.models import OutboxMessage, PortalAccount, utcnow
 
@@ -52,7 +52,7 @@ def identify_account(
     found = portal.find_by_identifier(session, digits)
     if not found:
         portal.record_attempt(
-            session, None, "unknown", call_sid=facts.get("call_sid"), now=now_of(facts)
+            session, None, portal.UNKNOWN, call_sid=facts.get("call_sid"), now=utcnow()
         )
     # Identified by the TIN, its last four digits prove nothing more: only the ZIP counts.
     by_tin = len(digits) == 9
@@ -69,23 +69,23 @@ def check_account_factor(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """The last four of the TIN or the ZIP on file picks exactly one candidate account."""
-    now, sid = now_of(facts), facts.get("call_sid")
+    now, sid = utcnow(), facts.get("call_sid")
     digits = str(params.get("value") or "")
     candidates = [session.get(PortalAccount, i) for i in slots.get("_portal_candidates") or []]
     accounts = [a for a in candidates if a is not None]
-    usable = not (slots.get("_portal_by_tin") and len(digits) == 4)
-    matched = [a for a in accounts if usable and portal.check_factor(a, digits)]
+    by_tin = bool(slots.get("_portal_by_tin"))
+    matched = [a for a in accounts if portal.check_factor(a, digits, by_tin=by_tin)]
     if len(matched) == 1:
         account = matched[0]
         if portal.phone_locked(account, now):
-            portal.record_attempt(session, account, "locked_out", call_sid=sid, now=now)
+            portal.record_attempt(session, account, portal.LOCKED_OUT, call_sid=sid, now=now)
             return ActionResult("locked_out")
-        portal.record_attempt(session, account, "identified", call_sid=sid, now=now)
+        portal.record_attempt(session, account, portal.IDENTIFIED, call_sid=sid, now=now)
         return ActionResult("ok", {"_portal_account": account.id})
     for account in accounts:
         portal.note_failed_identification(session, account, call_sid=sid, now=now)
     if not accounts:
-        portal.record_attempt(session, None, "wrong_factor", call_sid=sid, now=now)
+        portal.record_attempt(session, None, portal.WRONG_FACTOR, call_sid=sid, now=now)
     return ActionResult("no_match")
 
 
@@ -100,10 +100,8 @@ def start_password_reset(
     account = session.get(PortalAccount, slots.get("_portal_account") or -1)
     if account is None:
         return ActionResult("cannot")
-    outcome = portal.start_reset(
-        session, account, call_sid=facts.get("call_sid"), now=now_of(facts)
-    )
-    if outcome.outcome == "code_sent" and outcome.message_id is not None:
+    outcome = portal.start_reset(session, account, call_sid=facts.get("call_sid"), now=utcnow())
+    if outcome.outcome == portal.CODE_SENT and outcome.message_id is not None:
         _send_after_commit(session, facts, outcome.message_id, outcome.plaintext_body)
     return ActionResult(outcome.outcome)
 

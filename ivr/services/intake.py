@@ -19,7 +19,7 @@ from ivr.criteria import Criteria, Question, Rule, load_rules, parse_answer
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import orders
-from ivr.services.registry import action
+from ivr.services.registry import action, language_of
 from ivr.store.models import Member, Provider
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -169,7 +169,7 @@ def criteria_next(
     question = rules.next_question(rule, answers, _criteria_facts(slots))
     if question is None:
         return ActionResult("done", {"criteria_rule": rule.id})
-    language = str(facts.get("language") or "en-US")
+    language = language_of(facts)
     return ActionResult(
         question.expect,
         {
@@ -220,7 +220,7 @@ def submit_order(
     rule = rules.rule_for(order.exam_code or "", diagnoses)
     answers = dict((slots.get("criteria_answers") or {}).get(rule.id, {})) if rule else {}
     decision = rules.decide(rule, answers, _criteria_facts(slots))
-    language = str(facts.get("language") or "en-US")
+    language = language_of(facts)
     try:
         orders.submit(
             session,

@@ -182,6 +182,8 @@ _EXTEND_REFUSALS = {
 }
 
 CANCELLABLE = (OrderStatus.APPROVED, OrderStatus.PENDING_REVIEW)
+# The statuses `search` can filter on: every one but a draft.
+LISTED_STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.DRAFT)
 
 
 def cancel(

@@ -13,7 +13,8 @@ import sqlalchemy.orm as so
 
 from ivr.engine import ActionResult
 from ivr.services import outages
-from ivr.services.registry import action, language_of, now_of
+from ivr.services.registry import action, language_of
+from ivr.store.models import utcnow
 
 
 @action("announce_outages")
@@ -29,7 +30,7 @@ def announce_outages(
         o
         for o in outages.active(
             session,
-            now=now_of(facts),
+            now=utcnow(),
             plan=slots.get("plan"),
             scope=str(params.get("scope", "all_plans")),
         )
@@ -54,7 +55,7 @@ def read_outages(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """Every active notice that concerns the caller's plan, with its expected end."""
-    found = outages.active(session, now=now_of(facts), plan=slots.get("plan"), scope="for_plan")
+    found = outages.active(session, now=utcnow(), plan=slots.get("plan"), scope="for_plan")
     if not found:
         return ActionResult("none")
     return ActionResult("some", {"outage_text": _describe(found, facts)})

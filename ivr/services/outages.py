@@ -178,9 +178,7 @@ def create(
     return outage
 
 
-def update(
-    session: so.Session, outage: Outage, data: Mapping[str, Any], *, now: dt.datetime
-) -> Outage:
+def update(session: so.Session, outage: Outage, data: Mapping[str, Any]) -> Outage:
     """Change the given fields only, validated as on create; `ends_at: null` reopens."""
     data = _check_fields(data)
     changes: dict[str, Any] = {}

@@ -26,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import messaging
+from ivr.store import upsert
 from ivr.store.models import OutboxMessage, PortalAccount, ResetAttempt, ResetCode
 
 COLUMNS = ("username", "full_name", "npi", "tin", "mobile", "email", "zip", "status")
@@ -63,7 +64,6 @@ OUTCOMES = frozenset(
     }
 )
 
-RESET_KIND = messaging.RESET_CODE_KIND
 RESET_SMS = (
     "Your ProviderPortal reset code is {code}. It expires in 10 minutes. Enter it on the "
     "portal's password reset page. The help desk will never ask you for it."
@@ -115,16 +115,8 @@ def seed_portal_accounts(session: so.Session, path: Path) -> int:
             rows.append(values)
     changed = 0
     for values in rows:
-        account = session.scalars(
-            sa.select(PortalAccount).where(PortalAccount.username == values["username"])
-        ).first()
-        if account is None:
-            session.add(PortalAccount(**values))
-            changed += 1
-        elif any(getattr(account, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(account, k, v)
-            changed += 1
+        key = {"username": values.pop("username")}
+        changed += upsert(session, PortalAccount, key, values)
     session.flush()
     return changed
 
@@ -208,10 +200,11 @@ def find_by_identifier(session: so.Session, digits: str | None) -> list[PortalAc
     )
 
 
-def check_factor(account: PortalAccount, digits: str | None) -> bool:
-    """The second factor: the last 4 digits of the TIN on file, or its 5-digit ZIP code."""
+def check_factor(account: PortalAccount, digits: str | None, *, by_tin: bool = False) -> bool:
+    """The second factor: the last 4 digits of the TIN on file, or its 5-digit ZIP code.
+    `by_tin`: the caller named the account by its TIN, so its last 4 prove nothing more."""
     digits = _digits(digits)
-    if len(digits) == 4 and account.tin:
+    if len(digits) == 4 and account.tin and not by_tin:
         expected = account.tin[-4:]
     elif len(digits) == 5 and account.zip:
         expected = account.zip[:5]
@@ -376,7 +369,7 @@ def start_reset(
     message = messaging.queue(
         session,
         to=mobile,
-        kind=RESET_KIND,
+        kind=messaging.RESET_CODE_KIND,
         body_masked=masked,
         account_id=account.id,
         reset_code_id=code_row.id,

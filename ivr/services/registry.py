@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,14 +27,6 @@ def action(name: str) -> Callable[[Action], Action]:
         return fn
 
     return register
-
-
-def now_of(facts: Mapping[str, Any]) -> dt.datetime:
-    """The turn's clock, as the voice layer handed it (or the store's)."""
-    from ivr.store.models import utcnow
-
-    now = facts.get("now")
-    return now if isinstance(now, dt.datetime) else utcnow()
 
 
 def language_of(facts: Mapping[str, Any]) -> str:

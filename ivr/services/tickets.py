@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ivr.services.orders import assign_unique
@@ -38,7 +37,3 @@ def open_ticket(
     )
     assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow)
     return ticket
-
-
-def for_call(session: so.Session, call_sid: str) -> list[Ticket]:
-    return list(session.scalars(sa.select(Ticket).where(Ticket.call_sid == call_sid)))

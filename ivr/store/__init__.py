@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g, has_request_context, request
 
-from ivr.store.sqlite import READ_ONLY as READ_ONLY
-from ivr.store.sqlite import ReadOnlyViolation as ReadOnlyViolation
-from ivr.store.sqlite import sqlite_engine
+from ivr.store.sqlite import READ_ONLY, ReadOnlyViolation, sqlite_engine
 
 HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
@@ -75,6 +75,35 @@ def get_session() -> so.Session:
         g.ivr_session = (store.read_sessionmaker if reading else store.sessionmaker)()
     session: so.Session = g.ivr_session
     return session
+
+
+def read_first(session: so.Session, attempt: Callable[..., T], *args: Any) -> T:
+    """`attempt(session, *args, deferred=...)`, first read-only where the store locks the
+    whole database to write (SQLite): a turn that only reads until it saves then locks for
+    the save alone. An attempt that writes sooner is rolled back and run again with
+    `deferred=False`, locked from its first statement."""
+    if get_store().deferred_turns:
+        session.connection(execution_options=READ_ONLY)
+        try:
+            return attempt(session, *args, deferred=True)
+        except ReadOnlyViolation:
+            session.rollback()
+    return attempt(session, *args, deferred=False)
+
+
+def upsert(
+    session: so.Session, model: type, key: Mapping[str, object], values: Mapping[str, object]
+) -> int:
+    """Insert the row of `model` with `key`, or update it to `values`; 1 if anything changed."""
+    row = session.scalars(sa.select(model).filter_by(**key)).first()
+    if row is None:
+        session.add(model(**key, **values))
+        return 1
+    if any(getattr(row, k) != v for k, v in values.items()):
+        for k, v in values.items():
+            setattr(row, k, v)
+        return 1
+    return 0
 
 
 def alembic_config(url: str) -> Any:
