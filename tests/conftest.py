@@ -30,6 +30,11 @@ ON_CI = os.environ.get("CI", "").lower() == "true"
 SEEDED_ONCE = {"plans", "flow_versions", "providers", "members", "exam_types"}
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The API's Authorization header for `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def base_config(url: str, **extra: Any) -> dict[str, Any]:
     config = {
         "TESTING": True,

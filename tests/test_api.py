@@ -11,10 +11,7 @@ from flask.testing import FlaskClient
 
 from ivr.simulate import Caller
 from ivr.store.models import AuditEntry
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import bearer
 
 
 @pytest.mark.parametrize("role", ["admin", "supervisor", "agent"])

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from ivr.match.ids import luhn_valid
 from ivr.services import orders
 from ivr.store.models import AuditEntry, Order, OrderStatus, utcnow
+from tests.conftest import bearer
 from tests.test_orders import COMPLETE
 
 IN_NETWORK = "2358850222"  # Lakeside Diagnostic Imaging: SUMMIT among others
@@ -25,10 +26,6 @@ ORDERING_NOT_FACILITY = "1234567893"  # an ordering physician's NPI
 NOBODY = "1000000004"
 
 _sids = itertools.count(1)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def make_order(app: Flask, *, outcome: str = "approved", **slots: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from ivr.store.models import ApiToken, CallEvent, Plan
+from tests.conftest import bearer
 
 
 def test_seed_is_idempotent(runner: FlaskCliRunner, session: Any) -> None:
@@ -35,7 +36,7 @@ def test_create_user_prints_a_working_token_last(
     assert token.startswith("ivr_") and " " not in token
     stored = session.scalars(sa.select(ApiToken)).one()
     assert stored.token_hash != token and token not in stored.token_hash
-    response = client.get("/api/v1/calls/CAnone", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/api/v1/calls/CAnone", headers=bearer(token))
     assert response.status_code == 404
 
 

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from ivr.match.ids import luhn_valid
 from ivr.simulate import Caller, FlaskTransport, SimulatedCall
 from ivr.store.models import Call, Order, OrderStatus
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, bearer
 
 # --- who and what the calls use (data/providers.csv, members.csv, exam_types.csv) --------
 
@@ -244,10 +244,6 @@ def kinds(order: Order) -> list[str]:
     return [e.kind for e in order.events]
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def make_caller(client: FlaskClient) -> Callable[..., Caller]:
     """Callers from other phones, e.g. an ordering physician's office (the caller id)."""
@@ -424,6 +420,15 @@ def test_mixed_intake_over_50_is_approved_without_questions(caller: Caller, sess
     assert (order.criteria_rule, order.criteria_answers) == ("lumbar_mri_low_back_pain", {})
 
 
+def press_each(call: SimulatedCall, keys: list[str]) -> list[str]:
+    """The question the call is at, then the last thing heard after each key."""
+    heard = [call.heard[-1]]
+    for key in keys:
+        call.press(key)
+        heard.append(call.heard[-1])
+    return heard
+
+
 @pytest.mark.parametrize(
     ("keys", "questions", "answers"),
     [
@@ -440,10 +445,7 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
     caller: Caller, session: Any, keys: list[str], questions: list[str], answers: dict[str, Any]
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    heard = [call.heard[-1]]
-    for key in keys:
-        call.press(key)
-        heard.append(call.heard[-1])
+    heard = press_each(call, keys)
     assert heard[:-1] == questions
     assert heard[-1] == REVIEW_MENU
 
@@ -479,7 +481,7 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
 
 
 @pytest.mark.parametrize(
-    ("keys", "asked", "answers"),
+    ("keys", "questions", "answers"),
     [
         (["1"], [RED_FLAG], {"red_flag": True}),
         (
@@ -491,14 +493,11 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
     ids=["red-flag", "six-weeks-of-care"],
 )
 def test_lumbar_mri_under_50_that_meets_the_criteria_is_approved(
-    caller: Caller, session: Any, keys: list[str], asked: list[str], answers: dict[str, Any]
+    caller: Caller, session: Any, keys: list[str], questions: list[str], answers: dict[str, Any]
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    heard = [call.heard[-1]]
-    for key in keys:
-        call.press(key)
-        heard.append(call.heard[-1])
-    assert heard == [*asked, REVIEW_MENU]
+    heard = press_each(call, keys)
+    assert heard == [*questions, REVIEW_MENU]
     call.press("1")
     assert call.heard[0].startswith("Approved. ")
     order = order_of(session, call.sid)

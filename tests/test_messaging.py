@@ -26,6 +26,7 @@ from ivr import store
 from ivr.config import ROOT
 from ivr.services import messaging, portal
 from ivr.store.models import OutboxMessage, PortalAccount, ResetCode, utcnow
+from tests.conftest import bearer
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -126,10 +127,6 @@ def send(session: so.Session, message: OutboxMessage, body: str | None, **kw: An
     return messaging.send(
         session, message, plaintext_body=body, config=config, now=kw.pop("now", NOW), **kw
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- Sending ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from ivr.simulate import Caller
 from ivr.store.models import utcnow
+from tests.conftest import bearer
 
 PLAN_QUESTION = "Please say or select the plan name."
 
@@ -26,9 +27,7 @@ def post_outage(client: FlaskClient, token_for: Callable[[str], str]) -> Callabl
     def post(**fields: Any) -> int:
         body = {"title": "Portal maintenance", "message": "The portal is down for upgrades."}
         body.update(fields)
-        response = client.post(
-            "/api/v1/outages", json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+        response = client.post("/api/v1/outages", json=body, headers=bearer(token))
         assert response.status_code == 201, response.get_json()
         return int(response.get_json()["id"])
 
@@ -79,9 +78,7 @@ def test_a_deleted_notice_is_not_played(
     token_for: Callable[[str], str],
 ) -> None:
     outage = post_outage(starts_at=iso(-dt.timedelta(hours=1)))
-    response = client.delete(
-        f"/api/v1/outages/{outage}", headers={"Authorization": f"Bearer {token_for('admin')}"}
-    )
+    response = client.delete(f"/api/v1/outages/{outage}", headers=bearer(token_for("admin")))
     assert response.status_code == 204
     assert caller.dial().heard[1].startswith(PLAN_QUESTION)
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from ivr.services import outages
 from ivr.services.outages import OutageError
 from ivr.store.models import AuditEntry, Outage, utcnow
+from tests.conftest import bearer
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -26,10 +27,6 @@ def iso(when: dt.datetime) -> str:
 
 def add(session: Any, now: dt.datetime = NOW, **fields: Any) -> Outage:
     return outages.create(session, {**NOTICE, **fields}, user_id=None, now=now)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- Service: create and its validation -------------------------------------------------
@@ -119,7 +116,6 @@ def test_create_requires_title_and_message(session: Any, missing: str) -> None:
 
 def test_outage_error_is_a_value_error() -> None:
     assert issubclass(OutageError, ValueError)
-    assert OutageError("title", "bad").field == "title"
 
 
 # --- Service: the window ----------------------------------------------------------------
