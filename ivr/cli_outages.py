@@ -75,7 +75,7 @@ def end(outage_id: int) -> None:
         session.rollback()
         raise click.ClickException(f"no outage notice with id {outage_id}")
     now = utcnow()
-    if outage.ends_at is not None and outage.ends_at <= now:
+    if outages.state(outage, now) == "ended":
         session.rollback()
         click.echo(f"outage {outage.id} already ended at {_when(outage.ends_at)}")
         return

@@ -14,7 +14,7 @@ import sqlalchemy.orm as so
 from ivr.engine import ActionResult
 from ivr.services import outages
 from ivr.services.registry import action, language_of
-from ivr.store.models import utcnow
+from ivr.store.models import Outage, utcnow
 
 
 @action("announce_outages")
@@ -26,16 +26,7 @@ def announce_outages(
 ) -> ActionResult:
     """Active notices not yet announced on this call, for everyone or for the chosen plan."""
     heard = set(slots.get("_outages_heard") or [])
-    found = [
-        o
-        for o in outages.active(
-            session,
-            now=utcnow(),
-            plan=slots.get("plan"),
-            scope=str(params.get("scope", "all_plans")),
-        )
-        if o.id not in heard
-    ]
+    found = [o for o in _active(session, params, slots, "all_plans") if o.id not in heard]
     if not found:
         return ActionResult("none")
     return ActionResult(
@@ -55,13 +46,21 @@ def read_outages(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """Every active notice that concerns the caller's plan, with its expected end."""
-    found = outages.active(session, now=utcnow(), plan=slots.get("plan"), scope="for_plan")
+    found = _active(session, params, slots, "for_plan")
     if not found:
         return ActionResult("none")
     return ActionResult("some", {"outage_text": _describe(found, facts)})
 
 
-def _describe(found: list[Any], facts: Mapping[str, Any]) -> str:
+def _active(
+    session: so.Session, params: Mapping[str, Any], slots: Mapping[str, Any], scope: str
+) -> list[Outage]:
+    """The notices playing now in the node's `scope` (by default `scope`) for the call's plan."""
+    scope = str(params.get("scope", scope))
+    return outages.active(session, now=utcnow(), plan=slots.get("plan"), scope=scope)
+
+
+def _describe(found: list[Outage], facts: Mapping[str, Any]) -> str:
     """Each notice as the line says it, with its expected end in the line's time zone."""
     prompts = facts.get("prompts")
     language = language_of(facts)
