@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from functools import partial, wraps
+from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
 from ivr.services.registry import ACTIONS
-from ivr.store import get_session, read_first, run_after_commit
+from ivr.store import get_session, run_after_commit
 from ivr.twiml import Voice, apology, render, voice_for, xml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -146,36 +146,30 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
     )
 
 
-class _Overtaken(Exception):
-    """Another request for the same call saved this turn first (seen only when not locked)."""
+def _answer(
+    session: so.Session, call: calls.CallRow, number: int, inp: Input, started: float
+) -> Response:
+    """Run turn `number` of a call whose row this request holds, save it, answer its TwiML.
 
-
-def _play_turn(
-    session: so.Session,
-    call: calls.CallRow,
-    number: int,
-    inp: Input,
-    started: float,
-    *,
-    deferred: bool = False,
-    create: Callable[[], calls.CallRow] | None = None,
-) -> str:
-    """Run the turn and save it. `deferred`: the turn so far only read, in a transaction of
-    its own, which ends here; the write lock is taken for the statements that save it.
-    `create`: the call is new; this writes its row, with the turn."""
+    The turn-number check on save and the unique (call, turn) are the idempotency guard:
+    should another request have saved this turn after all, its TwiML is the answer.
+    """
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
         node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
     )
     turn = run_turn(bundle, state, inp, _context(session, call))
     body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
-    if deferred:
-        session.commit()
-    if create is not None:
-        call = create()
     latency = int((time.perf_counter() - started) * 1000)
-    if not calls.record_turn(session, call, number, turn, body, latency):
-        raise _Overtaken
+    try:
+        saved = calls.record_turn(session, call, number, turn, body, latency)
+        if saved:
+            session.commit()
+    except sa.exc.IntegrityError:
+        saved = False
+    if not saved:
+        session.rollback()
+        return _replay(session, call.sid, number)
     log.info(
         "call %s turn %d %s -> %s (%s)",
         call.sid,
@@ -184,7 +178,8 @@ def _play_turn(
         turn.state.node,
         turn.event.outcome,
     )
-    return body
+    _after_commit(session)
+    return twiml(body)
 
 
 @bp.post("/incoming")
@@ -197,60 +192,29 @@ def incoming() -> Response:
     if not sid:
         prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
         return twiml(xml(apology(prompts.text("system.store_down_no_backup"), voice=_voice())))
-    return read_first(get_session(), _incoming, sid, started)
-
-
-def _find_call(session: so.Session, sid: str, *, deferred: bool) -> calls.CallRow | None:
-    """The call, read (`deferred`: `record_turn` checks the turn) or locked for the turn."""
-    if not sid:
-        return None
-    return calls.read_call(session, sid) if deferred else calls.lock_call(session, sid)
-
-
-def _incoming(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
-    call = _find_call(session, sid, deferred=deferred)
-    create: Callable[[], calls.CallRow] | None = None
-    if call is not None:
-        replay = calls.recorded_turn(session, call, 0)
-        if replay is not None:
-            session.rollback()
-            return twiml(replay.twiml)
-    else:
-        version = current_version(session)
-        if version is None:
-            raise LookupError("no published flow version; run `ivr seed`")
-        form = request.form
-        call = calls.new_call_row(
+    session = get_session()
+    call = calls.lock_call(session, sid)
+    if call is not None:  # Twilio sent the start again
+        session.rollback()
+        return _replay(session, sid, 0)
+    version = current_version(session)
+    if version is None:
+        raise LookupError("no published flow version; run `ivr seed`")
+    form = request.form
+    try:
+        call = calls.start_call(
+            session,
             sid=sid[:64],
             from_number=(form.get("From") or None) and form["From"][:32],
+            to_number=(form.get("To") or None) and form["To"][:32],
             flow_version_id=version.id,
             node=library().bundle(session, version.id).start,
             language=current_app.config["IVR_DEFAULT_LANGUAGE"],
         )
-        to_number = (form.get("To") or None) and form["To"][:32]
-        create = partial(calls.start_call, session, call, to_number=to_number)
-    try:
-        body = _play_turn(
-            session, call, 0, Input("start"), started, deferred=deferred, create=create
-        )
-        session.commit()
-    except (sa.exc.IntegrityError, _Overtaken):
-        # Twilio sent the same start twice at once and the other request won.
+    except sa.exc.IntegrityError:  # PostgreSQL: the same start, saved by another request
         session.rollback()
-        replay = _replay_or_none(session, sid, 0)
-        if replay is None:
-            raise
-        return replay
-    _after_commit(session)
-    return twiml(body)
-
-
-def _replay_or_none(session: so.Session, sid: str, number: int) -> Response | None:
-    call = calls.read_call(session, sid)
-    if call is None:
-        return None
-    event = calls.recorded_turn(session, call, number)
-    return twiml(event.twiml) if event is not None else None
+        return _replay(session, sid, 0)
+    return _answer(session, call, 0, Input("start"), started)
 
 
 @bp.post("/turn")
@@ -261,39 +225,28 @@ def turn() -> Response:
     started = time.perf_counter()
     sid = (request.form.get("CallSid") or "").strip()
     session = get_session()
-    return read_first(session, _turn, sid, started)
-
-
-def _turn(session: so.Session, sid: str, started: float, *, deferred: bool) -> Response:
-    call = _find_call(session, sid, deferred=deferred)
+    call = calls.lock_call(session, sid) if sid else None
     if call is None:
         session.rollback()
         return _unknown_call(sid)
     requested = request.args.get("t", type=int)
-    number = call.turn + 1
     if requested is not None and requested <= call.turn:
         replay = calls.recorded_turn(session, call, requested)
-        session.rollback()
         if replay is not None:
+            session.rollback()
             return twiml(replay.twiml)
         # Older than anything we kept: answer the current question again.
-    try:
-        body = _play_turn(
-            session, call, number, caller_input(request.form), started, deferred=deferred
-        )
-        session.commit()
-    except (sa.exc.IntegrityError, _Overtaken):
-        # The same step arrived twice at once (a Twilio retry) and the other request won.
-        session.rollback()
-        replay = _replay_or_none(session, sid, number)
-        if replay is not None:
-            return replay
-        if not deferred:
-            raise
-        session.rollback()
-        return _turn(session, sid, started, deferred=False)
-    _after_commit(session)
-    return twiml(body)
+    return _answer(session, call, call.turn + 1, caller_input(request.form), started)
+
+
+def _replay(session: so.Session, sid: str, number: int) -> Response:
+    """The TwiML saved for turn `number` of the call; a turn never saved is a fault."""
+    call = calls.read_call(session, sid)
+    event = calls.recorded_turn(session, call, number) if call is not None else None
+    session.rollback()
+    if event is None:
+        raise LookupError(f"turn {number} of call {sid} was neither played nor saved")
+    return twiml(event.twiml)
 
 
 def _after_commit(session: so.Session) -> None:

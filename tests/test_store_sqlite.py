@@ -1,88 +1,103 @@
-"""SQLite as the store: read-only first tries, and writers queueing for the write lock."""
+"""SQLite as the store: a session that may write begins holding the write lock."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
-from ivr.store.sqlite import (
-    BUSY_TIMEOUT_S,
-    READ_ONLY,
-    ReadOnlyViolation,
-    _begin_immediate_quickly,
-    sqlite_engine,
-)
+from ivr.store import Store
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def store(tmp_path: Path) -> Store:
     path = tmp_path / "store.db"
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    return path
+    return Store(f"sqlite:///{path}")
 
 
-def rows(path: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+def db_path(store: Store) -> str:
+    return str(store.engine.url.database)
 
 
-def holding_the_write_lock(path: Path) -> sqlite3.Connection:
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+def rows(store: Store) -> list[str]:
+    with sqlite3.connect(db_path(store)) as conn:
+        return [v for (v,) in conn.execute("SELECT v FROM t ORDER BY id")]
+
+
+def someone_else_writes(store: Store, value: str, *, timeout: float) -> str:
+    """Another process's write, waiting at most `timeout` s: 'ok' or SQLite's error."""
+    other = sqlite3.connect(db_path(store), isolation_level=None, timeout=timeout)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO t (v) VALUES (?)", (value,))
+        other.execute("COMMIT")
+        return "ok"
+    except sqlite3.OperationalError as exc:
+        return str(exc)
+    finally:
+        other.close()
+
+
+def test_a_writer_holds_the_lock_from_its_first_read(store: Store) -> None:
+    """What an audited API read does: read, then write the audit row. Nobody may commit in
+    between (a WAL read transaction could not become a write after that)."""
+    with store.sessionmaker() as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM t")) == 0
+        assert someone_else_writes(store, "other", timeout=0.05) == "database is locked"
+        session.execute(sa.text("INSERT INTO t (v) VALUES ('audit')"))
+        session.commit()
+    assert someone_else_writes(store, "other", timeout=0.05) == "ok"
+    assert rows(store) == ["audit", "other"]
+
+
+def test_a_writer_waits_for_the_lock_and_does_not_fail(store: Store) -> None:
+    other = sqlite3.connect(db_path(store), isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO t (v) VALUES ('other')")
-    return other
-
-
-def test_a_read_only_transaction_refuses_a_write_before_it_runs(db: Path) -> None:
-    engine = sqlite_engine(f"sqlite:///{db}")
-    with engine.connect() as conn:
-        conn = conn.execution_options(**READ_ONLY)
-        assert conn.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
-        with pytest.raises(ReadOnlyViolation):
-            conn.execute(sa.text("INSERT INTO t (v) VALUES ('x')"))
-        conn.rollback()
-    assert rows(db) == []
-
-
-def test_a_writer_waits_for_the_lock_and_does_not_fail(db: Path) -> None:
-    """Held longer than the quick polling lasts: SQLite's busy handler takes over."""
-    engine = sqlite_engine(f"sqlite:///{db}")
-    other = holding_the_write_lock(db)
     releaser = threading.Timer(0.4, other.commit)
     releaser.start()
     try:
-        with engine.connect() as conn, conn.execution_options(ivr_write=True).begin():
-            conn.execute(sa.text("INSERT INTO t (v) VALUES ('mine')"))
+        with store.sessionmaker() as session:
+            session.execute(sa.text("INSERT INTO t (v) VALUES ('mine')"))
+            session.commit()
     finally:
         releaser.join()
         other.close()
-    assert [v for _, v in rows(db)] == ["other", "mine"]
+    assert rows(store) == ["other", "mine"]
 
 
-def test_quick_polling_gives_up_when_the_lock_stays_taken_and_restores_the_timeout(
-    db: Path,
-) -> None:
-    other = holding_the_write_lock(db)
-    mine = sqlite3.connect(db, isolation_level=None, timeout=BUSY_TIMEOUT_S)
-    try:
-        started = time.monotonic()
-        assert _begin_immediate_quickly(mine, wait=0.02) is False
-        assert time.monotonic() - started < BUSY_TIMEOUT_S  # not SQLite's 15 s wait
-        assert not mine.in_transaction
-        assert mine.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_S * 1000
-        other.commit()
-        assert _begin_immediate_quickly(mine, wait=0.02) is True
-        assert mine.in_transaction
-        mine.execute("INSERT INTO t (v) VALUES ('mine')")
-        mine.commit()
-    finally:
-        other.close()
-        mine.close()
-    assert [v for _, v in rows(db)] == ["other", "mine"]
+def test_a_reader_neither_waits_for_nor_blocks_a_writer(store: Store) -> None:
+    with store.sessionmaker() as writer, store.read_sessionmaker() as reader:
+        writer.execute(sa.text("INSERT INTO t (v) VALUES ('pending')"))
+        assert reader.scalar(sa.text("SELECT count(*) FROM t")) == 0  # no wait, old snapshot
+        writer.commit()
+        reader.rollback()
+        assert reader.scalar(sa.text("SELECT count(*) FROM t")) == 1
+
+
+def test_writers_in_many_threads_lose_no_update(store: Store) -> None:
+    """Read-modify-write in each of 8 threads, 25 times: every increment lands."""
+    with store.sessionmaker() as session:
+        session.execute(sa.text("INSERT INTO t (v) VALUES ('0')"))
+        session.commit()
+
+    def bump() -> None:
+        for _ in range(25):
+            with so.Session(store.sessionmaker.kw["bind"]) as session:
+                value = int(session.scalar(sa.text("SELECT v FROM t")))
+                session.execute(sa.text("UPDATE t SET v = :v"), {"v": str(value + 1)})
+                session.commit()
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert rows(store) == ["200"]

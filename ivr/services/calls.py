@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -55,12 +55,13 @@ _INSERT_EVENT = sa.insert(EVENTS)
 
 
 def lock_call(session: so.Session, sid: str) -> CallRow | None:
-    """The call row, locked for this turn (FOR UPDATE on PostgreSQL)."""
+    """The call row, this request's alone until it commits: FOR UPDATE on PostgreSQL; on
+    SQLite the writer's transaction already holds the database's write lock."""
     return _call_row(session, _LOCK, sid)
 
 
 def read_call(session: so.Session, sid: str) -> CallRow | None:
-    """The call row, not locked: `record_turn` then refuses to save over a newer turn."""
+    """The call row as it is now, without locking it."""
     return _call_row(session, _READ, sid)
 
 
@@ -73,24 +74,26 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
     return CallRow(**values)
 
 
-def new_call_row(
-    *, sid: str, from_number: str | None, flow_version_id: int, node: str, language: str
+def start_call(
+    session: so.Session,
+    *,
+    sid: str,
+    from_number: str | None,
+    to_number: str | None,
+    flow_version_id: int,
+    node: str,
+    language: str,
 ) -> CallRow:
-    """A call not written yet (id 0): its first turn runs before `start_call` writes it."""
-    return CallRow(0, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
-
-
-def start_call(session: so.Session, call: CallRow, *, to_number: str | None) -> CallRow:
-    """Write the row of a call made by `new_call_row`; returns it with its id."""
+    """Write a new call's row, before its first turn (turn -1: none played yet)."""
     now = utcnow()
     result = session.connection().execute(
         sa.insert(CALLS).values(
-            sid=call.sid,
-            from_number=call.from_number,
+            sid=sid,
+            from_number=from_number,
             to_number=to_number,
-            flow_version_id=call.flow_version_id,
-            node=call.node,
-            language=call.language,
+            flow_version_id=flow_version_id,
+            node=node,
+            language=language,
             slots={},
             attempts=0,
             turn=-1,
@@ -100,7 +103,7 @@ def start_call(session: so.Session, call: CallRow, *, to_number: str | None) -> 
         )
     )
     call_id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
-    return replace(call, id=call_id)
+    return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
 
 
 def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent | None:
@@ -114,8 +117,8 @@ def record_turn(
 ) -> bool:
     """Save the call's new state and the turn's event row in the request's transaction.
 
-    False, and nothing written, when the call is no longer at the turn `call` was read at:
-    another request for the same call got there first.
+    False, and nothing written, when the call is no longer at the turn `call` was read at
+    (another request for the same call got there first).
     """
     state = turn.state
     now = utcnow()

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g
 
-from ivr.store.sqlite import READ_ONLY, ReadOnlyViolation, sqlite_engine
+from ivr.store.sqlite import WRITE, sqlite_engine
 
 HERE = Path(__file__).resolve().parent
-T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
@@ -33,19 +32,23 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
 
 
 class Store:
-    """The engine and sessionmaker an app shares across requests."""
+    """The engine and sessionmakers an app shares across requests.
+
+    The one locking rule: a session that may write begins its transaction holding the
+    write lock. On SQLite that is `BEGIN IMMEDIATE` (one lock for the whole database); on
+    PostgreSQL, rows a request must change alone are locked with `SELECT ... FOR UPDATE`
+    (the webhook locks its call's row). Requests use the writer session, reads that leave
+    an audit row included; `read_sessionmaker` is for code that never writes.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        writer = self.engine.execution_options(ivr_write=True)
+        writer = self.engine.execution_options(**{WRITE: True})
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
         for maker in (self.sessionmaker, self.read_sessionmaker):
             sa.event.listen(maker, "after_rollback", _forget_after_commit)
-        # SQLite locks the whole database to write: webhook turns read unlocked and lock
-        # only to save (PostgreSQL locks the call's row for the turn instead).
-        self.deferred_turns = self.engine.dialect.name == "sqlite"
 
 
 def init_app(app: Flask) -> None:
@@ -68,27 +71,11 @@ def get_store() -> Store:
 
 
 def get_session() -> so.Session:
-    """The request's session, opened on first use; GET and HEAD requests only read."""
+    """The request's session, opened on first use, beginning with the write lock."""
     if "ivr_session" not in g:
-        store = get_store()
-        reading = has_request_context() and request.method in ("GET", "HEAD")
-        g.ivr_session = (store.read_sessionmaker if reading else store.sessionmaker)()
+        g.ivr_session = get_store().sessionmaker()
     session: so.Session = g.ivr_session
     return session
-
-
-def read_first(session: so.Session, attempt: Callable[..., T], *args: Any) -> T:
-    """`attempt(session, *args, deferred=...)`, first read-only where the store locks the
-    whole database to write (SQLite): a turn that only reads until it saves then locks for
-    the save alone. An attempt that writes sooner is rolled back and run again with
-    `deferred=False`, locked from its first statement."""
-    if get_store().deferred_turns:
-        session.connection(execution_options=READ_ONLY)
-        try:
-            return attempt(session, *args, deferred=True)
-        except ReadOnlyViolation:
-            session.rollback()
-    return attempt(session, *args, deferred=False)
 
 
 def upsert(

@@ -1,36 +1,23 @@
-"""SQLite as the store: WAL, deferred readers, and writers that queue for the one write lock.
+"""SQLite as the store: WAL, and writers that begin holding the write lock.
 
-SQLite has a single write lock for the whole database. Writers take it up front
-(`BEGIN IMMEDIATE`), so two workers serving the same call queue up instead of failing on a
-read-to-write upgrade; readers begin deferred and never block writers (WAL).
+SQLite has one write lock for the whole database. A session that may write begins its
+transaction holding it (`BEGIN IMMEDIATE`), so everything it reads stays true until it
+commits, and no read ever has to become a write after another connection committed (the
+SQLITE_BUSY_SNAPSHOT error a deferred transaction gets). Sessions that only read begin
+deferred and, in WAL mode, neither block writers nor wait for them.
 
-Waiting for the lock: SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms... between
-tries, so under steady load a writer that loses a few times waits tens of milliseconds for
-a lock that is held for a fraction of one. A writer here first polls at sub-millisecond
-intervals (`QUICK_WAIT`), then falls back to the busy handler (`BUSY_TIMEOUT_S`).
+A writer that finds the lock taken waits in SQLite's busy handler, up to `BUSY_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from typing import Any
 
 import sqlalchemy as sa
 
-from ivr.engine import TurnAbandoned
-
 BUSY_TIMEOUT_S = 15
-QUICK_WAIT_S = 0.25
-_FIRST_PAUSE_S, _LONGEST_PAUSE_S = 0.0001, 0.001
-# Execution options for a transaction that must only read (see `ReadOnlyViolation`).
-READ_ONLY = {"ivr_write": False, "ivr_read_only": True}
-_READING = ("SELECT", "BEGIN", "WITH", "PRAGMA")
-
-
-class ReadOnlyViolation(TurnAbandoned):
-    """A statement other than a read in a transaction begun with `READ_ONLY`: the caller
-    starts again with the write lock. Raised before the statement runs."""
+# The execution option that makes a connection's transactions begin with the write lock.
+WRITE = "ivr_write"
 
 
 def sqlite_engine(url: str) -> sa.Engine:
@@ -48,34 +35,7 @@ def sqlite_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        if not conn.get_execution_options().get("ivr_write", False):
-            conn.exec_driver_sql("BEGIN")
-        elif not _begin_immediate_quickly(conn.connection.dbapi_connection):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's busy handler from here on
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def _guard_read_only(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if conn.get_execution_options().get("ivr_read_only"):
-            if not statement.lstrip()[:6].upper().startswith(_READING):
-                raise ReadOnlyViolation(statement.split(None, 1)[0])
+        writes = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
-
-
-def _begin_immediate_quickly(raw: Any, wait: float = QUICK_WAIT_S) -> bool:
-    """Try BEGIN IMMEDIATE every 0.1 to 1 ms for up to `wait` seconds; False if still busy."""
-    deadline = time.monotonic() + wait
-    pause = _FIRST_PAUSE_S
-    raw.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return True
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    return False
-            time.sleep(pause)
-            pause = min(2 * pause, _LONGEST_PAUSE_S)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
