@@ -128,10 +128,10 @@ def checksum(content: Mapping[str, Any]) -> str:
 class Published:
     """One version compiled for serving: its flows, every language's prompts, its criteria.
 
-    `id` is None for a bundle not (yet) published, e.g. the files checked before a publish.
+    `id` is 0 for a bundle not (yet) published: the files checked before a publish.
     """
 
-    id: int | None
+    id: int
     checksum: str
     bundle: Bundle
     prompts: Mapping[str, Prompts]
@@ -220,7 +220,7 @@ class FlowLibrary:
 
     def load(
         self,
-        version_id: int | None,
+        version_id: int,
         digest: str,
         content: Mapping[str, Any],
         prompts: Mapping[str, Any] | None,

@@ -107,7 +107,7 @@ def verify(library: FlowLibrary, content: Mapping[str, Any]) -> Published:
         raise FlowError(problems)
     # Loaded the way every process will load it once it is published.
     return library.load(
-        None, bundle_checksum(content), content, content["prompts"], content["criteria"]
+        0, bundle_checksum(content), content, content["prompts"], content["criteria"]
     )
 
 
