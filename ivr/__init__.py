@@ -44,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["IVR_PROMPTS_DIR"]),
         Path(app.config["IVR_DATA_DIR"]),
         ttl=app.config["IVR_CATALOG_TTL"],
+        refresh=app.config["IVR_FLOW_REFRESH"],
     )
     auth.init_app(app)
     errors.init_app(app)

@@ -34,8 +34,8 @@ def init_db() -> None:
 @click.option("--if-empty", is_flag=True, help="Only when the store has no plans yet.")
 @with_appcontext
 def seed(if_empty: bool) -> None:
-    """Load the catalogs in data/ and publish flows/ (idempotent)."""
-    from ivr.flows import publish_files
+    """Load the catalogs in data/ and publish flows, prompts and criteria (idempotent)."""
+    from ivr.publishing import publish_files
     from ivr.services.catalogs import seed_all
 
     session = get_session()
@@ -67,8 +67,11 @@ def seed(if_empty: bool) -> None:
 @click.option("--force", is_flag=True, help="Publish even when the files did not change.")
 @with_appcontext
 def publish_flows(force: bool) -> None:
-    """Validate flows/ and publish it as the version new calls start on."""
-    from ivr.flows import publish_files
+    """Check flows/, prompts/ and the criteria, and publish them as one version.
+
+    Every server process starts new calls on it within IVR_FLOW_REFRESH seconds.
+    """
+    from ivr.publishing import publish_files
 
     session = get_session()
     try:
@@ -78,7 +81,9 @@ def publish_flows(force: bool) -> None:
         session.rollback()
         raise click.ClickException(str(exc)) from exc
     click.echo(
-        f"published version {version.id}" if version else "flows unchanged; nothing published"
+        f"published version {version.id} ({version.checksum[:12]})"
+        if version
+        else "flows, prompts and criteria unchanged; nothing published"
     )
 
 
@@ -86,11 +91,11 @@ def publish_flows(force: bool) -> None:
 @click.option("--dir", "flows_dir", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
 def check_flows(flows_dir: Path | None) -> None:
-    """Validate flows/ and prompts/ and name every problem (non-zero exit on any)."""
+    """Run the publish checks on flows/, prompts/ and the criteria; name every problem."""
     lib = _library()
     try:
         if flows_dir is not None:
-            lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir)
+            lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir, lib.ttl)
         bundle = lib.check_files()
     except FlowError as exc:
         for problem in exc.problems:

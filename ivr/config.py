@@ -45,6 +45,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "IVR_TIMEZONE": "America/New_York",
         "IVR_GATHER_TIMEOUT": 6,
         "IVR_CATALOG_TTL": 30,
+        # Seconds between a process's looks at which flow version is newest.
+        "IVR_FLOW_REFRESH": 5,
         "IVR_DB_POOL_SIZE": 5,
         "IVR_EXTENSION_WINDOW_DAYS": 14,
         "IVR_PRELOAD_INDEX": False,
@@ -72,6 +74,7 @@ _STRINGS = (
 _INTS = (
     "IVR_GATHER_TIMEOUT",
     "IVR_CATALOG_TTL",
+    "IVR_FLOW_REFRESH",
     "IVR_DB_POOL_SIZE",
     "IVR_EXTENSION_WINDOW_DAYS",
 )

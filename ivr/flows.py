@@ -1,6 +1,9 @@
-"""Flow files, prompts and published versions, and the per-process caches around them.
+"""Flow files, prompts, criteria and published versions, and the per-process caches around them.
 
-Published versions are immutable, so a compiled bundle is cached forever by its id.
+A published version is immutable (flows, prompts and criteria under one checksum), so its
+compiled form is cached by id, the few most recently used. Which version is the newest is
+asked of the store at most every `refresh` seconds: every process serves a new publish
+within seconds, without a restart, while calls in progress keep the version they started on.
 Catalogs change rarely (admins edit them) and are re-read after a short TTL.
 """
 
@@ -8,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +29,14 @@ import ivr.services.helpdesk_line  # noqa: F401  (registers the help desk's acti
 import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
 import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
 import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
+from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
 from ivr.services.registry import ACTIONS
 from ivr.store.models import FlowVersion
+
+log = logging.getLogger("ivr.flows")
+CRITERIA_FILE = "criteria.yaml"
 
 
 class FlowLoader(yaml.SafeLoader):
@@ -58,9 +69,9 @@ def read_flow_files(flows_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
     return docs, files
 
 
-def read_prompts(prompts_dir: Path) -> dict[str, Prompts]:
-    """Every `prompts/<language>.yaml`, by language."""
-    out: dict[str, Prompts] = {}
+def read_prompt_tables(prompts_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every `prompts/<language>.yaml` as parsed, by language (what a version stores)."""
+    out: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for path in sorted(prompts_dir.glob("*.yaml")):
         try:
@@ -71,7 +82,7 @@ def read_prompts(prompts_dir: Path) -> dict[str, Prompts]:
         if not isinstance(table, Mapping):
             problems.append(f"prompts/{path.name}: must be a mapping of keys to texts")
             continue
-        out[path.stem] = Prompts(path.stem, table)
+        out[path.stem] = dict(table)
     if "en-US" not in out:
         problems.append("prompts/en-US.yaml: missing; every prompt needs an English text")
     if problems:
@@ -79,29 +90,105 @@ def read_prompts(prompts_dir: Path) -> dict[str, Prompts]:
     return out
 
 
-def checksum(docs: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(docs, sort_keys=True, default=str).encode()).hexdigest()
+def read_prompts(prompts_dir: Path) -> dict[str, Prompts]:
+    """Every `prompts/<language>.yaml`, by language."""
+    return prompts_of(read_prompt_tables(prompts_dir))
+
+
+def prompts_of(tables: Mapping[str, Mapping[str, Any]]) -> dict[str, Prompts]:
+    return {language: Prompts(language, table) for language, table in tables.items()}
+
+
+def read_criteria(data_dir: Path) -> dict[str, Any]:
+    """`data/criteria.yaml` as parsed (what a version stores); checked by `criteria_of`."""
+    path = data_dir / CRITERIA_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise FlowError([f"data/{CRITERIA_FILE}: cannot be read: {exc}"]) from exc
+    if not isinstance(data, Mapping):
+        raise FlowError([f"data/{CRITERIA_FILE}: must hold a mapping with default and rules"])
+    return dict(data)
+
+
+def criteria_of(data: Any) -> Criteria:
+    """Parsed criteria, or FlowError naming each problem in the criteria file."""
+    try:
+        return parse_rules(data)
+    except CriteriaError as exc:
+        raise FlowError([f"data/{CRITERIA_FILE}: {p}" for p in exc.problems]) from exc
+
+
+def checksum(content: Mapping[str, Any]) -> str:
+    """sha256 of content as canonical JSON: the same content always gives the same sum."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Published:
+    """One version compiled for serving: its flows, every language's prompts, its criteria.
+
+    `id` is 0 for a bundle not (yet) published: the files checked before a publish.
+    """
+
+    id: int
+    checksum: str
+    bundle: Bundle
+    prompts: Mapping[str, Prompts]
+    criteria: Criteria
+
+    def prompts_for(self, language: str) -> Prompts:
+        return self.prompts.get(language) or self.prompts["en-US"]
 
 
 class FlowLibrary:
-    """Prompts and compiled bundles shared by every request of one process."""
+    """Compiled versions, catalogs and the files on disk, shared by every request of a process.
 
-    def __init__(self, flows_dir: Path, prompts_dir: Path, data_dir: Path, ttl: int = 30) -> None:
+    Args:
+        refresh: at most this many seconds between two looks at which version is newest.
+        keep: how many compiled versions to keep; calls on an older one recompile it.
+    """
+
+    def __init__(
+        self,
+        flows_dir: Path,
+        prompts_dir: Path,
+        data_dir: Path,
+        ttl: int = 30,
+        *,
+        refresh: float = 5,
+        keep: int = 16,
+    ) -> None:
         self.flows_dir = flows_dir
         self.prompts_dir = prompts_dir
         self.data_dir = data_dir
         self.ttl = ttl
+        self.refresh = refresh
+        self.keep = keep
+        self.clock: Callable[[], float] = time.monotonic
         self._prompts: dict[str, Prompts] | None = None
+        self._criteria: Criteria | None = None
         self._queues: set[str] | None = None
-        self._bundles: dict[int, Bundle] = {}
+        self._versions: OrderedDict[int, Published] = OrderedDict()
+        self._current: Published | None = None
+        self._looked_at = float("-inf")
+        self._lock = threading.Lock()
         self._catalogs: tuple[float, dict[str, Catalog]] | None = None
 
     @property
     def prompts(self) -> dict[str, Prompts]:
-        """Every language's prompts, read on first use (so a broken file can be reported)."""
+        """The prompts files on disk, read on first use; only versions older than bundles
+        (no prompts of their own) and `check-flows` speak them."""
         if self._prompts is None:
             self._prompts = read_prompts(self.prompts_dir)
         return self._prompts
+
+    @property
+    def criteria(self) -> Criteria:
+        """The criteria file on disk, read on first use (for versions without their own)."""
+        if self._criteria is None:
+            self._criteria = criteria_of(read_criteria(self.data_dir))
+        return self._criteria
 
     @property
     def queues(self) -> set[str]:
@@ -109,33 +196,102 @@ class FlowLibrary:
             self._queues = queue_names(self.data_dir)
         return self._queues
 
-    def compile(self, docs: Mapping[str, Any], files: Mapping[str, str] | None = None) -> Bundle:
-        """Validate and compile flow documents against this library's names and prompts."""
+    def compile(
+        self,
+        docs: Mapping[str, Any],
+        files: Mapping[str, str] | None = None,
+        prompts: Mapping[str, Prompts] | None = None,
+    ) -> Bundle:
+        """Validate and compile flow documents against these prompts (default: the files)."""
         return compile_bundle(
             docs,
             files=files,
-            prompts=list(self.prompts.values()),
+            prompts=list((self.prompts if prompts is None else prompts).values()),
             actions=set(ACTIONS),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
         )
 
     def check_files(self) -> Bundle:
-        """Validate the flow files on disk; raises FlowError naming every problem."""
-        docs, files = read_flow_files(self.flows_dir)
-        return self.compile(docs, files)
+        """Run the publish checks on the files on disk; raises FlowError naming every problem."""
+        from ivr.publishing import read_files, verify
+
+        return verify(self, read_files(self)).bundle
+
+    def load(
+        self,
+        version_id: int,
+        digest: str,
+        content: Mapping[str, Any],
+        prompts: Mapping[str, Any] | None,
+        criteria: Any,
+    ) -> Published:
+        """Compile one bundle; a version published before bundles speaks the files on disk."""
+        spoken = self.prompts if prompts is None else prompts_of(prompts)
+        return Published(
+            id=version_id,
+            checksum=digest,
+            bundle=self.compile(content["flows"], content.get("files"), spoken),
+            prompts=spoken,
+            criteria=self.criteria if criteria is None else criteria_of(criteria),
+        )
+
+    def version(self, session: so.Session, version_id: int) -> Published:
+        """A published version, compiled once per process while it is among the `keep`."""
+        with self._lock:
+            found = self._versions.get(version_id)
+            if found is not None:
+                self._versions.move_to_end(version_id)
+                return found
+        row = session.get(FlowVersion, version_id)
+        if row is None:
+            raise LookupError(f"flow version {version_id} does not exist")
+        found = self.load(row.id, row.checksum, row.content, row.prompts, row.criteria)
+        with self._lock:
+            self._versions[version_id] = found
+            while len(self._versions) > self.keep:
+                self._versions.popitem(last=False)
+        return found
 
     def bundle(self, session: so.Session, version_id: int) -> Bundle:
-        bundle = self._bundles.get(version_id)
-        if bundle is None:
-            version = session.get(FlowVersion, version_id)
-            if version is None:
-                raise LookupError(f"flow version {version_id} does not exist")
-            bundle = self.compile(version.content["flows"], version.content.get("files"))
-            self._bundles[version_id] = bundle
-        return bundle
+        return self.version(session, version_id).bundle
+
+    def current(self, session: so.Session) -> Published:
+        """The version new calls start on: the newest published, looked up at most every
+        `refresh` seconds. One this process cannot load is logged and the one before kept,
+        so a bad version never takes the line down."""
+        now = self.clock()
+        served = self._current
+        if served is not None and now - self._looked_at < self.refresh:
+            return served
+        newest = session.execute(
+            sa.select(FlowVersion.id, FlowVersion.checksum).order_by(FlowVersion.id.desc()).limit(1)
+        ).first()
+        if newest is None:
+            raise LookupError("no published flow version; run `ivr seed`")
+        if served is None or served.id != newest.id:
+            try:
+                served = self.version(session, newest.id)
+            except (FlowError, LookupError) as exc:
+                if served is None:
+                    raise
+                log.error(
+                    "flow version %d cannot be served (%s); staying on version %s",
+                    newest.id,
+                    type(exc).__name__,
+                    served.id,
+                )
+            else:
+                log.info("serving flow version %d (%s)", newest.id, newest.checksum[:12])
+        self._current, self._looked_at = served, now
+        return served
 
     def prompts_for(self, language: str) -> Prompts:
+        """What the line says outside any call's version (an apology when the store is
+        down): the prompts of the version this process serves, else the files."""
+        served = self._current
+        if served is not None:
+            return served.prompts_for(language)
         return self.prompts.get(language) or self.prompts["en-US"]
 
     def catalogs(
@@ -155,33 +311,3 @@ class FlowLibrary:
 def current_version(session: so.Session) -> FlowVersion | None:
     """The most recently published flow version: the one new calls start on."""
     return session.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc()).limit(1)).first()
-
-
-def publish_files(
-    session: so.Session, library: FlowLibrary, *, by: str = "files", force: bool = False
-) -> FlowVersion | None:
-    """Publish `flows/` as a new version unless it equals the last one published from files.
-
-    Admin-published versions stay current until the files themselves change.
-    """
-    docs, files = read_flow_files(library.flows_dir)
-    library.compile(docs, files)
-    digest = checksum(docs)
-    last_from_files = session.scalars(
-        sa.select(FlowVersion)
-        .where(FlowVersion.source == "files")
-        .order_by(FlowVersion.id.desc())
-        .limit(1)
-    ).first()
-    if not force and last_from_files is not None and last_from_files.checksum == digest:
-        return None
-    version = FlowVersion(
-        source="files",
-        checksum=digest,
-        content={"flows": docs, "files": files},
-        created_by=by,
-        note="published from flows/",
-    )
-    session.add(version)
-    session.flush()
-    return version

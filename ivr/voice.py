@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator
 
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
-from ivr.flows import FlowLibrary, current_version
+from ivr.flows import FlowLibrary
 from ivr.services import calls
 from ivr.services.registry import ACTIONS
 from ivr.store import get_session, run_after_commit
@@ -121,6 +121,7 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
 
 def _context(session: so.Session, call: calls.CallRow) -> Context:
     lib = library()
+    version = lib.version(session, call.flow_version_id)  # the call's bundle, to its end
     today = dt.datetime.now(ZoneInfo(current_app.config["IVR_TIMEZONE"])).date()
 
     def actions(name: str, params: Mapping[str, Any], slots: Mapping[str, Any]) -> ActionResult:
@@ -131,14 +132,15 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
             "language": call.language,
             "today": today,
             "extension_window_days": current_app.config["IVR_EXTENSION_WINDOW_DAYS"],
-            "prompts": lib.prompts_for(call.language),
+            "prompts": version.prompts_for(call.language),
+            "criteria": version.criteria,
             "config": current_app.config,
             "twilio_http": current_app.extensions.get("ivr.twilio_http"),
         }
         return ACTIONS[name](session, facts, params, slots)
 
     return Context(
-        prompts=lib.prompts_for(call.language),
+        prompts=version.prompts_for(call.language),
         catalogs=lib.catalogs(session),
         actions=actions,
         today=today,
@@ -197,9 +199,7 @@ def incoming() -> Response:
     if call is not None:  # Twilio sent the start again
         session.rollback()
         return _replay(session, sid, 0)
-    version = current_version(session)
-    if version is None:
-        raise LookupError("no published flow version; run `ivr seed`")
+    version = library().current(session)
     form = request.form
     try:
         call = calls.start_call(
@@ -208,7 +208,7 @@ def incoming() -> Response:
             from_number=(form.get("From") or None) and form["From"][:32],
             to_number=(form.get("To") or None) and form["To"][:32],
             flow_version_id=version.id,
-            node=library().bundle(session, version.id).start,
+            node=version.bundle.start,
             language=current_app.config["IVR_DEFAULT_LANGUAGE"],
         )
     except sa.exc.IntegrityError:  # PostgreSQL: the same start, saved by another request

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -485,8 +486,19 @@ def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any)
         nodes["greeting"] = dict(nodes["greeting"], prompt="main.agent")
         main["nodes"] = nodes
         content["flows"]["main"] = main
-        s.add(FlowVersion(source="admin", checksum="x" * 64, content=content))
+        s.add(
+            FlowVersion(
+                source="admin",
+                checksum="x" * 64,
+                content=content,
+                prompts=old.prompts,
+                criteria=old.criteria,
+            )
+        )
         s.commit()
+    # Every process looks for the newest version once its refresh interval has passed.
+    library = app.extensions["ivr.flows"]
+    library.clock = lambda: time.monotonic() + library.refresh
     call.press("1").press("3").press("0")
     assert call.enqueued == "helpdesk"
     assert call_row(session, call.sid).flow_version_id == old.id

@@ -27,8 +27,14 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 @functools.cache
 def criteria_rules(path: str = str(DATA_DIR / "criteria.yaml")) -> Criteria:
-    """The clinical criteria, parsed once per process."""
+    """The clinical criteria file, parsed once per process."""
     return load_rules(Path(path))
+
+
+def _rules(facts: Mapping[str, Any]) -> Criteria:
+    """The criteria of the call's published version (the file only outside a call)."""
+    criteria = facts.get("criteria")
+    return criteria if isinstance(criteria, Criteria) else criteria_rules()
 
 
 def _today(facts: Mapping[str, Any]) -> dt.date:
@@ -160,7 +166,7 @@ def criteria_next(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """The next question the clinical criteria ask, or `done`."""
-    rules = criteria_rules()
+    rules = _rules(facts)
     diagnoses = [slots["diagnosis"]] if slots.get("diagnosis") else []
     rule = rules.rule_for(str(slots.get("exam") or ""), diagnoses)
     if rule is None:
@@ -180,9 +186,11 @@ def criteria_next(
     )
 
 
-def _asked(slots: Mapping[str, Any]) -> tuple[Rule | None, Question | None]:
+def _asked(
+    facts: Mapping[str, Any], slots: Mapping[str, Any]
+) -> tuple[Rule | None, Question | None]:
     """The rule and question that `criteria_next` put to the caller."""
-    rule = next((r for r in criteria_rules().rules if r.id == slots.get("criteria_rule")), None)
+    rule = next((r for r in _rules(facts).rules if r.id == slots.get("criteria_rule")), None)
     if rule is None:
         return None, None
     return rule, next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
@@ -195,7 +203,7 @@ def criteria_record(
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
 ) -> ActionResult:
-    rule, question = _asked(slots)
+    rule, question = _asked(facts, slots)
     if rule is None or question is None:
         return ActionResult("error")
     value = parse_answer(question, slots.get("criteria_answer"))
@@ -215,7 +223,7 @@ def submit_order(
 ) -> ActionResult:
     """Decide against the criteria and submit: an order number, or pended for review."""
     order = orders.save_draft(session, call_sid=str(facts["call_sid"]), slots=slots)
-    rules = criteria_rules()
+    rules = _rules(facts)
     diagnoses = list(order.diagnosis_codes or [])
     rule = rules.rule_for(order.exam_code or "", diagnoses)
     answers = dict((slots.get("criteria_answers") or {}).get(rule.id, {})) if rule else {}
@@ -263,7 +271,7 @@ def criteria_check(
     slots: Mapping[str, Any],
 ) -> ActionResult:
     """A number answer within the question's range, before it is recorded."""
-    _rule, question = _asked(slots)
+    _rule, question = _asked(facts, slots)
     if question is None:
         return ActionResult("error")
     if parse_answer(question, params.get("value")) is None:

@@ -78,17 +78,30 @@ class Plan(Base):
 
 
 class FlowVersion(Base):
-    """A published, immutable bundle of every flow file; calls pin one."""
+    """A published, immutable bundle: every flow, every language's prompts and the clinical
+    criteria, under one checksum. A call pins one and hears it to the end."""
 
     __tablename__ = "flow_versions"
 
     id: so.Mapped[intpk]
     source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
+    # sha256 over flows, prompts and criteria together (see ivr.flows.checksum).
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
-    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)
+    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)  # {"flows", "files"}
+    # language -> the prompts file as parsed; None only on versions published before 0007,
+    # which speak the prompts files on disk.
+    prompts: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
+    # data/criteria.yaml as parsed; None only before 0007 (the file on disk is used).
+    criteria: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
     note: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     created_at: so.Mapped[created_at]
     created_by: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+
+
+@sa.event.listens_for(FlowVersion, "before_update")
+def _published_is_final(mapper: so.Mapper[Any], connection: sa.Connection, target: Any) -> None:
+    """Calls in progress hear their version to the end: a change is a new version."""
+    raise ValueError(f"flow version {target.id} is published and cannot change")
 
 
 class Call(Base):
