@@ -24,7 +24,7 @@ import ivr.services.outage_line  # noqa: F401  (registers the outage announcemen
 import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
-from ivr.services.registry import ACTIONS
+from ivr.services.registry import outcomes_by_action
 from ivr.store.models import FlowVersion
 
 
@@ -115,7 +115,7 @@ class FlowLibrary:
             docs,
             files=files,
             prompts=list(self.prompts.values()),
-            actions=set(ACTIONS),
+            actions=outcomes_by_action(),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
         )

@@ -39,6 +39,7 @@ class CallRow:
     slots: dict[str, Any]
     attempts: int
     turn: int
+    scratch: dict[str, Any]
 
 
 # Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call
@@ -70,6 +71,7 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
         return None
     values = row._asdict()
     values["slots"] = dict(values["slots"] or {})
+    values["scratch"] = dict(values["scratch"] or {})
     return CallRow(**values)
 
 
@@ -77,7 +79,7 @@ def new_call_row(
     *, sid: str, from_number: str | None, flow_version_id: int, node: str, language: str
 ) -> CallRow:
     """A call not written yet (id 0): its first turn runs before `start_call` writes it."""
-    return CallRow(0, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
+    return CallRow(0, sid, from_number, None, language, flow_version_id, node, {}, 0, -1, {})
 
 
 def start_call(session: so.Session, call: CallRow, *, to_number: str | None) -> CallRow:
@@ -122,6 +124,7 @@ def record_turn(
     changes: dict[str, Any] = {
         "node": state.node,
         "slots": dict(state.slots),
+        "scratch": dict(state.scratch),
         "attempts": state.attempts,
         "turn": number,
         "updated_at": now,
