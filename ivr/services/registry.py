@@ -103,7 +103,7 @@ def run_action(
     return result
 
 
-_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T ][\d:.+\-Z]*)?")
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T ]\d{1,2}:[\d:.+\-Z]*)?")
 _ID = re.compile(r"\b(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}\b")
 _DIGITS = re.compile(r"\d+")
 MASK = "***"
