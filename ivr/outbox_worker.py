@@ -100,15 +100,15 @@ def watch(
     """Send due messages every `interval` seconds until `stop` is set (SIGTERM and SIGINT
     set it when this runs in the main thread); returns how many passes ran."""
     stop = stop or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
 
         def _stop(signum: int, frame: FrameType | None) -> None:
             log.info("outbox worker stopping (signal %s)", signum)
             stop.set()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, _stop)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _stop)
     passes = 0
     log.info("outbox worker watching every %.1fs", interval)
     try:
@@ -126,6 +126,6 @@ def watch(
             # no new one starts.
             stop.wait(interval)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return passes
