@@ -326,3 +326,19 @@ def test_after_a_tin_only_the_zip_proves_the_account(
     assert call.heard[0].startswith(SENT)
     deliver()
     assert [r["data"]["To"] for r in twilio.requests] == [MORALES_MOBILE]
+
+
+def test_agents_never_see_which_accounts_the_call_matched(
+    desk: Any, desk_app: Flask, session: Any, token_for: Callable[[str], str]
+) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1")  # the caller id names jmorales's account
+    session.rollback()
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    assert set(row.scratch) == {"portal_candidates"}
+    assert not any("portal" in key for key in row.slots)
+    shown = desk_app.test_client().get(
+        f"/api/v1/calls/{call.sid}", headers=bearer(token_for("agent"))
+    )
+    assert shown.status_code == 200
+    body = shown.get_json()
+    assert "scratch" not in body and "portal" not in shown.get_data(as_text=True)
