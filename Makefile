@@ -25,9 +25,14 @@ db: setup
 	$(BIN)/ivr init-db
 	$(BIN)/ivr seed --if-empty
 
+# gunicorn, and beside it the outbox worker, which sends the texts calls queue (never inside
+# a webhook). Ctrl-C or SIGTERM stops both; so does gunicorn exiting on its own.
 run: db
-	IVR_PRELOAD_INDEX=1 exec $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
-		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app
+	IVR_PRELOAD_INDEX=1 $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
+		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app & \
+	app=$$!; $(BIN)/ivr send-outbox --watch & watcher=$$!; \
+	trap 'kill -TERM $$app $$watcher 2>/dev/null' INT TERM; \
+	wait $$app; status=$$?; kill -TERM $$watcher 2>/dev/null; wait $$app $$watcher; exit $$status
 
 test: db
 	$(BIN)/ivr check-flows

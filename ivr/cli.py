@@ -102,6 +102,8 @@ def check_flows(flows_dir: Path | None) -> None:
             click.echo(problem, err=True)
         click.echo(f"{len(exc.problems)} problem(s) found", err=True)
         sys.exit(1)
+    for warning in bundle.warnings:
+        click.echo(f"warning: {warning}", err=True)
     flows = sorted({n.flow for n in bundle.nodes.values()})
     click.echo(
         f"ok: {len(bundle.nodes)} nodes in {len(flows)} flow(s): {', '.join(flows)}; "

@@ -1,17 +1,18 @@
-"""CLI commands: `ivr outbox` (the text messages, newest first) and `ivr send-outbox`."""
+"""CLI commands: `ivr outbox` (the text messages, newest first) and `ivr send-outbox`
+(the outbox worker, once or `--watch`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ivr import outbox_worker
 from ivr.services import messaging
-from ivr.store import get_session
-from ivr.store.models import OutboxMessage, utcnow
+from ivr.store import get_session, get_store
+from ivr.store.models import OutboxMessage
 
 
 @click.command("outbox")
@@ -43,28 +44,49 @@ def _when(when: dt.datetime) -> str:
 
 
 @click.command("send-outbox")
+@click.option("--watch", is_flag=True, help="Keep sending as messages come, until stopped.")
+@click.option(
+    "--interval",
+    default=outbox_worker.DEFAULT_INTERVAL_S,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds between passes with --watch.",
+)
 @with_appcontext
-def send_outbox() -> None:
-    """Send now the messages whose retry is due; prints how many went out."""
+def send_outbox(watch: bool, interval: float) -> None:
+    """Send the queued texts and those whose retry is due; prints how many went out.
+    With --watch, keep doing it every --interval seconds until SIGTERM or Ctrl-C."""
     config = current_app.config
-    if not config.get("TWILIO_ACCOUNT_SID"):
-        click.echo("TWILIO_ACCOUNT_SID is not set: nothing is sent (see `ivr outbox`)")
+    store = get_store()
+    http_client = current_app.extensions.get("ivr.twilio_http")
+    if watch:
+        passes = outbox_worker.watch(
+            store.sessionmaker,
+            config=config,
+            http_client=http_client,
+            reader=store.read_sessionmaker,
+            interval=interval,
+        )
+        click.echo(f"outbox worker stopped after {passes} pass(es)")
         return
-    session = get_session()
-    tried = messaging.retry_due(
-        session,
+    counts = outbox_worker.send_due(
+        store.sessionmaker,
         config=config,
-        http_client=current_app.extensions.get("ivr.twilio_http"),
-        now=utcnow(),
+        http_client=http_client,
+        reader=store.read_sessionmaker,
     )
-    counts = Counter(m.status for m in tried)
-    session.commit()
-    if not tried:
+    if not config.get("TWILIO_ACCOUNT_SID"):
+        kept = counts[messaging.NOT_SENT]
+        click.echo(
+            f"TWILIO_ACCOUNT_SID is not set: nothing is sent ({kept} kept, see `ivr outbox`)"
+        )
+        return
+    if not counts:
         click.echo("no messages due")
         return
     click.echo(
         ", ".join(f"{status}: {counts[status]}" for status in messaging.STATUSES if counts[status])
-        + f" ({len(tried)} due)"
+        + f" ({sum(counts.values())} due)"
     )
 
 

@@ -32,7 +32,7 @@ import ivr.services.status_line  # noqa: F401  (registers the existing-order act
 from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
-from ivr.services.registry import ACTIONS
+from ivr.services.registry import outcomes_by_action
 from ivr.store.models import FlowVersion
 
 log = logging.getLogger("ivr.flows")
@@ -207,7 +207,7 @@ class FlowLibrary:
             docs,
             files=files,
             prompts=list((self.prompts if prompts is None else prompts).values()),
-            actions=set(ACTIONS),
+            actions=outcomes_by_action(),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
         )

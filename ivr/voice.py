@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary
 from ivr.services import calls
-from ivr.services.registry import ACTIONS
+from ivr.services.registry import Facts, run_action
 from ivr.store import get_session, run_after_commit
 from ivr.twiml import Voice, apology, render, voice_for, xml
 
@@ -122,29 +122,34 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
 def _context(session: so.Session, call: calls.CallRow) -> Context:
     lib = library()
     version = lib.version(session, call.flow_version_id)  # the call's bundle, to its end
-    today = dt.datetime.now(ZoneInfo(current_app.config["IVR_TIMEZONE"])).date()
+    config = current_app.config
+    today = dt.datetime.now(ZoneInfo(config["IVR_TIMEZONE"])).date()
+    facts = Facts(
+        call_sid=call.sid,
+        from_number=call.from_number,
+        plan=call.plan,
+        language=call.language,
+        today=today,
+        extension_window_days=config["IVR_EXTENSION_WINDOW_DAYS"],
+        prompts=version.prompts_for(call.language),
+        criteria=version.criteria,
+        timezone=config["IVR_TIMEZONE"],
+    )
 
-    def actions(name: str, params: Mapping[str, Any], slots: Mapping[str, Any]) -> ActionResult:
-        facts = {
-            "call_sid": call.sid,
-            "from": call.from_number,
-            "plan": call.plan,
-            "language": call.language,
-            "today": today,
-            "extension_window_days": current_app.config["IVR_EXTENSION_WINDOW_DAYS"],
-            "prompts": version.prompts_for(call.language),
-            "criteria": version.criteria,
-            "config": current_app.config,
-            "twilio_http": current_app.extensions.get("ivr.twilio_http"),
-        }
-        return ACTIONS[name](session, facts, params, slots)
+    def actions(
+        name: str,
+        params: Mapping[str, Any],
+        slots: Mapping[str, Any],
+        scratch: Mapping[str, Any],
+    ) -> ActionResult:
+        return run_action(name, session, facts, params, slots, scratch)
 
     return Context(
         prompts=version.prompts_for(call.language),
         catalogs=lib.catalogs(session),
         actions=actions,
         today=today,
-        gather_timeout=current_app.config["IVR_GATHER_TIMEOUT"],
+        gather_timeout=config["IVR_GATHER_TIMEOUT"],
     )
 
 
@@ -158,7 +163,11 @@ def _answer(
     """
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
-        node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
+        node=call.node,
+        slots=dict(call.slots or {}),
+        attempts=call.attempts,
+        language=call.language,
+        scratch=dict(call.scratch or {}),
     )
     turn = run_turn(bundle, state, inp, _context(session, call))
     body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))

@@ -117,7 +117,7 @@ def real_bundle() -> Bundle:
     )
 
 
-def _no_outages(name: str, params: Any, slots: Any) -> ActionResult:
+def _no_outages(name: str, params: Any, slots: Any, scratch: Any) -> ActionResult:
     """The main flow's only action: no outage notice is active in these tests."""
     assert name == "announce_outages"
     return ActionResult("none")
@@ -872,7 +872,11 @@ class FakeActions:
         self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
     def __call__(
-        self, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        slots: Mapping[str, Any],
+        scratch: Mapping[str, Any],
     ) -> ActionResult:
         self.calls.append((name, dict(params), dict(slots)))
         if self.exc is not None:

@@ -566,3 +566,123 @@ def test_check_flows_passes_the_real_flows(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok:")
     assert "main" in done.stdout and "en-US" in done.stdout and "es-US" in done.stdout
+
+
+# --- Outcomes the actions declare ------------------------------------------------------------
+
+OUTCOMES = {
+    "find_member": frozenset({"found", "not_found", "error"}),
+    "check_npi": frozenset({"ok", "bad_check_digit", "unknown", "error"}),
+}
+
+
+def test_an_outcome_the_action_never_returns_is_refused() -> None:
+    docs = base()
+    nodes(docs)["lookup"]["outcomes"] = {"found": "bye", "fonud": "agent"}
+    problems = problems_of(docs, actions=OUTCOMES)
+    assert_named(problems, MAIN, "lookup", "outcomes.fonud", "never returns 'fonud'")
+    assert len(problems) == 1, problems
+
+
+def test_an_invalid_reason_the_validating_action_never_returns_is_refused() -> None:
+    docs = base()
+    member = nodes(docs)["member"]
+    member["validate"] = "check_npi"
+    member["invalid"] = {"default": "p.bad", "bad_check_digit": "p.bad", "not_on_file": "p.bad"}
+    problems = problems_of(docs, actions=OUTCOMES)
+    assert_named(problems, MAIN, "member", "invalid.not_on_file", "never returns 'not_on_file'")
+    assert len(problems) == 1, problems
+
+
+def test_engine_reasons_and_error_are_always_allowed() -> None:
+    docs = base()
+    member = nodes(docs)["member"]
+    member["validate"] = "check_npi"
+    member["invalid"] = {"default": "p.bad", "unknown": "p.bad", "error": "p.bad"}
+    nodes(docs)["lookup"]["outcomes"] = {"found": "bye", "error": "agent"}
+    assert check(docs, actions=OUTCOMES).warnings == ()
+
+
+def test_an_outcome_left_to_the_ok_path_is_warned_of_not_refused() -> None:
+    """`next` takes every outcome the node does not list: where it is also the 'ok' path,
+    a caller whose NPI is not on file would go on as if it were."""
+    docs = base()
+    lookup = nodes(docs)["lookup"]
+    lookup.update(action="check_npi", outcomes={"bad_check_digit": "agent"}, next="bye")
+    bundle = check(docs, actions=OUTCOMES)
+    assert bundle.warnings == (
+        f"{MAIN}: node 'main.lookup' field 'outcomes': action 'check_npi' can return "
+        "'unknown', which goes to next 'bye' like 'ok'",
+    )
+    lookup["outcomes"]["unknown"] = "agent"
+    assert check(docs, actions=OUTCOMES).warnings == ()
+    # A node whose `next` catches every failure while 'ok' has its own key is fine.
+    lookup.update(outcomes={"ok": "bye"}, next="agent")
+    assert check(docs, actions=OUTCOMES).warnings == ()
+
+
+def test_an_unprompted_validation_outcome_is_warned_of() -> None:
+    docs = base()
+    member = nodes(docs)["member"]
+    member["validate"] = "check_npi"
+    member["invalid"] = {"bad_check_digit": "p.bad"}
+    bundle = check(docs, actions=OUTCOMES)
+    assert bundle.warnings == (
+        f"{MAIN}: node 'main.member' field 'invalid': no prompt for 'check_npi' returning "
+        "'unknown'",
+    )
+    member["invalid"] = "p.bad"  # one prompt for every reason
+    assert check(docs, actions=OUTCOMES).warnings == ()
+
+
+def test_names_alone_check_no_outcomes() -> None:
+    docs = base()
+    nodes(docs)["lookup"]["outcomes"] = {"whatever": "bye"}
+    assert check(docs, actions=set(OUTCOMES)).warnings == ()
+
+
+def test_the_real_flows_route_every_outcome_their_actions_declare() -> None:
+    from ivr.flows import read_flow_files
+    from ivr.services.registry import outcomes_by_action
+
+    docs, files = read_flow_files(ROOT / "flows")
+    declared = outcomes_by_action()
+    used = {
+        spec.get("action") or spec.get("validate")
+        for doc in docs.values()
+        for spec in doc["nodes"].values()
+    }
+    assert used - {None} <= set(declared)
+    bundle = compile_bundle(
+        docs, files=files, prompts=_real_prompts(), actions=declared, queues=_real_queues()
+    )
+    assert bundle.warnings == ()
+
+
+def test_check_flows_shows_warnings_and_exits_0(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    doc = base()["main"]
+    doc["nodes"]["hello"]["prompt"] = "main.greeting"
+    for name, key in (("menu", "main.menu.prompt"), ("member", "order.member.ask")):
+        doc["nodes"][name]["prompt"] = key
+    doc["nodes"]["member"].pop("invalid")
+    doc["nodes"]["agent"]["prompt"] = "main.agent"
+    doc["nodes"]["bye"]["prompt"] = "order.goodbye"
+    doc["nodes"]["menu"]["options"]["1"].pop("words")
+    doc["nodes"]["lookup"] = {
+        "kind": "action",
+        "action": "check_facility",
+        "params": {"value": "1234567893"},
+        "outcomes": {"unknown": "agent"},
+        "next": "bye",
+    }
+    (flows / "main.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    done = _cli(tmp_path, "--dir", str(flows))
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert (
+        "warning: flows/main.yaml: node 'main.lookup' field 'outcomes': action 'check_facility' "
+        "can return 'not_in_network', which goes to next 'bye' like 'ok'"
+    ) in done.stderr
+    assert done.stdout.startswith("ok: ")

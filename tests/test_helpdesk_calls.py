@@ -1,7 +1,8 @@
 """The ProviderPortal help desk by phone: resets, outages, registration, tickets.
 
 Twilio's REST API is reached only through the `twilio` client's HTTP-client hook
-(`app.extensions["ivr.twilio_http"]`), where the exact requests are asserted.
+(`app.extensions["ivr.twilio_http"]`), where the exact requests are asserted. A call only
+queues its texts; the outbox worker (`ivr send-outbox`, run here by `deliver`) sends them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from ivr.services import portal
 from ivr.simulate import Caller, FlaskTransport, SimulatedCall
 from ivr.store.models import Call, OutboxMessage, PortalAccount, ResetAttempt, Ticket, utcnow
 from tests.conftest import AUTH_TOKEN as WEBHOOK_TOKEN
@@ -37,11 +39,29 @@ def twilio() -> FakeTwilio:
 
 
 @pytest.fixture
-def desk(make_app: Callable[..., Flask], twilio: FakeTwilio) -> Callable[..., Caller]:
+def desk_app(make_app: Callable[..., Flask], twilio: FakeTwilio) -> Flask:
     app = make_app(
         TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM, TWILIO_AUTH_TOKEN=AUTH_TOKEN
     )
     app.extensions["ivr.twilio_http"] = twilio
+    return app
+
+
+@pytest.fixture
+def deliver(desk_app: Flask) -> Callable[[], str]:
+    """Run the outbox worker once, as `ivr send-outbox` does; returns what it printed."""
+
+    def run() -> str:
+        result = desk_app.test_cli_runner().invoke(args=["send-outbox"])
+        assert result.exit_code == 0, result.output
+        return str(result.output)
+
+    return run
+
+
+@pytest.fixture
+def desk(desk_app: Flask) -> Callable[..., Caller]:
+    app = desk_app
 
     def caller(from_number: str = STRANGER) -> Caller:
         return Caller(
@@ -67,13 +87,19 @@ def attempts(session: Any) -> list[str]:
     return list(session.scalars(sa.select(ResetAttempt.outcome).order_by(ResetAttempt.id)))
 
 
-def test_reset_by_caller_id_and_zip(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+def test_reset_by_caller_id_and_zip(
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
+) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
     assert call.heard == [
         "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code."
     ]
     call.press("10016")
     assert call.heard[0].startswith(SENT)
+    assert twilio.requests == [], "the webhook never waits on Twilio"
+    [queued] = outbox(session)
+    assert queued.status == "queued"
+    assert deliver() == "sent: 1 (1 due)\n"
     spoken = " ".join(call.transcript)
     [request] = twilio.requests
     assert (request["method"], request["url"]) == ("POST", MESSAGES_URL)
@@ -85,13 +111,19 @@ def test_reset_by_caller_id_and_zip(desk: Any, twilio: FakeTwilio, session: Any)
     assert (message.to, message.kind, message.status) == (MORALES_MOBILE, "reset_code", "sent")
     assert code not in message.body and message.twilio_sid == "SM" + "0" * 31 + "1"
     assert attempts(session)[-1] == "code_sent"
+    # The code texted is the one the portal takes.
+    assert portal.verify_code(session, "jmorales", code, utcnow())
+    assert deliver() == "no messages due\n" and len(twilio.requests) == 1
 
 
-def test_reset_by_npi_then_the_last_four_of_the_tin(desk: Any, twilio: FakeTwilio) -> None:
+def test_reset_by_npi_then_the_last_four_of_the_tin(
+    desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
+) -> None:
     call = to_desk(desk()).press("1")
     assert call.heard == ["Enter the NPI or the tax ID number on the portal account."]
     call.press(WHITFIELD_NPI + "#").press("4075")  # the second of two accounts on that NPI
     assert call.heard[0].startswith(SENT)
+    deliver()
     assert twilio.requests[0]["data"]["To"] == "+16145550177"
 
 
@@ -104,7 +136,7 @@ def test_a_wrong_factor_then_the_right_one(desk: Any, twilio: FakeTwilio, sessio
 
 
 def test_three_failures_lock_the_phone_path_for_an_hour(
-    desk: Any, twilio: FakeTwilio, session: Any
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
 ) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
     for _ in range(3):
@@ -119,16 +151,21 @@ def test_three_failures_lock_the_phone_path_for_an_hour(
     assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(hours=1)
     again = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")  # right factor, locked
     assert not again.heard[0].startswith(SENT)
+    deliver()
     assert twilio.requests == []
     call.press("0")
     assert call.enqueued == "helpdesk"
 
 
-def test_three_resets_a_day_at_most(desk: Any, twilio: FakeTwilio) -> None:
+def test_three_resets_a_day_at_most(
+    desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
+) -> None:
     for _ in range(3):
         assert to_desk(desk(MORALES_MOBILE)).press("1").press("10016").heard[0].startswith(SENT)
+        deliver()
     fourth = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
     assert fourth.heard[0].startswith("This account has reached today's limit")
+    deliver()
     assert len(twilio.requests) == 3
 
 
@@ -141,7 +178,12 @@ def test_three_resets_a_day_at_most(desk: Any, twilio: FakeTwilio) -> None:
     ],
 )
 def test_unknown_and_locked_accounts_sound_alike_until_the_second_factor(
-    desk: Any, twilio: FakeTwilio, identifier: str, zip_code: str, then: str
+    desk: Any,
+    twilio: FakeTwilio,
+    deliver: Callable[[], str],
+    identifier: str,
+    zip_code: str,
+    then: str,
 ) -> None:
     """Nothing tells an unknown TIN from a locked account's; only a caller who also knows
     the account's ZIP learns that it can't be reset by phone."""
@@ -151,6 +193,7 @@ def test_unknown_and_locked_accounts_sound_alike_until_the_second_factor(
     ]
     call.press(zip_code)
     assert call.heard[0].startswith(then)
+    deliver()
     assert twilio.requests == []
 
 
@@ -172,6 +215,10 @@ def test_without_an_account_sid_the_code_stays_in_the_outbox(
     call = to_desk(caller).press("1").press("10016")
     assert call.heard[0].startswith(SENT)
     [message] = outbox(session)
+    assert message.status == "queued"
+    result = app.test_cli_runner().invoke(args=["send-outbox"])
+    assert "TWILIO_ACCOUNT_SID is not set: nothing is sent (1 kept" in result.output
+    [message] = outbox(session)
     assert message.status == "not_sent"
     listed = app.test_client().get("/api/v1/messages", headers=bearer(token_for("admin")))
     assert listed.status_code == 200
@@ -180,12 +227,17 @@ def test_without_an_account_sid_the_code_stays_in_the_outbox(
     assert not re.search(r"\d{8}", item["body"])
 
 
-def test_a_failed_send_is_kept_for_a_retry(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+def test_a_failed_send_is_kept_for_a_retry(
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
+) -> None:
     twilio.script = [500]
     call = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
     assert call.reply.status == 200
+    assert deliver() == "failed: 1 (1 due)\n"
     [message] = outbox(session)
     assert message.status == "failed" and message.next_attempt_at is not None
+    assert message.next_attempt_at - utcnow() > dt.timedelta(seconds=50)
+    assert deliver() == "no messages due\n" and len(twilio.requests) == 1
 
 
 def test_status_with_no_outage_says_all_is_working(desk: Any) -> None:
@@ -217,13 +269,16 @@ def test_status_reads_the_notices_for_the_callers_plan(
     assert said.count("Expected to be resolved by") == 2
 
 
-def test_registration_steps_and_a_text(desk: Any, twilio: FakeTwilio, session: Any) -> None:
+def test_registration_steps_and_a_text(
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
+) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("3")
     steps = call.heard[0]
     assert "password arrives within 24 hours" in steps
     assert "Manage My Groups" in steps and "Add a health plan" in steps
     call.press("1")
     assert call.heard[0] == "We've sent the steps by text message."
+    deliver()
     [request] = twilio.requests
     assert request["data"]["To"] == MORALES_MOBILE
     assert "Manage My Groups" in request["data"]["Body"]
@@ -261,10 +316,29 @@ def test_agent_from_the_help_desk_menu(desk: Any) -> None:
     assert call.enqueued == "helpdesk"
 
 
-def test_after_a_tin_only_the_zip_proves_the_account(desk: Any, twilio: FakeTwilio) -> None:
+def test_after_a_tin_only_the_zip_proves_the_account(
+    desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
+) -> None:
     call = to_desk(desk()).press("1").press("310597076#")  # jmorales's TIN
     call.press("7076")  # its own last four: no second factor at all
     assert call.heard[0] == NO_MATCH
     call.press("10016")
     assert call.heard[0].startswith(SENT)
+    deliver()
     assert [r["data"]["To"] for r in twilio.requests] == [MORALES_MOBILE]
+
+
+def test_agents_never_see_which_accounts_the_call_matched(
+    desk: Any, desk_app: Flask, session: Any, token_for: Callable[[str], str]
+) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1")  # the caller id names jmorales's account
+    session.rollback()
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    assert set(row.scratch) == {"portal_candidates"}
+    assert not any("portal" in key for key in row.slots)
+    shown = desk_app.test_client().get(
+        f"/api/v1/calls/{call.sid}", headers=bearer(token_for("agent"))
+    )
+    assert shown.status_code == 200
+    body = shown.get_json()
+    assert "scratch" not in body and "portal" not in shown.get_data(as_text=True)

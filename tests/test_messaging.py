@@ -299,30 +299,28 @@ def test_a_failed_code_replaced_by_a_newer_reset_is_not_retried(accounts: so.Ses
     assert portal.verify_code(session, "jmorales", code_in(newer.plaintext_body), NOW + MINUTE)
 
 
-def test_a_queued_message_that_lost_its_send_is_picked_up(session: so.Session) -> None:
+def test_a_queued_message_is_due_at_once(session: so.Session) -> None:
+    """Nothing sends a text in the webhook any more: the worker's next pass does."""
     message = messaging.queue(
         session, to="+16145550150", kind="registration_steps", body_masked=REGISTRATION, now=NOW
     )
     fake = FakeTwilio()
-    assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE) == []
-    tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + 2 * MINUTE)
+    assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW - SECOND) == []
+    tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW)
     assert tried == [message] and message.status == "sent"
 
 
 # --- After commit -------------------------------------------------------------------------
 
 
-def test_after_commit_callbacks_run_once_and_share_the_voice_layers_key(
-    session: so.Session,
-) -> None:
-    assert messaging.AFTER_COMMIT == store.AFTER_COMMIT
+def test_after_commit_callbacks_run_once(session: so.Session) -> None:
     ran: list[str] = []
-    messaging.register_after_commit(session, lambda s: ran.append("messaging"))
-    store.after_commit(session, lambda s: ran.append("store"))
-    assert messaging.run_after_commit(session) == 2
-    assert ran == ["messaging", "store"]
-    assert messaging.run_after_commit(session) == 0
-    messaging.register_after_commit(session, lambda s: ran.append("again"))
+    store.after_commit(session, lambda s: ran.append("first"))
+    store.after_commit(session, lambda s: ran.append("second"))
+    assert store.run_after_commit(session) == 2
+    assert ran == ["first", "second"]
+    assert store.run_after_commit(session) == 0
+    store.after_commit(session, lambda s: ran.append("again"))
     assert store.run_after_commit(session) == 1 and ran[-1] == "again"
 
 
@@ -334,8 +332,8 @@ def failed_savepoint(session: so.Session) -> None:
 def test_after_commit_work_is_forgotten_when_the_transaction_rolls_back(
     session: so.Session,
 ) -> None:
-    """An abandoned turn (a conflict, a failure, SQLite's read-only first try) must not send
-    the text of a message row it never saved; a savepoint's rollback forgets nothing."""
+    """An abandoned turn (a conflict, a failure, SQLite's read-only first try) must not run
+    work for rows it never saved; a savepoint's rollback forgets nothing."""
     ran: list[str] = []
     session.execute(sa.select(1))
     store.after_commit(session, lambda s: ran.append("kept"))
@@ -347,28 +345,6 @@ def test_after_commit_work_is_forgotten_when_the_transaction_rolls_back(
     failed_savepoint(session)
     session.commit()
     assert store.run_after_commit(session) == 1 and ran == ["kept"]
-
-
-def test_the_text_goes_out_only_after_the_commit(accounts: so.Session) -> None:
-    session = accounts
-    outcome, message = reset(session)
-    fake = FakeTwilio()
-    message_id = outcome.message_id
-
-    def deliver(s: so.Session) -> None:
-        row = s.get(OutboxMessage, message_id)
-        assert row is not None
-        send(s, row, outcome.plaintext_body, http_client=fake)
-
-    messaging.register_after_commit(session, deliver)
-    assert fake.requests == []
-    session.commit()
-    assert messaging.run_after_commit(session) == 1
-    session.commit()
-    assert len(fake.requests) == 1
-    session.expire_all()
-    row = session.get(OutboxMessage, message_id)
-    assert row is not None and row.status == "sent"
 
 
 def test_to_dict_masks_any_secret(session: so.Session) -> None:

@@ -17,6 +17,12 @@ from ivr.engine.flow import (
 )
 from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholders
 
+# Reasons the engine itself gives an ask node's `invalid:` mapping, besides a validating
+# action's outcomes: a bad length or form, a non-spoken text answer, a date it can't take.
+ENGINE_REASONS = frozenset(
+    {"default", "not_speech", "empty", "unreadable", "impossible", "too_old", "future"}
+)
+
 
 class Checker:
     """The cross-node checks: targets, reachability, dead ends, prompts, names."""
@@ -26,16 +32,22 @@ class Checker:
         bundle: Bundle,
         problems: list[str],
         prompts: Collection[Prompts],
-        actions: Collection[str] | None,
+        actions: Collection[str] | Mapping[str, Collection[str]] | None,
         catalogs: Collection[str] | None,
         queues: Collection[str] | None,
+        warnings: list[str] | None = None,
     ) -> None:
         self.b = bundle
         self.problems = problems
         self.prompts = prompts
         self.actions = actions
+        # name -> the outcomes it can return, when the caller knows them.
+        self.outcomes: Mapping[str, Collection[str]] = (
+            actions if isinstance(actions, Mapping) else {}
+        )
         self.catalogs = catalogs
         self.queues = queues
+        self.warnings = warnings if warnings is not None else []
 
     def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
         flow = node.flow if node else flow or ENTRY_FLOW
@@ -110,11 +122,54 @@ class Checker:
         if node.kind == "action" and self.actions is not None:
             if spec.get("action") not in self.actions:
                 self.add(node, "action", f"unknown action {spec.get('action')!r}")
+        if node.kind == "action" and spec.get("action") in self.outcomes:
+            self.action_outcomes(node)
+        if node.kind == "ask" and spec.get("validate") in self.outcomes:
+            self.validate_outcomes(node)
         if node.kind == "transfer" and self.queues is not None:
             if spec.get("queue") not in self.queues:
                 self.add(node, "queue", f"unknown queue {spec.get('queue')!r}")
         if node.kind == "goto" and spec.get("flow") not in self.b.starts:
             self.add(node, "flow", f"unknown flow {spec.get('flow')!r}")
+
+    def warn(self, node: Node, fld: str | None, msg: str) -> None:
+        file = self.b.files.get(node.flow, f"flows/{node.flow}.yaml")
+        self.warnings.append(problem(file, node.id, fld, msg))
+
+    def action_outcomes(self, node: Node) -> None:
+        """`outcomes:` keys the action can return; an unlisted outcome goes to `next`, which
+        surprises a caller only where `next` is the action's "ok" path too."""
+        name = node.spec["action"]
+        can = set(self.outcomes[name])
+        routes = node.spec.get("outcomes")
+        listed = set(routes) if isinstance(routes, Mapping) else set()
+        for key in sorted(listed - can, key=str):
+            self.add(node, f"outcomes.{key}", f"action {name!r} never returns {key!r}")
+        if "ok" in can and "ok" not in listed:
+            for other in sorted(can - listed - {"ok", "error"}):
+                self.warn(
+                    node,
+                    "outcomes",
+                    f"action {name!r} can return {other!r}, which goes to next "
+                    f"'{node.spec['next']}' like 'ok'",
+                )
+
+    def validate_outcomes(self, node: Node) -> None:
+        """`invalid:` keys a validating action (or the engine) can give; an outcome with no
+        key of its own and no `default` is heard as the generic "didn't get that"."""
+        name = node.spec["validate"]
+        can = set(self.outcomes[name])
+        invalid = node.spec.get("invalid")
+        if not isinstance(invalid, Mapping):
+            if invalid is None:
+                for other in sorted(can - {"ok", "error"}):
+                    self.warn(node, "invalid", f"no prompt for {name!r} returning {other!r}")
+            return
+        for key in sorted(set(invalid) - can - ENGINE_REASONS, key=str):
+            self.add(node, f"invalid.{key}", f"action {name!r} never returns {key!r}")
+        if "default" not in invalid:
+            for other in sorted(can - set(invalid) - {"ok", "error"}):
+                self.warn(node, "invalid", f"no prompt for {name!r} returning {other!r}")
 
     def menu(self, node: Node) -> None:
         options = node.spec.get("options")

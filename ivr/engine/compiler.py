@@ -27,7 +27,7 @@ def compile_bundle(
     *,
     files: Mapping[str, str] | None = None,
     prompts: Collection[Prompts] = (),
-    actions: Collection[str] | None = None,
+    actions: Collection[str] | Mapping[str, Collection[str]] | None = None,
     catalogs: Collection[str] | None = None,
     queues: Collection[str] | None = None,
 ) -> Bundle:
@@ -37,7 +37,10 @@ def compile_bundle(
         docs: flow name -> the parsed YAML document of that flow.
         files: flow name -> file name, used in error messages.
         prompts: every language's prompts; each referenced key must exist in all.
-        actions: names of registered actions (None skips the check).
+        actions: names of registered actions (None skips the check), or each name with
+            the outcomes it can return: then `outcomes:` and `invalid:` keys are checked
+            against them, and outcomes a flow leaves to a surprising place are warned of
+            (`Bundle.warnings`).
         catalogs: names of known catalogs (None skips the check).
         queues: names of known agent queues (None skips the check).
 
@@ -85,11 +88,12 @@ def compile_bundle(
                 d, operator=d.operator or entry.operator, on_fail=d.on_fail or entry.on_fail
             )
     bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
-    check = Checker(bundle, problems, prompts, actions, catalogs, queues)
+    warnings: list[str] = []
+    check = Checker(bundle, problems, prompts, actions, catalogs, queues, warnings)
     check.run()
     if problems:
         raise FlowError(problems)
-    return bundle
+    return replace(bundle, warnings=tuple(warnings))
 
 
 def _defaults(file: str, flow: str, raw: Any, problems: list[str]) -> Defaults:

@@ -136,6 +136,8 @@ class Bundle:
     starts: Mapping[str, str]
     defaults: Mapping[str, Defaults]
     files: Mapping[str, str] = field(default_factory=dict)
+    # What the checker found odd but allowed (`ivr check-flows` shows them).
+    warnings: tuple[str, ...] = ()
 
     @property
     def start(self) -> str:

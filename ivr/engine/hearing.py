@@ -39,6 +39,7 @@ class Heard:
     matched: str | None = None
     confidence: float | None = None
     reason_prompt: str | None = None
+    scratch: Mapping[str, Any] = field(default_factory=dict)  # a validating action's notes
 
 
 def qualified(node: Node, target: str) -> str:
@@ -110,7 +111,8 @@ def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard
     slot = node.spec["slot"]
     params = {**(node.get("params") or {}), "value": heard.slots.get(slot)}
     slots = {**state.slots, **heard.slots}
-    result = call_action(ctx.actions, node.spec["validate"], params, slots)  # error: a retry
+    # "error" is a retry, like any other answer the service refuses.
+    result = call_action(ctx.actions, node.spec["validate"], params, slots, state.scratch)
     if result.outcome != "ok":
         return Heard(
             "invalid",
@@ -119,7 +121,7 @@ def _validate(node: Node, state: CallState, heard: Heard, ctx: Context) -> Heard
             confidence=heard.confidence,
             reason_prompt=_invalid_prompt(node, result.outcome),
         )
-    return replace(heard, slots={**heard.slots, **result.slots})
+    return replace(heard, slots={**heard.slots, **result.slots}, scratch=result.scratch)
 
 
 def _option_hit(node: Node, text: str, ctx: Context) -> bool:

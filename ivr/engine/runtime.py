@@ -80,7 +80,7 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
     defaults = bundle.defaults_for(node)
     if heard.outcome == "matched" and heard.next:
         # An answer is a fresh start: an earlier escalation no longer explains a transfer.
-        moved = state.moved(heard.next, **heard.slots)
+        moved = state.moved(heard.next, **heard.slots).noted(heard.scratch)
         if node.kind == "menu" and heard.next in (state.slots.get(VISITS) or {}):
             # Choosing a question from a menu (change the exam) gives it fresh tries.
             visits = {k: v for k, v in state.slots[VISITS].items() if k != heard.next}
@@ -198,12 +198,13 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
             state = state.moved(_required(node.target("next"), node))
         elif kind == "action":
+            params = node.get("params") or {}
             result = call_action(
-                ctx.actions, node.spec["action"], node.get("params") or {}, state.slots
+                ctx.actions, node.spec["action"], params, state.slots, state.scratch
             )
             outcomes = node.get("outcomes") or {}
             target = outcomes.get(result.outcome) or node.spec["next"]
-            state = state.moved(qualified(node, target), **result.slots)
+            state = state.moved(qualified(node, target), **result.slots).noted(result.scratch)
         elif kind == "branch":
             value = state.slots.get(node.spec["slot"])
             target = (node.get("cases") or {}).get(_case(value)) or node.spec["default"]

@@ -31,11 +31,20 @@ class CallState:
     slots: Mapping[str, Any] = field(default_factory=dict)
     attempts: int = 0
     language: str = "en-US"
+    # The services' own notes on the call (accounts a caller may mean, notices heard):
+    # never said to the caller nor shown to agents, and apart from the caller's answers.
+    scratch: Mapping[str, Any] = field(default_factory=dict)
 
     def moved(self, node: str, **slots: Any) -> CallState:
         merged = dict(self.slots)
         merged.update(slots)
         return replace(self, node=node, slots=merged, attempts=0)
+
+    def noted(self, scratch: Mapping[str, Any]) -> CallState:
+        """The state with the services' notes `scratch` added."""
+        if not scratch:
+            return self
+        return replace(self, scratch={**self.scratch, **scratch})
 
 
 @dataclass(frozen=True)
@@ -62,10 +71,12 @@ class Catalog(Protocol):
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What a service said back: an outcome to branch on and slots to fill."""
+    """What a service said back: an outcome to branch on, slots to fill, and notes of its
+    own for later actions of the same call (`scratch`)."""
 
     outcome: str
     slots: Mapping[str, Any] = field(default_factory=dict)
+    scratch: Mapping[str, Any] = field(default_factory=dict)
 
 
 class EngineError(RuntimeError):
@@ -79,19 +90,29 @@ class TurnAbandoned(Exception):  # noqa: N818 - a signal, not an error
 
 class Actions(Protocol):
     def __call__(
-        self, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        slots: Mapping[str, Any],
+        scratch: Mapping[str, Any],
     ) -> ActionResult: ...
 
 
 def call_action(
-    actions: Actions | None, name: str, params: Mapping[str, Any], slots: Mapping[str, Any]
+    actions: Actions | None,
+    name: str,
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """An action's result; a missing or failing service is the outcome "error" (the flow
-    routes the caller on, never a 500). `TurnAbandoned` goes through."""
+    routes the caller on, never a 500). `TurnAbandoned` goes through. The services log
+    their own failures (with the call, see `ivr.services.registry.run_action`): the engine
+    has no call id and no logger, so this is only the last net."""
     if actions is None:
         return ActionResult(outcome="error")
     try:
-        return actions(name, params, slots)
+        return actions(name, params, slots, scratch)
     except TurnAbandoned:
         raise
     except Exception:  # noqa: BLE001 - see above

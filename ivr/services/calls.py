@@ -39,6 +39,7 @@ class CallRow:
     slots: dict[str, Any]
     attempts: int
     turn: int
+    scratch: dict[str, Any]
 
 
 # Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call
@@ -71,6 +72,7 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
         return None
     values = row._asdict()
     values["slots"] = dict(values["slots"] or {})
+    values["scratch"] = dict(values["scratch"] or {})
     return CallRow(**values)
 
 
@@ -103,7 +105,7 @@ def start_call(
         )
     )
     call_id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
-    return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1)
+    return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1, {})
 
 
 def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent | None:
@@ -125,6 +127,7 @@ def record_turn(
     changes: dict[str, Any] = {
         "node": state.node,
         "slots": dict(state.slots),
+        "scratch": dict(state.scratch),
         "attempts": state.attempts,
         "turn": number,
         "updated_at": now,

@@ -1,8 +1,10 @@
 """The help desk's flow actions: outage notices, password resets, registration texts, tickets.
 
 Registered by name for `flows/helpdesk.yaml` and `flows/main.yaml`. Account lookups keep
-their findings in internal slots (`_portal_*`), never in what the caller hears, so an
+their findings in the call's scratch (`portal_*`), never in what the caller hears, so an
 unknown account and a known one sound exactly alike until a second factor matches.
+Texts are only queued in the outbox here; `ivr send-outbox --watch` sends them, so a
+webhook never waits on Twilio.
 """
 
 from __future__ import annotations
@@ -15,65 +17,74 @@ import sqlalchemy.orm as so
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
-from ivr.services.registry import action
-from ivr.store import after_commit
-from ivr.store.models import OutboxMessage, PortalAccount, utcnow
+from ivr.services.registry import Facts, action
+from ivr.store.models import PortalAccount, utcnow
 
 REGISTRATION_SMS = (
     "ProviderPortal registration: open the portal and choose Register; your password "
     "arrives within 24 hours. Already registered for another health plan? Sign in, open "
     "Manage My Groups, and choose Add a health plan."
 )
+# What `portal.start_reset` answers, and "cannot" when no account was identified.
+RESET = {
+    "cannot",
+    portal.ACCOUNT_LOCKED,
+    portal.LOCKED_OUT,
+    portal.RATE_LIMITED,
+    portal.NO_MOBILE,
+    portal.CODE_SENT,
+}
 
 
-@action("reset_by_caller_id")
+@action("reset_by_caller_id", outcomes={"found", "none"})
 def reset_by_caller_id(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """A caller id registered as an account's mobile identifies that account."""
-    account = portal.find_by_caller_id(session, normalize_phone(facts.get("from")))
+    account = portal.find_by_caller_id(session, normalize_phone(facts.from_number))
     if account is None:
         return ActionResult("none")
-    return ActionResult("found", {"_portal_candidates": [account.id]})
+    return ActionResult("found", scratch={"portal_candidates": [account.id]})
 
 
-@action("identify_account")
+@action("identify_account", outcomes={"ok"})
 def identify_account(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """An NPI or TIN names the candidate accounts; the second factor will pick one."""
     digits = str(params.get("value") or "")
     found = portal.find_by_identifier(session, digits)
     if not found:
-        portal.record_attempt(
-            session, None, portal.UNKNOWN, call_sid=facts.get("call_sid"), now=utcnow()
-        )
+        portal.record_attempt(session, None, portal.UNKNOWN, call_sid=facts.call_sid, now=utcnow())
     # Identified by the TIN, its last four digits prove nothing more: only the ZIP counts.
     by_tin = len(digits) == 9
     return ActionResult(
-        "ok", {"_portal_candidates": [a.id for a in found], "_portal_by_tin": by_tin}
+        "ok", scratch={"portal_candidates": [a.id for a in found], "portal_by_tin": by_tin}
     )
 
 
-@action("check_account_factor")
+@action("check_account_factor", outcomes={"ok", "locked_out", "no_match"})
 def check_account_factor(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The last four of the TIN or the ZIP on file picks exactly one candidate account."""
-    now, sid = utcnow(), facts.get("call_sid")
+    now, sid = utcnow(), facts.call_sid
     digits = str(params.get("value") or "")
-    candidates = [session.get(PortalAccount, i) for i in slots.get("_portal_candidates") or []]
+    candidates = [session.get(PortalAccount, i) for i in scratch.get("portal_candidates") or []]
     accounts = [a for a in candidates if a is not None]
-    by_tin = bool(slots.get("_portal_by_tin"))
+    by_tin = bool(scratch.get("portal_by_tin"))
     matched = [a for a in accounts if portal.check_factor(a, digits, by_tin=by_tin)]
     if len(matched) == 1:
         account = matched[0]
@@ -81,7 +92,7 @@ def check_account_factor(
             portal.record_attempt(session, account, portal.LOCKED_OUT, call_sid=sid, now=now)
             return ActionResult("locked_out")
         portal.record_attempt(session, account, portal.IDENTIFIED, call_sid=sid, now=now)
-        return ActionResult("ok", {"_portal_account": account.id})
+        return ActionResult("ok", scratch={"portal_account": account.id})
     for account in accounts:
         portal.note_failed_identification(session, account, call_sid=sid, now=now)
     if not accounts:
@@ -89,72 +100,52 @@ def check_account_factor(
     return ActionResult("no_match")
 
 
-@action("start_password_reset")
+@action("start_password_reset", outcomes=RESET)
 def start_password_reset(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
-    """Issue a one-time code and text it to the mobile on file, once the turn is saved."""
-    account = session.get(PortalAccount, slots.get("_portal_account") or -1)
+    """Issue a one-time code and queue its text to the mobile on file."""
+    account = session.get(PortalAccount, scratch.get("portal_account") or -1)
     if account is None:
         return ActionResult("cannot")
-    outcome = portal.start_reset(session, account, call_sid=facts.get("call_sid"), now=utcnow())
-    if outcome.outcome == portal.CODE_SENT and outcome.message_id is not None:
-        _send_after_commit(session, facts, outcome.message_id, outcome.plaintext_body)
+    outcome = portal.start_reset(session, account, call_sid=facts.call_sid, now=utcnow())
+    # The plain code dies here: the worker sends a fresh one (`portal.reissue_code`).
     return ActionResult(outcome.outcome)
 
 
-def _send_after_commit(
-    session: so.Session, facts: Mapping[str, Any], message_id: int, body: str | None
-) -> None:
-    config = facts.get("config") or {}
-    http_client = facts.get("twilio_http")
-
-    def send(s: so.Session) -> None:
-        message = s.get(OutboxMessage, message_id)
-        if message is not None:
-            messaging.send(
-                s,
-                message,
-                plaintext_body=body,
-                config=config,
-                http_client=http_client,
-                now=utcnow(),
-            )
-
-    after_commit(session, send)
-
-
-@action("send_registration_steps")
+@action("send_registration_steps", outcomes={"ok", "no_phone"})
 def send_registration_steps(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Text the registration steps to the caller's phone."""
-    phone = normalize_phone(facts.get("from"))
+    phone = normalize_phone(facts.from_number)
     if phone is None:
         return ActionResult("no_phone")
-    message = messaging.queue(
+    messaging.queue(
         session,
         to=phone,
         kind="registration_steps",
         body_masked=REGISTRATION_SMS,
-        call_sid=facts.get("call_sid"),
+        call_sid=facts.call_sid,
     )
-    _send_after_commit(session, facts, message.id, REGISTRATION_SMS)
     return ActionResult("ok")
 
 
-@action("open_ticket")
+@action("open_ticket", outcomes={"ok"})
 def open_ticket(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Write the problem down as a ticket; its number goes with the transfer."""
     ticket = tickets.open_ticket(
@@ -164,6 +155,6 @@ def open_ticket(
         username=slots.get("ticket_username"),
         description=slots.get("ticket_description"),
         confidence=slots.get("ticket_description_confidence"),
-        call_sid=facts.get("call_sid"),
+        call_sid=facts.call_sid,
     )
     return ActionResult("ok", {"ticket_number": ticket.number})

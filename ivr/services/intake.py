@@ -19,7 +19,7 @@ from ivr.criteria import Criteria, Question, Rule, load_rules, parse_answer
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import orders
-from ivr.services.registry import action, language_of
+from ivr.services.registry import Facts, action, language_of
 from ivr.store.models import Member, Provider
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -31,26 +31,25 @@ def criteria_rules(path: str = str(DATA_DIR / "criteria.yaml")) -> Criteria:
     return load_rules(Path(path))
 
 
-def _rules(facts: Mapping[str, Any]) -> Criteria:
+def _rules(facts: Facts) -> Criteria:
     """The criteria of the call's published version (the file only outside a call)."""
-    criteria = facts.get("criteria")
-    return criteria if isinstance(criteria, Criteria) else criteria_rules()
+    return facts.criteria if facts.criteria is not None else criteria_rules()
 
 
-def _today(facts: Mapping[str, Any]) -> dt.date:
-    today = facts.get("today")
-    return today if isinstance(today, dt.date) else dt.date.today()
+def _today(facts: Facts) -> dt.date:
+    return facts.today or dt.date.today()
 
 
-@action("caller_physician")
+@action("caller_physician", outcomes={"found", "none"})
 def caller_physician(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Offer the ordering physician whose office phone matches the caller id."""
-    phone = normalize_phone(facts.get("from"))
+    phone = normalize_phone(facts.from_number)
     if phone is None:
         return ActionResult("none")
     doctor = session.scalars(
@@ -63,12 +62,13 @@ def caller_physician(
     return ActionResult("found", {"suggested_npi": doctor.npi, "suggested_name": doctor.name})
 
 
-@action("use_suggested_physician")
+@action("use_suggested_physician", outcomes={"ok"})
 def use_suggested_physician(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     if not slots.get("suggested_npi"):
         return ActionResult("error")
@@ -77,12 +77,13 @@ def use_suggested_physician(
     )
 
 
-@action("check_ordering_npi")
+@action("check_ordering_npi", outcomes={"ok", "bad_check_digit", "unknown"})
 def check_ordering_npi(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """A 10-digit NPI with a good check digit, of an ordering physician on file."""
     npi = str(params.get("value") or "")
@@ -94,12 +95,13 @@ def check_ordering_npi(
     return ActionResult("ok", {"ordering_name": doctor.name})
 
 
-@action("verify_member")
+@action("verify_member", outcomes={"ok", "not_found"})
 def verify_member(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The member id and date of birth belong to one member of the selected plan."""
     plan, member_id, dob = slots.get("plan"), slots.get("member_id"), slots.get("member_dob")
@@ -119,12 +121,13 @@ def verify_member(
     )
 
 
-@action("check_facility")
+@action("check_facility", outcomes={"ok", "unknown", "not_in_network"})
 def check_facility(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The imaging provider is a facility in network for the caller's plan."""
     facility = session.get(Provider, str(params.get("value") or ""))
@@ -135,15 +138,16 @@ def check_facility(
     return ActionResult("ok", {"facility_name": facility.name})
 
 
-@action("save_draft")
+@action("save_draft", outcomes={"ok"})
 def save_draft(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Keep what the caller has said so far, so a dropped call leaves a draft for an agent."""
-    order = orders.save_draft(session, call_sid=str(facts["call_sid"]), slots=slots)
+    order = orders.save_draft(session, call_sid=facts.call_sid, slots=slots)
     return ActionResult("ok", {"reference_number": order.reference_number})
 
 
@@ -158,12 +162,13 @@ def _criteria_facts(slots: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@action("criteria_next")
+@action("criteria_next", outcomes={"done", "yesno", "number"})
 def criteria_next(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The next question the clinical criteria ask, or `done`."""
     rules = _rules(facts)
@@ -186,9 +191,7 @@ def criteria_next(
     )
 
 
-def _asked(
-    facts: Mapping[str, Any], slots: Mapping[str, Any]
-) -> tuple[Rule | None, Question | None]:
+def _asked(facts: Facts, slots: Mapping[str, Any]) -> tuple[Rule | None, Question | None]:
     """The rule and question that `criteria_next` put to the caller."""
     rule = next((r for r in _rules(facts).rules if r.id == slots.get("criteria_rule")), None)
     if rule is None:
@@ -196,12 +199,13 @@ def _asked(
     return rule, next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
 
 
-@action("criteria_record")
+@action("criteria_record", outcomes={"ok", "invalid"})
 def criteria_record(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     rule, question = _asked(facts, slots)
     if rule is None or question is None:
@@ -214,15 +218,16 @@ def criteria_record(
     return ActionResult("ok", {"criteria_answers": all_answers, "criteria_answer": None})
 
 
-@action("submit_order")
+@action("submit_order", outcomes={"approved", "pending_review"})
 def submit_order(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Decide against the criteria and submit: an order number, or pended for review."""
-    order = orders.save_draft(session, call_sid=str(facts["call_sid"]), slots=slots)
+    order = orders.save_draft(session, call_sid=facts.call_sid, slots=slots)
     rules = _rules(facts)
     diagnoses = list(order.diagnosis_codes or [])
     rule = rules.rule_for(order.exam_code or "", diagnoses)
@@ -236,7 +241,7 @@ def submit_order(
             outcome=decision.outcome,
             rule_id=decision.rule_id,
             reason=decision.reason_text(language) or None,
-            call_sid=str(facts["call_sid"]),
+            call_sid=facts.call_sid,
         )
     except orders.OrderError:
         return ActionResult("error")
@@ -247,12 +252,13 @@ def submit_order(
     return ActionResult(order.status.value, out)
 
 
-@action("exam_details")
+@action("exam_details", outcomes={"ok", "unknown"})
 def exam_details(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The chosen exam is active; note its modality for the criteria."""
     from ivr.store.models import ExamType
@@ -263,12 +269,13 @@ def exam_details(
     return ActionResult("ok", {"exam_modality": exam.modality})
 
 
-@action("criteria_check")
+@action("criteria_check", outcomes={"ok", "invalid"})
 def criteria_check(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """A number answer within the question's range, before it is recorded."""
     _rule, question = _asked(facts, slots)

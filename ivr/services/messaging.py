@@ -1,10 +1,11 @@
 """Text messages through an outbox: written to the store first, then sent with Twilio.
 
-`queue` writes the row (its body never holds a secret in plain text); `send` hands the
-plain text to Twilio's Messaging API once the row is durable (see `register_after_commit`);
-`retry_due` tries again what failed, with backoff, until it gives up. Without
-TWILIO_ACCOUNT_SID (development) nothing leaves the machine: messages stay `not_sent`
-for `ivr outbox` and `GET /api/v1/messages`.
+`queue` writes the row (its body never holds a secret in plain text), due at once; the
+outbox worker (`ivr.outbox_worker`, `ivr send-outbox --watch`) `claim`s each due row and
+`send`s it with Twilio's Messaging API, off the webhook's request path; a failure is tried
+again with backoff until it gives up. A reset code is never stored: its text is sent with
+a fresh code (`plaintext_for`). Without TWILIO_ACCOUNT_SID (development) nothing leaves
+the machine: messages are kept as `not_sent` for `ivr outbox` and `GET /api/v1/messages`.
 
 Functions take a Session first and never commit.
 """
@@ -25,7 +26,6 @@ from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ivr import store
 from ivr.store.models import OutboxMessage, utcnow
 
 log = logging.getLogger("ivr.messaging")
@@ -46,16 +46,10 @@ MASK = "\u2022"  # •
 
 BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=15))
 MAX_ATTEMPTS = 5
-# A row still `queued` this long after it was written lost its send (a crash between the
-# commit and the send): `retry_due` picks it up.
-QUEUED_GRACE = dt.timedelta(minutes=2)
 SEND_TIMEOUT_S = 10.0
+# A claimed row is due again this long after its claim, should its worker die mid-send.
+CLAIM_LEASE = dt.timedelta(seconds=60)
 ERROR_LENGTH = 300
-
-# The store's after-commit hooks, under the names this module's callers know.
-AFTER_COMMIT = store.AFTER_COMMIT
-register_after_commit = store.after_commit
-run_after_commit = store.run_after_commit
 
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
@@ -90,7 +84,7 @@ def queue(
         reset_code_id=reset_code_id,
         call_sid=call_sid,
         created_at=now,
-        next_attempt_at=now + QUEUED_GRACE,
+        next_attempt_at=now,
     )
     session.add(message)
     session.flush()
@@ -115,10 +109,6 @@ def send(
     """
     if message.status in (SENT, GAVE_UP, CANCELLED):
         return message
-    if plaintext_body is None:
-        if message.kind in SECRET_KINDS:
-            raise ValueError("a message holding a secret needs its plain text to be sent")
-        plaintext_body = message.body
     account_sid = str(config.get("TWILIO_ACCOUNT_SID") or "")
     if not account_sid:
         message.status = NOT_SENT
@@ -127,6 +117,10 @@ def send(
         session.flush()
         log.info("outbox %s kept (TWILIO_ACCOUNT_SID is not set)", message.id)
         return message
+    if plaintext_body is None:
+        if message.kind in SECRET_KINDS:
+            raise ValueError("a message holding a secret needs its plain text to be sent")
+        plaintext_body = message.body
     message.attempts = (message.attempts or 0) + 1
     try:
         sid = _create(config, account_sid, message.to, plaintext_body, http_client)
@@ -187,7 +181,7 @@ def _failed(message: OutboxMessage, error: str, now: dt.datetime) -> None:
 
 
 def due(session: so.Session, now: dt.datetime) -> list[OutboxMessage]:
-    """Failed messages whose retry time has come, and queued ones that lost their send."""
+    """Messages to send now: queued ones, and failed ones whose retry time has come."""
     return list(
         session.scalars(
             sa.select(OutboxMessage)
@@ -202,6 +196,48 @@ def due(session: so.Session, now: dt.datetime) -> list[OutboxMessage]:
     )
 
 
+def claim(session: so.Session, message_id: int, now: dt.datetime) -> OutboxMessage | None:
+    """Take a due message for this worker (its next try moves a lease ahead); None when it
+    is no longer due: another worker claimed it first. The UPDATE's condition is checked
+    again on the row as it is once the write lock is had, on SQLite and PostgreSQL alike,
+    so of two workers only one gets the row."""
+    taken = session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status.in_((FAILED, QUEUED)),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def plaintext_for(
+    session: so.Session, message: OutboxMessage, now: dt.datetime
+) -> tuple[bool, str | None]:
+    """(still worth sending, the plain text to send: None sends the stored body).
+
+    A reset-code text gets a NEW code (the old one is revoked): its plain text was never
+    stored. When a newer reset replaced it, or its account is locked, it is cancelled.
+    """
+    if message.kind not in SECRET_KINDS:
+        return True, None
+    from ivr.services import portal
+
+    plaintext = portal.reissue_code(session, message, now=now)
+    if plaintext is None:
+        message.status = CANCELLED
+        message.error = "not retried: the code was replaced, used or its account locked"
+        message.next_attempt_at = None
+        session.flush()
+        return False, None
+    return True, plaintext
+
+
 def retry_due(
     session: so.Session,
     *,
@@ -209,36 +245,23 @@ def retry_due(
     http_client: HttpClient | None = None,
     now: dt.datetime,
 ) -> list[OutboxMessage]:
-    """Send again every due message; returns those tried (and those cancelled).
-
-    A reset-code text gets a NEW code (the old one is revoked): its plain text was never
-    stored. When a newer reset replaced it, or its account is locked, it is cancelled.
-    Without TWILIO_ACCOUNT_SID nothing is tried.
-    """
+    """Send every due message within this session's transaction; returns those tried (and
+    those cancelled). The worker (`ivr.outbox_worker`) does the same, one short
+    transaction per message. Without TWILIO_ACCOUNT_SID nothing is tried."""
     if not config.get("TWILIO_ACCOUNT_SID"):
         return []
-    from ivr.services import portal
-
     tried: list[OutboxMessage] = []
     for message in due(session, now):
-        plaintext: str | None = None
-        if message.kind in SECRET_KINDS:
-            plaintext = portal.reissue_code(session, message, now=now)
-            if plaintext is None:
-                message.status = CANCELLED
-                message.error = "not retried: the code was replaced, used or its account locked"
-                message.next_attempt_at = None
-                session.flush()
-                tried.append(message)
-                continue
-        send(
-            session,
-            message,
-            plaintext_body=plaintext,
-            config=config,
-            http_client=http_client,
-            now=now,
-        )
+        go, plaintext = plaintext_for(session, message, now)
+        if go:
+            send(
+                session,
+                message,
+                plaintext_body=plaintext,
+                config=config,
+                http_client=http_client,
+                now=now,
+            )
         tried.append(message)
     return tried
 

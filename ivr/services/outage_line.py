@@ -13,37 +13,37 @@ import sqlalchemy.orm as so
 
 from ivr.engine import ActionResult
 from ivr.services import outages
-from ivr.services.registry import action, language_of
+from ivr.services.registry import Facts, action, language_of
 from ivr.store.models import Outage, utcnow
 
 
-@action("announce_outages")
+@action("announce_outages", outcomes={"none", "some"})
 def announce_outages(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Active notices not yet announced on this call, for everyone or for the chosen plan."""
-    heard = set(slots.get("_outages_heard") or [])
+    heard = set(scratch.get("outages_heard") or [])
     found = [o for o in _active(session, params, slots, "all_plans") if o.id not in heard]
     if not found:
         return ActionResult("none")
     return ActionResult(
         "some",
-        {
-            "outage_text": _describe(found, facts),
-            "_outages_heard": sorted(heard | {o.id for o in found}),
-        },
+        {"outage_text": _describe(found, facts)},
+        scratch={"outages_heard": sorted(heard | {o.id for o in found})},
     )
 
 
-@action("read_outages")
+@action("read_outages", outcomes={"none", "some"})
 def read_outages(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Every active notice that concerns the caller's plan, with its expected end."""
     found = _active(session, params, slots, "for_plan")
@@ -60,11 +60,11 @@ def _active(
     return outages.active(session, now=utcnow(), plan=slots.get("plan"), scope=scope)
 
 
-def _describe(found: list[Outage], facts: Mapping[str, Any]) -> str:
+def _describe(found: list[Outage], facts: Facts) -> str:
     """Each notice as the line says it, with its expected end in the line's time zone."""
-    prompts = facts.get("prompts")
+    prompts = facts.prompts
     language = language_of(facts)
-    zone = ZoneInfo(str((facts.get("config") or {}).get("IVR_TIMEZONE", "America/New_York")))
+    zone = ZoneInfo(facts.timezone)
     parts = []
     for outage in found:
         message = outages.message_for(outage, language)

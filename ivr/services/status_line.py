@@ -15,8 +15,8 @@ import sqlalchemy.orm as so
 from ivr.engine import ActionResult
 from ivr.match.spoken import parse_date
 from ivr.services import lifecycle, orders
-from ivr.services.registry import action
-from ivr.store.models import ExamType, Order, Provider, utcnow
+from ivr.services.registry import Facts, action
+from ivr.store.models import ExamType, Order, OrderStatus, Provider, utcnow
 
 CANCEL_REASONS = {
     "no_longer_needed": "No longer needed",
@@ -26,6 +26,17 @@ CANCEL_REASONS = {
     "other": "Other",
 }
 
+# What the lifecycle's refusals can say (`OrderError.code`), for the outcome declarations.
+_NOT_CHANGEABLE = {f"not_{s.value}" for s in OrderStatus if s not in lifecycle.CANCELLABLE} | {
+    "performed"
+}
+STATUSES = {s.value for s in OrderStatus}
+EXTEND = {"ok", "performed", "too_early"} | {
+    f"not_{s.value}" for s in OrderStatus if s not in (OrderStatus.APPROVED, OrderStatus.EXPIRED)
+}
+CANCEL = {"ok"} | _NOT_CHANGEABLE
+CHANGE = {"ok", "unknown_facility", "not_in_network", "same_facility"} | _NOT_CHANGEABLE
+
 
 def _order(session: so.Session, slots: Mapping[str, Any], *, verified: bool = True) -> Order | None:
     if verified and slots.get("verified") is not True:
@@ -34,20 +45,21 @@ def _order(session: so.Session, slots: Mapping[str, Any], *, verified: bool = Tr
     return orders.find(session, str(ref)) if ref else None
 
 
-def _actor(facts: Mapping[str, Any]) -> lifecycle.Actor:
-    return lifecycle.Actor(call_sid=str(facts.get("call_sid") or "") or None)
+def _actor(facts: Facts) -> lifecycle.Actor:
+    return lifecycle.Actor(call_sid=facts.call_sid or None)
 
 
-def _window(facts: Mapping[str, Any]) -> int:
-    return int(facts.get("extension_window_days") or lifecycle.EXTENSION_WINDOW_DAYS)
+def _window(facts: Facts) -> int:
+    return facts.extension_window_days or lifecycle.EXTENSION_WINDOW_DAYS
 
 
-@action("find_order")
+@action("find_order", outcomes={"ok", "bad_check_digit", "not_found"})
 def find_order(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The number's check digit, then the lookup; says nothing about the order yet."""
     number = str(params.get("value") or "")
@@ -59,12 +71,13 @@ def find_order(
     return ActionResult("ok", {"order_ref": order.reference_number, "verified": False})
 
 
-@action("verify_relationship")
+@action("verify_relationship", outcomes={"ok", "no_match"})
 def verify_relationship(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The ordering physician's NPI or the patient's date of birth must match the order."""
     order = _order(session, slots, verified=False)
@@ -82,12 +95,13 @@ def _on(value: dt.datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
 
-@action("order_status")
+@action("order_status", outcomes=STATUSES)
 def order_status(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Everything the status prompts read, for a verified caller; outcome = the status."""
     order = _order(session, slots)
@@ -118,12 +132,13 @@ def order_status(
     return ActionResult(status.value, out)
 
 
-@action("extend_order")
+@action("extend_order", outcomes=EXTEND)
 def extend_order(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     order = _order(session, slots)
     if order is None:
@@ -137,12 +152,13 @@ def extend_order(
     )
 
 
-@action("cancel_order")
+@action("cancel_order", outcomes=CANCEL)
 def cancel_order(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     order = _order(session, slots)
     reason = CANCEL_REASONS.get(str(slots.get("cancel_reason") or ""))
@@ -155,12 +171,15 @@ def cancel_order(
     return ActionResult("ok")
 
 
-@action("check_new_facility")
+@action(
+    "check_new_facility", outcomes={"ok", "unknown_facility", "not_in_network", "same_facility"}
+)
 def check_new_facility(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     """The new imaging provider is a facility in network for the order's plan."""
     order = _order(session, slots)
@@ -173,12 +192,13 @@ def check_new_facility(
     return ActionResult(problem or "ok", name)
 
 
-@action("change_provider_order")
+@action("change_provider_order", outcomes=CHANGE)
 def change_provider_order(
     session: so.Session,
-    facts: Mapping[str, Any],
+    facts: Facts,
     params: Mapping[str, Any],
     slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
 ) -> ActionResult:
     order = _order(session, slots)
     if order is None or not slots.get("new_facility"):

@@ -116,6 +116,10 @@ class Call(Base):
     flow_version_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("flow_versions.id"))
     node: so.Mapped[str] = so.mapped_column(sa.String(120))
     slots: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
+    # The services' notes on the call (`CallState.scratch`): never shown to agents.
+    scratch: so.Mapped[dict[str, Any]] = so.mapped_column(
+        JSONValue, default=dict, server_default=sa.text("'{}'")
+    )
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     turn: so.Mapped[int] = so.mapped_column(default=0)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="in-progress")
