@@ -20,7 +20,7 @@ from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary
 from ivr.services import calls
 from ivr.services.registry import Facts, run_action
-from ivr.store import get_session, run_after_commit
+from ivr.store import get_session
 from ivr.twiml import Voice, apology, render, voice_for, xml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -189,7 +189,6 @@ def _answer(
         turn.state.node,
         turn.event.outcome,
     )
-    _after_commit(session)
     return twiml(body)
 
 
@@ -256,16 +255,6 @@ def _replay(session: so.Session, sid: str, number: int) -> Response:
     if event is None:
         raise LookupError(f"turn {number} of call {sid} was neither played nor saved")
     return twiml(event.twiml)
-
-
-def _after_commit(session: so.Session) -> None:
-    """Work that must wait until the turn is saved (sending an SMS from the outbox)."""
-    try:
-        if run_after_commit(session):
-            session.commit()
-    except Exception as exc:  # noqa: BLE001 - the outbox keeps the message for a retry
-        session.rollback()
-        log.error("after-commit work failed: %s", type(exc).__name__)
 
 
 def _unknown_call(sid: str) -> Response:

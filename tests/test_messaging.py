@@ -22,7 +22,6 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from ivr import store
 from ivr.config import ROOT
 from ivr.services import messaging, portal
 from ivr.store.models import OutboxMessage, PortalAccount, ResetCode, utcnow
@@ -308,43 +307,6 @@ def test_a_queued_message_is_due_at_once(session: so.Session) -> None:
     assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW - SECOND) == []
     tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW)
     assert tried == [message] and message.status == "sent"
-
-
-# --- After commit -------------------------------------------------------------------------
-
-
-def test_after_commit_callbacks_run_once(session: so.Session) -> None:
-    ran: list[str] = []
-    store.after_commit(session, lambda s: ran.append("first"))
-    store.after_commit(session, lambda s: ran.append("second"))
-    assert store.run_after_commit(session) == 2
-    assert ran == ["first", "second"]
-    assert store.run_after_commit(session) == 0
-    store.after_commit(session, lambda s: ran.append("again"))
-    assert store.run_after_commit(session) == 1 and ran[-1] == "again"
-
-
-def failed_savepoint(session: so.Session) -> None:
-    with pytest.raises(sa.exc.DBAPIError), session.begin_nested():
-        session.execute(sa.text("SELECT * FROM no_such_table"))
-
-
-def test_after_commit_work_is_forgotten_when_the_transaction_rolls_back(
-    session: so.Session,
-) -> None:
-    """An abandoned turn (a conflict, a failure, SQLite's read-only first try) must not run
-    work for rows it never saved; a savepoint's rollback forgets nothing."""
-    ran: list[str] = []
-    session.execute(sa.select(1))
-    store.after_commit(session, lambda s: ran.append("kept"))
-    failed_savepoint(session)
-    session.rollback()
-    assert store.run_after_commit(session) == 0 and ran == []
-    session.execute(sa.select(1))
-    store.after_commit(session, lambda s: ran.append("kept"))
-    failed_savepoint(session)
-    session.commit()
-    assert store.run_after_commit(session) == 1 and ran == ["kept"]
 
 
 def test_to_dict_masks_any_secret(session: so.Session) -> None:

@@ -47,8 +47,6 @@ class Store:
         writer = self.engine.execution_options(**{WRITE: True})
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
-        for maker in (self.sessionmaker, self.read_sessionmaker):
-            sa.event.listen(maker, "after_rollback", _forget_after_commit)
 
 
 def init_app(app: Flask) -> None:
@@ -107,26 +105,3 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
-
-
-AFTER_COMMIT = "ivr_after_commit"
-
-
-def after_commit(session: so.Session, fn: Any) -> None:
-    """Run `fn(session)` once the request's transaction is committed (e.g. send an SMS)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(fn)
-
-
-def _forget_after_commit(session: so.Session) -> None:
-    """A rolled-back transaction's after-commit work must never run (a savepoint's rollback
-    leaves the outer transaction's work alone)."""
-    if not session.in_nested_transaction():
-        session.info.pop(AFTER_COMMIT, None)
-
-
-def run_after_commit(session: so.Session) -> int:
-    """Run and forget the callbacks queued by `after_commit`; returns how many ran."""
-    callbacks = session.info.pop(AFTER_COMMIT, [])
-    for fn in callbacks:
-        fn(session)
-    return len(callbacks)
