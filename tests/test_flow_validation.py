@@ -46,6 +46,7 @@ WORDS = {"operator": ["agent"], "repeat": ["repeat"], "menu": {"order": ["order"
 TEXTS = {
     "hello": "Hello.",
     "menu": "Press 1 or 2.",
+    "menu3": "Press 1, 2 or 3.",
     "member": "Your member number?",
     "bad": "That's not it.",
     "agent": "Hold on.",
@@ -430,12 +431,11 @@ def test_other_flows_are_named_by_their_own_file() -> None:
     docs = base()
     nodes(docs)["go"] = {"kind": "goto", "flow": "orders"}
     nodes(docs)["menu"]["options"]["3"] = {"next": "go"}
+    nodes(docs)["menu"]["prompt"] = "p.menu3"
     docs["orders"] = {
         "start": "ask",
         "defaults": {"operator": "main.agent", "on_fail": "main.agent"},
-        "nodes": {
-            "ask": {"kind": "menu", "prompt": "p.menu", "options": {"1": {"next": "main.byee"}}}
-        },
+        "nodes": {"ask": {"kind": "menu", "options": {"1": {"next": "main.byee"}}}},
     }
     problems = problems_of(docs)
     assert_named(problems, "flows/orders.yaml", "ask", "options.1.next", "'main.byee'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from ivr.engine.fillable import check_placeholders
 from ivr.engine.flow import (
     ENTRY_FLOW,
     EXPECTS,
@@ -15,6 +16,7 @@ from ivr.engine.flow import (
     Node,
     problem,
 )
+from ivr.engine.menus import announced_keys
 from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholders
 
 
@@ -29,6 +31,7 @@ class Checker:
         actions: Collection[str] | None,
         catalogs: Collection[str] | None,
         queues: Collection[str] | None,
+        action_slots: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.b = bundle
         self.problems = problems
@@ -36,6 +39,7 @@ class Checker:
         self.actions = actions
         self.catalogs = catalogs
         self.queues = queues
+        self.action_slots = action_slots
 
     def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
         flow = node.flow if node else flow or ENTRY_FLOW
@@ -63,6 +67,7 @@ class Checker:
         self.keys_in_all_languages()
         self.reachability()
         self.loops()
+        check_placeholders(self)
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
@@ -113,8 +118,13 @@ class Checker:
         if node.kind == "transfer" and self.queues is not None:
             if spec.get("queue") not in self.queues:
                 self.add(node, "queue", f"unknown queue {spec.get('queue')!r}")
-        if node.kind == "goto" and spec.get("flow") not in self.b.starts:
+        if node.kind in ("goto", "call") and "flow" in spec and spec["flow"] not in self.b.starts:
             self.add(node, "flow", f"unknown flow {spec.get('flow')!r}")
+        if node.kind == "call" and not ({"flow", "node"} & set(spec)):
+            self.add(node, "node", "a call names the node (or flow) it runs")
+        languages = {p.language for p in self.prompts}
+        if node.kind == "language" and languages and spec.get("language") not in languages:
+            self.add(node, "language", f"no prompts for language {spec.get('language')!r}")
 
     def menu(self, node: Node) -> None:
         options = node.spec.get("options")
@@ -152,12 +162,30 @@ class Checker:
                     except ValueError as exc:
                         self.add(node, fld, f"prompt '{key}' in {lang_file} is malformed: {exc}")
                 if node.kind == "menu":
+                    self.announced(node, prompts)
                     for key, option in (node.spec.get("options") or {}).items():
                         words = option.get("words") if isinstance(option, Mapping) else None
                         if isinstance(words, str) and words not in prompts:
                             self.add(
                                 node, f"options.{key}.words", f"'{words}' missing from {lang_file}"
                             )
+
+    def announced(self, node: Node, prompts: Prompts) -> None:
+        """A hand-written menu prompt names every option's key and no other."""
+        options = node.spec.get("options")
+        if not isinstance(options, Mapping):
+            return
+        keys = {str(k) for k in options}
+        for fld in PROMPT_FIELDS:
+            key = node.spec.get(fld)
+            if not isinstance(key, str) or key not in prompts:
+                continue
+            said = announced_keys(prompts.text(key))
+            where = f"prompt '{key}' in prompts/{prompts.language}.yaml"
+            for missing in sorted(keys - said - {"*", "#"}):
+                self.add(node, fld, f"{where} never announces option {missing}")
+            for extra in sorted(said - keys):
+                self.add(node, fld, f"{where} announces {extra}, which is not an option")
 
     def reachability(self) -> None:
         if ENTRY_FLOW not in self.b.starts:

@@ -31,6 +31,8 @@ class CallState:
     slots: Mapping[str, Any] = field(default_factory=dict)
     attempts: int = 0
     language: str = "en-US"
+    # Where each `return` goes back to, innermost last: the nodes after the open `call`s.
+    stack: tuple[str, ...] = ()
 
     def moved(self, node: str, **slots: Any) -> CallState:
         merged = dict(self.slots)
