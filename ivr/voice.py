@@ -143,6 +143,7 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
         actions=actions,
         today=today,
         gather_timeout=current_app.config["IVR_GATHER_TIMEOUT"],
+        languages=lib.prompts,
     )
 
 
@@ -165,10 +166,16 @@ def _play_turn(
     `create`: the call is new; this writes its row, with the turn."""
     bundle = library().bundle(session, call.flow_version_id)
     state = CallState(
-        node=call.node, slots=dict(call.slots or {}), attempts=call.attempts, language=call.language
+        node=call.node,
+        slots=dict(call.slots or {}),
+        attempts=call.attempts,
+        language=call.language,
+        stack=call.stack,
     )
     turn = run_turn(bundle, state, inp, _context(session, call))
-    body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
+    # A `language` node may have switched the call this turn: speak in the new one.
+    voice = voice_for(turn.state.language, current_app.config["IVR_SAY_VOICE"])
+    body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
     if deferred:
         session.commit()
     if create is not None:

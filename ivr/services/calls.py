@@ -39,6 +39,7 @@ class CallRow:
     slots: dict[str, Any]
     attempts: int
     turn: int
+    stack: tuple[str, ...] = ()
 
 
 # Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call
@@ -70,6 +71,7 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
         return None
     values = row._asdict()
     values["slots"] = dict(values["slots"] or {})
+    values["stack"] = tuple(values["stack"] or ())
     return CallRow(**values)
 
 
@@ -123,6 +125,8 @@ def record_turn(
         "node": state.node,
         "slots": dict(state.slots),
         "attempts": state.attempts,
+        "stack": list(state.stack),
+        "language": state.language,
         "turn": number,
         "updated_at": now,
     }

@@ -103,6 +103,8 @@ class Call(Base):
     flow_version_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("flow_versions.id"))
     node: so.Mapped[str] = so.mapped_column(sa.String(120))
     slots: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
+    # Where the open calls of flow sections return to, innermost last.
+    stack: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list, server_default="[]")
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     turn: so.Mapped[int] = so.mapped_column(default=0)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="in-progress")
