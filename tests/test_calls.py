@@ -31,4 +31,3 @@ def test_a_turn_saves_the_return_stack_and_the_language(caller: Caller, app: Any
     assert saved is not None
     assert saved.stack == ("order.intake/review", "main.main_menu")
     assert saved.language == "es-US"
-
