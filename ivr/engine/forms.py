@@ -7,8 +7,9 @@ confidence, reads everything back and offers "change one item", which asks that 
 and comes back to the readback. A field's questions are a section run by `call` and ending
 in `return`, so the first pass and every change share one copy of them.
 
-Generated nodes are named ``<form>/<field>/<slot>`` and the like, so a problem in one names
-the form, the field and the question.
+A question's node is named ``ask_<slot>`` (or its own ``node:``) and its confirmation
+``confirm_<slot>``, as hand-written ones were; the other nodes a form makes are named
+``<form>/<field>/...``, so a problem in one names the form and the field.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def expand_forms(file: str, nodes: Mapping[str, Any], problems: list[str]) -> di
     out: dict[str, Any] = {}
     for name, spec in nodes.items():
         if isinstance(spec, Mapping) and spec.get("kind") == "form":
-            out.update(_form(file, str(name), spec, problems))
+            made = _form(file, str(name), spec, problems)
+            for clash in sorted(set(made) & (set(nodes) - {name})):
+                problems.append(problem(file, clash, None, f"also made by form '{name}'"))
+            out.update(made)
         else:
             out[name] = spec
     return out
@@ -134,7 +138,10 @@ def _field(
     if not all(isinstance(s, str) for s in slots):
         bad("slot", "every question needs a slot")
         return {}
-    first_q = f"{where}/{slots[0]}"
+    # A question's node keeps a plain name (ask_<slot>, or its own `node:`), as a hand-written
+    # one had: transfer reasons, call events and reports name it.
+    asks = [str(q.get("node") or f"ask_{s}") for q, s in zip(questions, slots, strict=True)]
+    first_q = asks[0]
     out: dict[str, Any] = {}
     done = f"{where}/done"
     end = done
@@ -154,25 +161,25 @@ def _field(
     out[done] = {"kind": "return"}
 
     for j, (slot, question) in enumerate(zip(slots, questions, strict=True)):
-        node = f"{where}/{slot}"
-        after = f"{where}/{slots[j + 1]}" if j + 1 < len(slots) else end
-        ask = {k: v for k, v in question.items() if k != "confirm"}
+        node = asks[j]
+        after = asks[j + 1] if j + 1 < len(asks) else end
+        ask = {k: v for k, v in question.items() if k not in ("confirm", "node")}
         if "confirm" in question:
             if "confirm_below" not in question:
                 bad("confirm", "confirm-if-unsure needs confirm_below")
-            out[f"{node}/sure"] = {
+            out[f"{where}/{slot}_sure"] = {
                 "kind": "branch",
                 "slot": f"{slot}_sure",
                 "cases": {"yes": after},
-                "default": f"{node}/confirm",
+                "default": f"confirm_{slot}",
             }
-            out[f"{node}/confirm"] = {
+            out[f"confirm_{slot}"] = {
                 "kind": "confirm",
                 "prompt": question["confirm"],
                 "yes": after,
                 "no": node,
             }
-            after = f"{node}/sure"
+            after = f"{where}/{slot}_sure"
         out[node] = {"kind": "ask", **ask, "next": after}
 
     if "first" in spec:
