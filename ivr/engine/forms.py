@@ -49,6 +49,9 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
     for required in ("fields", "readback", "next"):
         if required not in spec:
             bad(required, "required for a form node")
+    if "readback" in spec and not isinstance(spec["readback"], str):
+        bad("readback", "must be a prompt key (a string)")
+        return {}
     fields = spec.get("fields")
     menu = spec.get("menu") or {}
     if not isinstance(fields, Mapping) or not fields:
