@@ -579,7 +579,12 @@ def test_other_flows_are_named_by_their_own_file() -> None:
     docs["orders"] = {
         "start": "ask",
         "defaults": {"operator": "main.agent", "on_fail": "main.agent"},
-        "nodes": {"ask": {"kind": "menu", "options": {"1": {"next": "main.byee"}}}},
+        "nodes": {
+            "ask": {
+                "kind": "menu",
+                "options": {"1": {"next": "main.byee", "words": "words.menu.order"}},
+            }
+        },
     }
     problems = problems_of(docs)
     assert_named(problems, "flows/orders.yaml", "ask", "options.1.next", "'main.byee'")
@@ -743,9 +748,11 @@ def test_a_placeholder_an_action_fills_is_held_to_what_it_declares() -> None:
     assert all("prompts/" in p and "p.found" in p for p in problems)
 
 
-def test_a_menu_without_a_prompt_is_checked_for_its_words_only() -> None:
+def test_a_menu_without_a_prompt_says_its_options_words() -> None:
     docs = base()
     del nodes(docs)["menu"]["prompt"]
+    assert_named(problems_of(docs), MAIN, "menu", "options.2.words", "needs words")
+    nodes(docs)["menu"]["options"]["2"]["words"] = "words.repeat"
     check(docs)
 
 

@@ -142,6 +142,8 @@ class Checker:
                 self.add(node, f"options.{key}", "only next, words and set are allowed")
             elif "set" in option and not isinstance(option["set"], Mapping):
                 self.add(node, f"options.{key}.set", "must map slot names to values")
+            elif "prompt" not in node.spec and not isinstance(option.get("words"), str):
+                self.add(node, f"options.{key}.words", "a menu that says its options needs words")
 
     def keys_in_all_languages(self) -> None:
         for prompts in self.prompts:
