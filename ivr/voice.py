@@ -150,6 +150,7 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
         actions=actions,
         today=today,
         gather_timeout=config["IVR_GATHER_TIMEOUT"],
+        languages=version.prompts,
     )
 
 
@@ -168,9 +169,12 @@ def _answer(
         attempts=call.attempts,
         language=call.language,
         scratch=dict(call.scratch or {}),
+        stack=call.stack,
     )
     turn = run_turn(bundle, state, inp, _context(session, call))
-    body = xml(render(turn, action_url=action_url(number + 1), voice=_voice(call)))
+    # A `language` node may have switched the call this turn: speak in the new one.
+    voice = voice_for(turn.state.language, current_app.config["IVR_SAY_VOICE"])
+    body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
     latency = int((time.perf_counter() - started) * 1000)
     try:
         saved = calls.record_turn(session, call, number, turn, body, latency)

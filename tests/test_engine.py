@@ -171,7 +171,9 @@ TABLE: dict[str, Any] = {
     },
     "q": {
         "menu": "Press 1 for orders, 2 for status.",
-        "menu_again": "One for orders, two for status.",
+        "menu_again": "Or say it: 1 for orders, 2 for status.",
+        "pick": "Press 1 for a PIN, 2 for a ZIP code, 3 for a date of birth, 4 for a member ID.",
+        "menu_one": "Press 1 for orders.",
         "member": "Enter your member number.",
         "member_again": "Enter the member number on the card.",
         "member_bad": "A member number has four to six digits.",
@@ -298,7 +300,7 @@ MEMBER_FLOW = make(
     {
         "pick": {
             "kind": "menu",
-            "prompt": "q.menu",
+            "prompt": "q.pick",
             "options": {
                 "1": {"next": "pin"},
                 "2": {"next": "zip"},
@@ -692,6 +694,14 @@ def test_the_date_check_uses_the_date_it_is_handed() -> None:
 
 YES_NO_FLOW = make(
     {
+        # Asked first, so the confirmation's {member} is always filled (the checker holds).
+        "member": {
+            "kind": "ask",
+            "prompt": "q.member",
+            "slot": "member",
+            "expect": "digits",
+            "next": "pick",
+        },
         "pick": {
             "kind": "menu",
             "prompt": "q.menu",
@@ -848,7 +858,7 @@ def test_confirm_written_in_plain_yaml_compiles_and_routes() -> None:
             start: sure
             defaults: {operator: agent, on_fail: agent}
             nodes:
-              sure: {kind: confirm, prompt: q.sure, yes: said_yes, no: said_no}
+              sure: {kind: confirm, prompt: q.urgent, yes: said_yes, no: said_no}
               said_yes: {kind: hangup, prompt: end.yes}
               said_no: {kind: hangup, prompt: end.no}
               agent: {kind: transfer, queue: general, reason: caller_request}
@@ -1045,7 +1055,11 @@ def test_a_flow_without_its_own_defaults_uses_the_main_flows() -> None:
     sub = {
         "start": "what",
         "nodes": {
-            "what": {"kind": "menu", "prompt": "q.menu", "options": {"1": {"next": "main.bye"}}}
+            "what": {
+                "kind": "menu",
+                "prompt": "q.menu_one",
+                "options": {"1": {"next": "main.bye"}},
+            }
         },
     }
     bundle = make({"go": {"kind": "goto", "flow": "sub"}}, flows={"sub": sub})
@@ -1090,7 +1104,7 @@ def test_a_recovered_caller_is_transferred_for_the_reason_they_chose() -> None:
             "menu": {
                 "kind": "menu",
                 "prompt": "q.menu",
-                "options": {"1": {"next": "orders"}},
+                "options": {"1": {"next": "orders"}, "2": {"next": "orders"}},
             },
             "orders": {"kind": "transfer", "queue": "orders", "reason": "order_request"},
         }

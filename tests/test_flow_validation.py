@@ -46,6 +46,10 @@ WORDS = {"operator": ["agent"], "repeat": ["repeat"], "menu": {"order": ["order"
 TEXTS = {
     "hello": "Hello.",
     "menu": "Press 1 or 2.",
+    "menu3": "Press 1, 2 or 3.",
+    "chose": "You chose {choice}.",
+    "hi_member": "Hello, member {member:digits}.",
+    "found": "Found {member_name}.",
     "member": "Your member number?",
     "bad": "That's not it.",
     "agent": "Hold on.",
@@ -213,6 +217,30 @@ def _top(field: str, value: Any) -> Mutation:
     return mutate
 
 
+def _form(**changes: Any) -> Mutation:
+    """Menu option 3 leads to a small form; `changes` replace its fields."""
+    form: dict[str, Any] = {
+        "kind": "form",
+        "fields": {
+            "member": {
+                "words": "words.menu.order",
+                "slot": "member",
+                "expect": "digits",
+                "prompt": "p.member",
+            }
+        },
+        "readback": "p.hi_member",
+        "menu": {"prompt": "p.menu3", "submit": "words.menu.order", "change": "words.repeat"},
+        "next": "bye",
+    }
+    form.update(changes)
+    return _add("intake", form, option="3")
+
+
+def _menu3(docs: dict[str, Any]) -> None:
+    nodes(docs)["menu"]["prompt"] = "p.menu3"
+
+
 CASES: list[Any] = [
     pytest.param(
         _set("bye", "kind", "hang_up"), "bye", "kind", "unknown kind 'hang_up'", id="unknown-kind"
@@ -336,6 +364,123 @@ CASES: list[Any] = [
     pytest.param(
         _top("start", "hi"), None, "start", "start node 'hi' is not a node", id="start-unknown"
     ),
+    # --- the flow language: sections, language, menus that name their keys, placeholders
+    pytest.param(
+        _add("sub", {"kind": "call", "next": "bye"}, option="3"),
+        "sub",
+        "node",
+        "a call names the node (or flow) it runs",
+        id="call-names-nothing",
+    ),
+    pytest.param(
+        _add("sub", {"kind": "call", "flow": "billing", "next": "bye"}, option="3"),
+        "sub",
+        "flow",
+        "unknown flow 'billing'",
+        id="call-unknown-flow",
+    ),
+    pytest.param(
+        _add("sub", {"kind": "call", "node": "sectoin", "next": "bye"}, option="3"),
+        "sub",
+        "node",
+        "unknown node 'main.sectoin'",
+        id="call-unknown-node",
+    ),
+    pytest.param(
+        _add("spanish", {"kind": "language", "language": "fr-FR", "next": "bye"}, option="3"),
+        "spanish",
+        "language",
+        "no prompts for language 'fr-FR'",
+        id="language-unknown",
+    ),
+    pytest.param(
+        _set("menu", "prompt", "p.menu3"),
+        "menu",
+        "prompt",
+        "prompt 'p.menu3' in prompts/en-US.yaml announces 3, which is not an option",
+        id="menu-announces-a-key-it-lacks",
+    ),
+    pytest.param(
+        _option("3", {"next": "bye"}),
+        "menu",
+        "prompt",
+        "prompt 'p.menu' in prompts/es-US.yaml never announces option 3",
+        id="menu-never-announces-an-option",
+    ),
+    pytest.param(
+        _set("hello", "prompt", "p.chose"),
+        "hello",
+        "prompt",
+        "prompt 'p.chose' in prompts/en-US.yaml says {choice}, which nothing before this node",
+        id="placeholder-nothing-fills",
+    ),
+    pytest.param(
+        _set("hello", "prompt", "p.hi_member"),
+        "hello",
+        "prompt",
+        "prompt 'p.hi_member' in prompts/es-US.yaml says {member}, which nothing before",
+        id="placeholder-filled-only-later",
+    ),
+    pytest.param(
+        _both(_menu3, _form(readback=None)),
+        "intake",
+        "readback",
+        "must be a prompt key",
+        id="form-readback-not-a-key",
+    ),
+    pytest.param(
+        _both(
+            _menu3,
+            _form(fields={"member": {"slot": "member", "expect": "digits", "prompt": "p.member"}}),
+        ),
+        "intake",
+        "fields.member.words",
+        "required: what callers say to change this field",
+        id="form-field-without-words",
+    ),
+    pytest.param(
+        _both(
+            _menu3,
+            _form(
+                fields={
+                    "member": {
+                        "words": "words.menu.order",
+                        "slot": "member",
+                        "expect": "digits",
+                        "prompt": "p.member",
+                        "confirm": "p.member",
+                    }
+                }
+            ),
+        ),
+        "intake",
+        "fields.member.confirm",
+        "confirm-if-unsure needs confirm_below",
+        id="form-confirm-without-threshold",
+    ),
+    pytest.param(
+        _both(_menu3, _form(colour="red")),
+        "intake",
+        "colour",
+        "not a field of a form",
+        id="form-field",
+    ),
+    pytest.param(
+        _both(
+            _menu3, _form(), _add("ask_member", {"kind": "say", "prompt": "p.hello", "next": "bye"})
+        ),
+        "ask_member",
+        None,
+        "also made by form 'intake'",
+        id="form-node-clash",
+    ),
+    pytest.param(
+        _both(_menu3, _form(menu={"prompt": "p.menu3", "change": "words.repeat"})),
+        "intake",
+        "menu.submit",
+        "the words callers say to choose it are required",
+        id="form-menu-without-submit",
+    ),
 ]
 
 
@@ -430,11 +575,15 @@ def test_other_flows_are_named_by_their_own_file() -> None:
     docs = base()
     nodes(docs)["go"] = {"kind": "goto", "flow": "orders"}
     nodes(docs)["menu"]["options"]["3"] = {"next": "go"}
+    nodes(docs)["menu"]["prompt"] = "p.menu3"
     docs["orders"] = {
         "start": "ask",
         "defaults": {"operator": "main.agent", "on_fail": "main.agent"},
         "nodes": {
-            "ask": {"kind": "menu", "prompt": "p.menu", "options": {"1": {"next": "main.byee"}}}
+            "ask": {
+                "kind": "menu",
+                "options": {"1": {"next": "main.byee", "words": "words.menu.order"}},
+            }
         },
     }
     problems = problems_of(docs)
@@ -670,6 +819,8 @@ def test_check_flows_shows_warnings_and_exits_0(tmp_path: Path) -> None:
     doc["nodes"]["agent"]["prompt"] = "main.agent"
     doc["nodes"]["bye"]["prompt"] = "order.goodbye"
     doc["nodes"]["menu"]["options"]["1"].pop("words")
+    # The real main menu prompt announces 0 and 3 too: the menu must offer them.
+    doc["nodes"]["menu"]["options"].update({"0": {"next": "agent"}, "3": {"next": "bye"}})
     doc["nodes"]["lookup"] = {
         "kind": "action",
         "action": "check_facility",
@@ -686,3 +837,53 @@ def test_check_flows_shows_warnings_and_exits_0(tmp_path: Path) -> None:
         "can return 'not_in_network', which goes to next 'bye' like 'ok'"
     ) in done.stderr
     assert done.stdout.startswith("ok: ")
+
+
+# --- the flow language -----------------------------------------------------------------------
+
+
+def test_a_form_compiles_to_questions_a_readback_and_a_change_menu() -> None:
+    docs = base()
+    _both(_menu3, _form())(docs)
+    bundle = check(docs)
+    assert {"main.intake", "main.ask_member", "main.intake/menu", "main.intake/change"} <= set(
+        bundle.nodes
+    )
+    assert bundle.nodes["main.intake"].kind == "call"
+
+
+def test_a_placeholder_after_an_ask_that_fills_it_is_fine() -> None:
+    docs = base()
+    nodes(docs)["member"]["next"] = "greet"
+    nodes(docs)["greet"] = {"kind": "say", "prompt": "p.hi_member", "next": "lookup"}
+    check(docs)
+
+
+def test_a_placeholder_an_action_fills_is_held_to_what_it_declares() -> None:
+    docs = base()
+    nodes(docs)["lookup"]["outcomes"] = {"found": "found"}
+    nodes(docs)["found"] = {"kind": "say", "prompt": "p.found", "next": "bye"}
+    check(docs)  # an action that declares nothing may fill anything
+    check(docs, action_slots={"find_member": {"member_name"}})
+    problems = problems_of(docs, action_slots={"find_member": {"member_id"}})
+    assert_named(problems, MAIN, "found", "prompt", "says {member_name}")
+    assert all("prompts/" in p and "p.found" in p for p in problems)
+
+
+def test_a_menu_without_a_prompt_says_its_options_words() -> None:
+    docs = base()
+    del nodes(docs)["menu"]["prompt"]
+    assert_named(problems_of(docs), MAIN, "menu", "options.2.words", "needs words")
+    nodes(docs)["menu"]["options"]["2"]["words"] = "words.repeat"
+    check(docs)
+
+
+def test_a_return_is_followed_back_to_every_call() -> None:
+    docs = base()
+    nodes(docs)["hello"]["next"] = "ask_first"
+    nodes(docs)["ask_first"] = {"kind": "call", "node": "member", "next": "greet"}
+    nodes(docs)["member"]["next"] = "member_done"
+    nodes(docs)["member_done"] = {"kind": "return"}
+    nodes(docs)["greet"] = {"kind": "say", "prompt": "p.hi_member", "next": "menu"}
+    nodes(docs)["menu"]["options"]["1"]["next"] = "lookup"
+    check(docs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from ivr.engine.fillable import check_placeholders
 from ivr.engine.flow import (
     ENTRY_FLOW,
     EXPECTS,
@@ -15,6 +16,7 @@ from ivr.engine.flow import (
     Node,
     problem,
 )
+from ivr.engine.menus import announced_keys
 from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholders
 
 # Reasons the engine itself gives an ask node's `invalid:` mapping, besides a validating
@@ -36,6 +38,7 @@ class Checker:
         catalogs: Collection[str] | None,
         queues: Collection[str] | None,
         warnings: list[str] | None = None,
+        action_slots: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.b = bundle
         self.problems = problems
@@ -48,6 +51,7 @@ class Checker:
         self.catalogs = catalogs
         self.queues = queues
         self.warnings = warnings if warnings is not None else []
+        self.action_slots = action_slots
 
     def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
         flow = node.flow if node else flow or ENTRY_FLOW
@@ -75,6 +79,7 @@ class Checker:
         self.keys_in_all_languages()
         self.reachability()
         self.loops()
+        check_placeholders(self)
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
@@ -129,8 +134,13 @@ class Checker:
         if node.kind == "transfer" and self.queues is not None:
             if spec.get("queue") not in self.queues:
                 self.add(node, "queue", f"unknown queue {spec.get('queue')!r}")
-        if node.kind == "goto" and spec.get("flow") not in self.b.starts:
+        if node.kind in ("goto", "call") and "flow" in spec and spec["flow"] not in self.b.starts:
             self.add(node, "flow", f"unknown flow {spec.get('flow')!r}")
+        if node.kind == "call" and not ({"flow", "node"} & set(spec)):
+            self.add(node, "node", "a call names the node (or flow) it runs")
+        languages = {p.language for p in self.prompts}
+        if node.kind == "language" and languages and spec.get("language") not in languages:
+            self.add(node, "language", f"no prompts for language {spec.get('language')!r}")
 
     def warn(self, node: Node, fld: str | None, msg: str) -> None:
         file = self.b.files.get(node.flow, f"flows/{node.flow}.yaml")
@@ -187,6 +197,8 @@ class Checker:
                 self.add(node, f"options.{key}", "only next, words and set are allowed")
             elif "set" in option and not isinstance(option["set"], Mapping):
                 self.add(node, f"options.{key}.set", "must map slot names to values")
+            elif "prompt" not in node.spec and not isinstance(option.get("words"), str):
+                self.add(node, f"options.{key}.words", "a menu that says its options needs words")
 
     def keys_in_all_languages(self) -> None:
         for prompts in self.prompts:
@@ -207,12 +219,30 @@ class Checker:
                     except ValueError as exc:
                         self.add(node, fld, f"prompt '{key}' in {lang_file} is malformed: {exc}")
                 if node.kind == "menu":
+                    self.announced(node, prompts)
                     for key, option in (node.spec.get("options") or {}).items():
                         words = option.get("words") if isinstance(option, Mapping) else None
                         if isinstance(words, str) and words not in prompts:
                             self.add(
                                 node, f"options.{key}.words", f"'{words}' missing from {lang_file}"
                             )
+
+    def announced(self, node: Node, prompts: Prompts) -> None:
+        """A hand-written menu prompt names every option's key and no other."""
+        options = node.spec.get("options")
+        if not isinstance(options, Mapping):
+            return
+        keys = {str(k) for k in options}
+        for fld in PROMPT_FIELDS:
+            key = node.spec.get(fld)
+            if not isinstance(key, str) or key not in prompts:
+                continue
+            said = announced_keys(prompts.text(key))
+            where = f"prompt '{key}' in prompts/{prompts.language}.yaml"
+            for missing in sorted(keys - said - {"*", "#"}):
+                self.add(node, fld, f"{where} never announces option {missing}")
+            for extra in sorted(said - keys):
+                self.add(node, fld, f"{where} announces {extra}, which is not an option")
 
     def reachability(self) -> None:
         if ENTRY_FLOW not in self.b.starts:

@@ -19,6 +19,7 @@ from ivr.engine.flow import (
     problem,
     qualify,
 )
+from ivr.engine.forms import expand_forms
 from ivr.engine.prompts import Prompts
 
 
@@ -30,6 +31,7 @@ def compile_bundle(
     actions: Collection[str] | Mapping[str, Collection[str]] | None = None,
     catalogs: Collection[str] | None = None,
     queues: Collection[str] | None = None,
+    action_slots: Mapping[str, Collection[str]] | None = None,
 ) -> Bundle:
     """Validate every flow document and compile them into one `Bundle`.
 
@@ -43,6 +45,8 @@ def compile_bundle(
             (`Bundle.warnings`).
         catalogs: names of known catalogs (None skips the check).
         queues: names of known agent queues (None skips the check).
+        action_slots: action name -> the slots it may fill, for the placeholder check
+            (None: an action may fill anything, so only what no action precedes is checked).
 
     Returns:
         The compiled bundle.
@@ -70,6 +74,7 @@ def compile_bundle(
         if not isinstance(raw_nodes, Mapping) or not raw_nodes:
             problems.append(problem(file, None, "nodes", "a flow needs at least one node"))
             continue
+        raw_nodes = expand_forms(file, raw_nodes, problems)
         start = doc.get("start")
         if not isinstance(start, str) or start not in raw_nodes:
             problems.append(problem(file, None, "start", f"start node {start!r} is not a node"))
@@ -89,7 +94,9 @@ def compile_bundle(
             )
     bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
     warnings: list[str] = []
-    check = Checker(bundle, problems, prompts, actions, catalogs, queues, warnings)
+    check = Checker(
+        bundle, problems, prompts, actions, catalogs, queues, warnings, action_slots=action_slots
+    )
     check.run()
     if problems:
         raise FlowError(problems)

@@ -21,8 +21,10 @@ INPUT_MODES = frozenset({"dtmf", "speech"})
 SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "say": (frozenset({"prompt", "next"}), frozenset(), frozenset({"next"})),
     "menu": (
-        frozenset({"prompt", "options"}),
-        frozenset({"reprompt", "attempts", "on_fail", "input", "hints", "timeout", "max_visits"}),
+        frozenset({"options"}),
+        frozenset(
+            {"prompt", "reprompt", "attempts", "on_fail", "input", "hints", "timeout", "max_visits"}
+        ),
         frozenset({"on_fail"}),
     ),
     "ask": (
@@ -62,6 +64,10 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "transfer": (frozenset({"queue", "reason"}), frozenset({"prompt"}), frozenset()),
     "hangup": (frozenset(), frozenset({"prompt"}), frozenset()),
     "goto": (frozenset({"flow"}), frozenset({"node"}), frozenset()),
+    # A section of nodes run like a subroutine: `next` is where its `return` comes back to.
+    "call": (frozenset({"next"}), frozenset({"flow", "node"}), frozenset({"next"})),
+    "return": (frozenset(), frozenset(), frozenset()),
+    "language": (frozenset({"language", "next"}), frozenset(), frozenset({"next"})),
 }
 PROMPT_FIELDS = ("prompt", "reprompt")
 EXPECTS = frozenset({"digits", "date", "yesno", "text"})
@@ -116,7 +122,18 @@ class Node:
             if isinstance(flow, str):
                 node = self.spec.get("node")
                 out.append(("flow", f"{flow}.{node}" if node else f"{flow}.@start"))
+        if self.kind == "call":
+            called = self.called()
+            if called:
+                out.append(("node" if "node" in self.spec else "flow", called))
         return out
+
+    def called(self) -> str | None:
+        """The node a `call` node runs: `node` (in `flow`, or this flow), or `flow`'s start."""
+        flow, node = self.spec.get("flow"), self.spec.get("node")
+        if isinstance(node, str):
+            return f"{flow}.{node}" if isinstance(flow, str) else qualify(self.flow, node)
+        return f"{flow}.@start" if isinstance(flow, str) else None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ivr.engine.flow import INPUT_KINDS, Bundle, Node
 from ivr.engine.hearing import interpret, qualified
+from ivr.engine.menus import menu_prompt
 from ivr.engine.prompts import Prompts
 from ivr.engine.types import (
     Actions,
@@ -38,9 +39,12 @@ class Context:
     low_confidence: float = 0.2
     gather_timeout: int = 6
     max_steps: int = 64
+    # Every language's prompts, so a `language` node can switch the rest of the call.
+    languages: Mapping[str, Prompts] = field(default_factory=dict)
 
 
 VISITS = "_visits"
+MAX_STACK = 16  # open calls; deeper means a section calls itself without end
 
 
 def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn:
@@ -81,9 +85,11 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
     if heard.outcome == "matched" and heard.next:
         # An answer is a fresh start: an earlier escalation no longer explains a transfer.
         moved = state.moved(heard.next, **heard.slots).noted(heard.scratch)
-        if node.kind == "menu" and heard.next in (state.slots.get(VISITS) or {}):
-            # Choosing a question from a menu (change the exam) gives it fresh tries.
-            visits = {k: v for k, v in state.slots[VISITS].items() if k != heard.next}
+        chosen = {heard.next, _called(bundle, heard.next)}
+        if node.kind == "menu" and chosen & set(state.slots.get(VISITS) or {}):
+            # Choosing a question from a menu (change the exam) gives it fresh tries, also
+            # when the menu calls the section that asks it.
+            visits = {k: v for k, v in state.slots[VISITS].items() if k not in chosen}
             moved = replace(moved, slots={**moved.slots, VISITS: visits})
         if ESCALATION in moved.slots:
             moved = replace(moved, slots={k: v for k, v in moved.slots.items() if k != ESCALATION})
@@ -123,11 +129,20 @@ def _values(node: Node, state: CallState, ctx: Context) -> dict[str, Any]:
     return values
 
 
+def _called(bundle: Bundle, node_id: str) -> str | None:
+    node = bundle.nodes.get(node_id)
+    called = node.called() if node is not None and node.kind == "call" else None
+    return bundle.node(called).id if called else None
+
+
 def _ask(
     node: Node, state: CallState, ctx: Context, says: list[str], event: Event, *, key: str
 ) -> Turn:
     prompt_key = node.get(key) if key == "prompt" else node.get("reprompt") or node.get("prompt")
-    says.append(ctx.prompts.render(prompt_key, _values(node, state, ctx)))
+    if prompt_key is None:  # a menu that says its own options
+        says.append(menu_prompt(node.spec["options"], ctx.prompts))
+    else:
+        says.append(ctx.prompts.render(prompt_key, _values(node, state, ctx)))
     return Turn(
         say=tuple(s for s in says if s), state=state, event=event, gather=_gather(node, ctx)
     )
@@ -213,6 +228,24 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
             flow = node.spec["flow"]
             target = f"{flow}.{node.get('node')}" if node.get("node") else bundle.starts[flow]
             state = state.moved(target)
+        elif kind == "call":
+            back = _required(node.target("next"), node)
+            if len(state.stack) >= MAX_STACK:
+                target = _required(bundle.defaults_for(node).on_fail, node)
+                state = state.moved(target, **{ESCALATION: f"calls too deep at {node.id}"})
+                continue
+            state = replace(state.moved(_required(node.called(), node)), stack=(*state.stack, back))
+        elif kind == "return":
+            if not state.stack:
+                # Reached without a call: the flow is wrong, the caller still gets a person.
+                target = _required(bundle.defaults_for(node).on_fail, node)
+                state = state.moved(target, **{ESCALATION: f"nothing to return to at {node.id}"})
+                continue
+            state = replace(state.moved(state.stack[-1]), stack=state.stack[:-1])
+        elif kind == "language":
+            language = str(node.spec["language"])
+            ctx = replace(ctx, prompts=ctx.languages.get(language, ctx.prompts))
+            state = replace(state.moved(_required(node.target("next"), node)), language=language)
         elif kind == "transfer":
             if node.get("prompt"):
                 says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))

@@ -34,6 +34,8 @@ class CallState:
     # The services' own notes on the call (accounts a caller may mean, notices heard):
     # never said to the caller nor shown to agents, and apart from the caller's answers.
     scratch: Mapping[str, Any] = field(default_factory=dict)
+    # Where each `return` goes back to, innermost last: the nodes after the open `call`s.
+    stack: tuple[str, ...] = ()
 
     def moved(self, node: str, **slots: Any) -> CallState:
         merged = dict(self.slots)

@@ -40,6 +40,7 @@ class CallRow:
     attempts: int
     turn: int
     scratch: dict[str, Any]
+    stack: tuple[str, ...] = ()
 
 
 # Built once: a statement object reused with bound parameters skips SQLAlchemy's per-call
@@ -73,6 +74,7 @@ def _call_row(session: so.Session, statement: sa.Select[Any], sid: str) -> CallR
     values = row._asdict()
     values["slots"] = dict(values["slots"] or {})
     values["scratch"] = dict(values["scratch"] or {})
+    values["stack"] = tuple(values["stack"] or ())
     return CallRow(**values)
 
 
@@ -129,6 +131,8 @@ def record_turn(
         "slots": dict(state.slots),
         "scratch": dict(state.scratch),
         "attempts": state.attempts,
+        "stack": list(state.stack),
+        "language": state.language,
         "turn": number,
         "updated_at": now,
     }

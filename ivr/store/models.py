@@ -120,6 +120,8 @@ class Call(Base):
     scratch: so.Mapped[dict[str, Any]] = so.mapped_column(
         JSONValue, default=dict, server_default=sa.text("'{}'")
     )
+    # Where the open calls of flow sections return to, innermost last.
+    stack: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list, server_default="[]")
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     turn: so.Mapped[int] = so.mapped_column(default=0)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="in-progress")

@@ -1,0 +1,415 @@
+"""The flow language at the caller's level, with plain data and no Flask: sections run by
+`call` and ended by `return`, the `form` node, menus that say their own options, and the
+`language` node."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ivr.engine import (
+    ActionResult,
+    Bundle,
+    CallState,
+    Context,
+    Input,
+    Match,
+    Prompts,
+    Turn,
+    compile_bundle,
+    run_turn,
+)
+
+SILENCE = Input("none")
+
+
+def key(digits: str) -> Input:
+    return Input("dtmf", digits=digits)
+
+
+def said(text: str, confidence: float | None = 0.9) -> Input:
+    return Input("speech", speech=text, confidence=confidence)
+
+
+def _table(lang: str) -> dict[str, Any]:
+    spanish = lang == "es-US"
+    return {
+        "system": {
+            "no_input": "No oí nada." if spanish else "I didn't hear you.",
+            "no_match": "No entendí." if spanish else "I didn't get that.",
+            "low_confidence": "No quedó claro." if spanish else "That wasn't clear.",
+            "catalog_choice": "Para {label}, oprima {key}."
+            if spanish
+            else "For {label}, press {key}.",
+            "catalog_choice_joiner": " ",
+        },
+        "words": {
+            "operator": ["agente"] if spanish else ["agent"],
+            "repeat": ["repetir"] if spanish else ["repeat"],
+            "yes": ["sí"] if spanish else ["yes"],
+            "no": ["no"],
+            "menu": {
+                "order": ["pedido"] if spanish else ["order", "new order"],
+                "status": ["estado"] if spanish else ["status"],
+            },
+            "f": {
+                "member": ["miembro"] if spanish else ["member"],
+                "fruit": ["fruta"] if spanish else ["fruit"],
+                "visit": ["visita"] if spanish else ["visit", "day"],
+                "submit": ["enviar"] if spanish else ["submit"],
+                "change": ["cambiar"] if spanish else ["change"],
+            },
+        },
+        "q": {
+            "menu": "Pulse 1, 2, 3 o 4." if spanish else "Press 1, 2, 3 or 4.",
+            "member": "¿Número de miembro?" if spanish else "Member number?",
+            "fruit": "¿Qué fruta?" if spanish else "Which fruit?",
+            "fruit_sure": "¿Dijo {fruit_name}?" if spanish else "Did you say {fruit_name}?",
+            "day": "¿Qué día?" if spanish else "Which day?",
+            "note": "¿Alguna nota?" if spanish else "Any note?",
+            "review": "Enviar 1, cambiar 2, repetir 3."
+            if spanish
+            else "Submit 1, change 2, again 3.",
+        },
+        "r": {
+            "hello": "Hola." if spanish else "Hello.",
+            "tip": "Un consejo." if spanish else "A tip.",
+            "extra": "Algo más." if spanish else "Something else.",
+            "visit_bad": "No hay visitas ese día." if spanish else "No visits that day.",
+            "tally": "Contando." if spanish else "Tallying.",
+            "readback": "{member}, {fruit_name}, {day}.",
+        },
+        "end": {
+            "bye": "Adiós." if spanish else "Goodbye.",
+            "agent": "Un agente." if spanish else "An agent.",
+            "help": "Ayuda." if spanish else "Some help.",
+        },
+    }
+
+
+EN = Prompts("en-US", _table("en-US"))
+ES = Prompts("es-US", _table("es-US"))
+ENDINGS = {
+    "bye": {"kind": "hangup", "prompt": "end.bye"},
+    "agent": {"kind": "transfer", "queue": "general", "reason": "caller_request"},
+    "help": {"kind": "transfer", "queue": "general", "reason": "retries_exhausted"},
+}
+
+
+class Fruits:
+    """A catalog whose scores the test chooses: "apel" is a guess, "apple" sure."""
+
+    ENTRIES = {"1": Match("APPLE", "apple", 100, "1"), "2": Match("PEAR", "pear", 100, "2")}
+    SPOKEN = {"apple": Match("APPLE", "apple", 96), "apel": Match("APPLE", "apple", 70)}
+
+    def by_key(self, digits: str) -> Match | None:
+        return self.ENTRIES.get(digits)
+
+    def match(self, text: str) -> Match | None:
+        return self.SPOKEN.get(text.strip().lower())
+
+    def choices(self) -> Sequence[tuple[str, str]]:
+        return [("1", "apple"), ("2", "pear")]
+
+    def hints(self) -> Sequence[str]:
+        return ["apple", "pear"]
+
+
+class Services:
+    """Actions by name, each call recorded."""
+
+    def __init__(self, member: str | None = None) -> None:
+        self.member = member
+        self.calls: list[str] = []
+
+    def __call__(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        slots: Mapping[str, Any],
+        scratch: Mapping[str, Any],
+    ) -> ActionResult:
+        self.calls.append(name)
+        if name == "caller_member":
+            return (
+                ActionResult("found", {"member": self.member})
+                if self.member
+                else (ActionResult("none"))
+            )
+        if name == "check_visit":
+            return ActionResult("ok" if slots.get("day") != "13" else "no_visits")
+        return ActionResult("ok")
+
+
+def ctx(services: Services | None = None, prompts: Prompts = EN) -> Context:
+    return Context(
+        prompts=prompts,
+        catalogs={"fruits": Fruits()},
+        actions=services or Services(),
+        today=dt.date(2024, 6, 15),
+        languages={"en-US": EN, "es-US": ES},
+    )
+
+
+def bundle(nodes: Mapping[str, Any], **flows: Any) -> Bundle:
+    doc = {
+        "start": next(iter(nodes)),
+        "defaults": {"operator": "agent", "on_fail": "help"},
+        "nodes": {**ENDINGS, **nodes},
+    }
+    return compile_bundle(
+        {"main": doc, **flows},
+        prompts=[EN, ES],
+        catalogs={"fruits"},
+        actions={"caller_member", "save_draft", "check_visit"},
+        queues={"general"},
+    )
+
+
+def start(b: Bundle, c: Context | None = None) -> Turn:
+    return run_turn(b, CallState(node=""), Input("start"), c or ctx())
+
+
+def run(b: Bundle, turn: Turn, *inputs: Input, c: Context | None = None) -> Turn:
+    for inp in inputs:
+        turn = run_turn(b, turn.state, inp, c or ctx())
+    return turn
+
+
+# --- call and return ------------------------------------------------------------------------
+
+SECTIONS = bundle(
+    {
+        "menu": {
+            "kind": "menu",
+            "prompt": "q.menu",
+            "options": {
+                "1": {"next": "tip_then_menu"},
+                "2": {"next": "tip_then_bye"},
+                "3": {"next": "orphan"},
+                "4": {"next": "again"},
+            },
+        },
+        "tip_then_menu": {"kind": "call", "node": "tip", "next": "menu"},
+        "tip_then_bye": {"kind": "call", "node": "tip", "next": "extra_then_bye"},
+        "extra_then_bye": {"kind": "call", "flow": "extra", "next": "bye"},
+        "tip": {"kind": "say", "prompt": "r.tip", "next": "tip_done"},
+        "tip_done": {"kind": "return"},
+        "orphan": {"kind": "return"},
+        "again": {"kind": "call", "node": "menu", "next": "bye"},
+    },
+    extra={
+        "start": "said",
+        "nodes": {
+            "said": {"kind": "say", "prompt": "r.extra", "next": "done"},
+            "done": {"kind": "return"},
+        },
+    },
+)
+
+
+def test_a_section_returns_to_where_each_call_said() -> None:
+    first = start(SECTIONS)
+    back = run(SECTIONS, first, key("1"))
+    assert back.say == ("A tip.", "Press 1, 2, 3 or 4.")
+    assert back.state.node == "main.menu" and back.state.stack == ()
+    done = run(SECTIONS, first, key("2"))
+    assert done.say == ("A tip.", "Something else.", "Goodbye.")
+    assert done.hangup and done.state.stack == ()
+
+
+def test_the_stack_holds_the_way_back_while_a_section_listens() -> None:
+    turn = run(SECTIONS, start(SECTIONS), key("4"))
+    assert turn.state.node == "main.menu" and turn.state.stack == ("main.bye",)
+    # The stack is part of the call state: the next turn, on any worker, returns the same way.
+    resumed = run_turn(SECTIONS, CallState(node="main.menu", stack=("main.bye",)), key("1"), ctx())
+    assert resumed.state.stack == ("main.bye",)
+
+
+def test_a_return_with_no_call_open_hands_the_caller_to_a_person() -> None:
+    turn = run(SECTIONS, start(SECTIONS), key("3"))
+    assert turn.transfer is not None
+    assert turn.transfer.reason == "nothing to return to at main.orphan"
+    assert turn.transfer.queue == "general"
+
+
+def test_calls_nested_without_end_stop_at_a_person() -> None:
+    turn = start(SECTIONS)
+    for _ in range(16):
+        turn = run(SECTIONS, turn, key("4"))
+        assert turn.gather is not None
+    turn = run(SECTIONS, turn, key("4"))
+    assert turn.transfer is not None and turn.transfer.reason == "calls too deep at main.again"
+
+
+# --- menus that say their own options -------------------------------------------------------
+
+SPOKEN_MENU = bundle(
+    {
+        "pick": {
+            "kind": "menu",
+            "options": {
+                "1": {"next": "bye", "words": "words.menu.order"},
+                "2": {"next": "agent", "words": "words.menu.status"},
+            },
+        }
+    }
+)
+
+
+def test_a_menu_without_a_prompt_says_each_option_and_its_key() -> None:
+    turn = start(SPOKEN_MENU)
+    assert turn.say == ("For order, press 1. For status, press 2.",)
+    again = run(SPOKEN_MENU, turn, key("7"))
+    assert again.say == ("I didn't get that.", "For order, press 1. For status, press 2.")
+    assert run(SPOKEN_MENU, turn, said("new order")).hangup
+
+
+def test_the_options_are_said_in_the_calls_language() -> None:
+    turn = start(SPOKEN_MENU, ctx(prompts=ES))
+    assert turn.say == ("Para pedido, oprima 1. Para estado, oprima 2.",)
+
+
+# --- the language node ----------------------------------------------------------------------
+
+SPANISH = bundle(
+    {
+        "hello": {"kind": "say", "prompt": "r.hello", "next": "to_spanish"},
+        "to_spanish": {"kind": "language", "language": "es-US", "next": "pick"},
+        "pick": {
+            "kind": "menu",
+            "options": {
+                "1": {"next": "bye", "words": "words.menu.order"},
+                "2": {"next": "agent", "words": "words.menu.status"},
+            },
+        },
+    }
+)
+
+
+def test_the_language_node_switches_the_rest_of_the_call() -> None:
+    turn = start(SPANISH)
+    assert turn.say == ("Hello.", "Para pedido, oprima 1. Para estado, oprima 2.")
+    assert turn.state.language == "es-US"
+    # The next turn is run with the call's saved language, as voice builds its context.
+    bye = run_turn(SPANISH, turn.state, key("1"), ctx(prompts=ES))
+    assert bye.say == ("Adiós.",) and bye.state.language == "es-US"
+
+
+# --- the form node --------------------------------------------------------------------------
+
+
+def form_bundle() -> Bundle:
+    return bundle(
+        {
+            "hello": {"kind": "say", "prompt": "r.hello", "next": "visit"},
+            "visit": {
+                "kind": "form",
+                "save": "save_draft",
+                "fields": {
+                    "member": {
+                        "words": "words.f.member",
+                        "first": "known_member",
+                        "slot": "member",
+                        "expect": "digits",
+                        "min_digits": 4,
+                        "max_digits": 6,
+                        "prompt": "q.member",
+                    },
+                    "fruit": {
+                        "words": "words.f.fruit",
+                        "slot": "fruit",
+                        "catalog": "fruits",
+                        "confirm_below": 90,
+                        "confirm": "q.fruit_sure",
+                        "prompt": "q.fruit",
+                    },
+                    "day": {
+                        "words": "words.f.visit",
+                        "check": "check_visit",
+                        "check_failed": "r.visit_bad",
+                        "questions": [
+                            {"slot": "day", "expect": "digits", "prompt": "q.day"},
+                            {"slot": "note", "expect": "text", "prompt": "q.note"},
+                        ],
+                    },
+                },
+                "before_readback": "tally",
+                "readback": "r.readback",
+                "menu": {
+                    "prompt": "q.review",
+                    "submit": "words.f.submit",
+                    "change": "words.f.change",
+                },
+                "next": "bye",
+            },
+            "known_member": {
+                "kind": "action",
+                "action": "caller_member",
+                "outcomes": {"found": "known_done"},
+                "next": "known_done",
+            },
+            "known_done": {"kind": "return"},
+            "tally": {"kind": "say", "prompt": "r.tally", "next": "tally_done"},
+            "tally_done": {"kind": "return"},
+        }
+    )
+
+
+FORM = form_bundle()
+READBACK = ("Tallying.", "1234, apple, 14.", "Submit 1, change 2, again 3.")
+
+
+def through_the_form(services: Services) -> Turn:
+    c = ctx(services)
+    turn = start(FORM, c)
+    assert turn.say == ("Hello.", "Member number?")
+    turn = run(FORM, turn, key("1234"), c=c)
+    assert turn.say == ("Which fruit?",)
+    turn = run(FORM, turn, said("apel"), c=c)  # heard, but not surely: asked to confirm
+    assert turn.say == ("Did you say apple?",) and turn.state.node == "main.confirm_fruit"
+    turn = run(FORM, turn, key("1"), c=c)
+    assert turn.say == ("Which day?",)
+    turn = run(FORM, turn, key("13"), said("mornings"), c=c)
+    assert turn.say == ("No visits that day.", "Which day?")  # the check asks again
+    turn = run(FORM, turn, key("14"), said("mornings"), c=c)
+    assert turn.say == READBACK
+    return turn
+
+
+def test_a_form_asks_each_field_confirms_a_guess_checks_and_reads_back() -> None:
+    services = Services()
+    turn = through_the_form(services)
+    assert {k: turn.state.slots.get(k) for k in ("member", "fruit", "day", "note")} == {
+        "member": "1234",
+        "fruit": "APPLE",
+        "day": "14",
+        "note": "mornings",
+    }
+    assert services.calls.count("save_draft") == 3  # once for each field
+    assert turn.state.stack == ()
+    assert run(FORM, turn, key("1")).hangup
+
+
+def test_change_one_item_asks_only_it_then_reads_back_again() -> None:
+    services = Services()
+    turn = through_the_form(services)
+    menu = run(FORM, turn, key("2"))
+    assert menu.say == ("For member, press 1. For fruit, press 2. For visit, press 3.",)
+    asked = run(FORM, menu, said("fruit"))
+    assert asked.say == ("Which fruit?",) and asked.state.node == "main.ask_fruit"
+    back = run(FORM, asked, key("2"))
+    assert back.say == ("Tallying.", "1234, pear, 14.", "Submit 1, change 2, again 3.")
+    assert back.state.stack == ()
+
+
+def test_a_field_its_first_section_filled_is_not_asked() -> None:
+    turn = start(FORM, ctx(Services(member="5678")))
+    assert turn.say == ("Hello.", "Which fruit?")
+    assert turn.state.slots["member"] == "5678"
+
+
+def test_a_sure_answer_is_not_confirmed() -> None:
+    turn = run(FORM, start(FORM), key("1234"), said("apple"))
+    assert turn.say == ("Which day?",)
