@@ -18,13 +18,13 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 import yaml
 
-import ivr.services.helpdesk_line  # noqa: F401  (registers the help desk's actions)
-import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
-import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
-import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
+import ivr.actions.helpdesk  # noqa: F401  (registers the help desk's actions)
+import ivr.actions.intake  # noqa: F401  (registers the intake's flow actions)
+import ivr.actions.outages  # noqa: F401  (registers the outage announcements)
+import ivr.actions.status  # noqa: F401  (registers the existing-order actions)
+from ivr.actions.registry import ACTIONS
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
-from ivr.services.registry import ACTIONS
 from ivr.store.models import FlowVersion
 
 

@@ -16,10 +16,10 @@ import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator
 
+from ivr.actions.registry import ACTIONS
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
-from ivr.services.registry import ACTIONS
 from ivr.store import get_session, read_first, run_after_commit
 from ivr.twiml import Voice, apology, render, voice_for, xml
 

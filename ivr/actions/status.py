@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import action
 from ivr.engine import ActionResult
 from ivr.match.spoken import parse_date
 from ivr.services import lifecycle, orders
-from ivr.services.registry import action
 from ivr.store.models import ExamType, Order, Provider, utcnow
 
 CANCEL_REASONS = {

@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import action
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
-from ivr.services.registry import action
 from ivr.store import after_commit
 from ivr.store.models import OutboxMessage, PortalAccount, utcnow
 
