@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         store,
         voice,
     )
-    from ivr.flows import FlowLibrary
+    from ivr.versions import FlowLibrary
 
     store.init_app(app)
     app.extensions["ivr.flows"] = FlowLibrary(

@@ -11,10 +11,10 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from ivr.engine import FlowError
-from ivr.flows import FlowLibrary
 from ivr.services import lifecycle
 from ivr.store import get_session, get_store, upgrade
 from ivr.store.models import Plan, Role
+from ivr.versions import FlowLibrary
 
 
 def _library() -> FlowLibrary:
@@ -35,8 +35,8 @@ def init_db() -> None:
 @with_appcontext
 def seed(if_empty: bool) -> None:
     """Load the catalogs in data/ and publish flows/ (idempotent)."""
-    from ivr.flows import publish_files
     from ivr.services.catalogs import seed_all
+    from ivr.versions import publish_files
 
     session = get_session()
     data_dir = Path(current_app.config["IVR_DATA_DIR"])
@@ -68,7 +68,7 @@ def seed(if_empty: bool) -> None:
 @with_appcontext
 def publish_flows(force: bool) -> None:
     """Validate flows/ and publish it as the version new calls start on."""
-    from ivr.flows import publish_files
+    from ivr.versions import publish_files
 
     session = get_session()
     try:

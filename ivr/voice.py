@@ -18,10 +18,10 @@ from twilio.request_validator import RequestValidator
 
 from ivr.actions.registry import ACTIONS
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
-from ivr.flows import FlowLibrary, current_version
 from ivr.services import calls
 from ivr.store import get_session, read_first, run_after_commit
 from ivr.twiml import Voice, apology, render, voice_for, xml
+from ivr.versions import FlowLibrary, current_version
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ivr.engine.checks import Checker
-from ivr.engine.flow import (
+from ivr.engine.graph import (
     DEFAULT_KEYS,
     ENTRY_FLOW,
     FLOW_KEYS,
