@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from ivr.match.types import Match as Match  # re-exported: the engine hands matches on
+
 InputKind = Literal["start", "none", "dtmf", "speech"]
 
 
@@ -36,16 +38,6 @@ class CallState:
         merged = dict(self.slots)
         merged.update(slots)
         return replace(self, node=node, slots=merged, attempts=0)
-
-
-@dataclass(frozen=True)
-class Match:
-    """A catalog entry the caller's input matched, with a 0-100 score."""
-
-    value: str
-    label: str
-    score: float
-    key: str | None = None
 
 
 class Catalog(Protocol):
