@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import requests
 import sqlalchemy as sa
@@ -58,6 +58,32 @@ register_after_commit = store.after_commit
 run_after_commit = store.run_after_commit
 
 _LONG_DIGITS = re.compile(r"\d{6,}")
+
+
+class Reissue(Protocol):
+    """A fresh plain text for a secret message whose send failed, or None to drop it."""
+
+    def __call__(
+        self, session: so.Session, message: OutboxMessage, *, now: dt.datetime
+    ) -> str | None: ...
+
+
+# The plain text of a secret kind is never stored, so a retry needs a new secret. The module
+# that writes a secret kind registers how (`portal` for reset codes): the outbox knows nothing
+# of the accounts behind its messages, and imports none of the modules that use it.
+REISSUERS: dict[str, Reissue] = {}
+
+
+def reissues(kind: str) -> Callable[[Reissue], Reissue]:
+    """Register `fn(session, message, now=...)` as the way to renew a `kind` message's secret."""
+
+    def register(fn: Reissue) -> Reissue:
+        if kind not in SECRET_KINDS:
+            raise ValueError(f"{kind!r} holds no secret: its stored body is sent again")
+        REISSUERS[kind] = fn
+        return fn
+
+    return register
 
 
 def mask_secrets(text: str | None) -> str | None:
@@ -217,13 +243,11 @@ def retry_due(
     """
     if not config.get("TWILIO_ACCOUNT_SID"):
         return []
-    from ivr.services import portal
-
     tried: list[OutboxMessage] = []
     for message in due(session, now):
         plaintext: str | None = None
         if message.kind in SECRET_KINDS:
-            plaintext = portal.reissue_code(session, message, now=now)
+            plaintext = REISSUERS[message.kind](session, message, now=now)
             if plaintext is None:
                 message.status = CANCELLED
                 message.error = "not retried: the code was replaced, used or its account locked"
