@@ -276,25 +276,3 @@ def latest(
         query = query.where(OutboxMessage.status == status)
     query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
     return list(session.scalars(query))
-
-
-def to_dict(message: OutboxMessage) -> dict[str, Any]:
-    """The message as admins see it: any secret masked."""
-
-    def iso(value: dt.datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "id": message.id,
-        "to": message.to,
-        "kind": message.kind,
-        "status": message.status,
-        "body": mask_secrets(message.body),
-        "attempts": message.attempts,
-        "created_at": iso(message.created_at),
-        "sent_at": iso(message.sent_at),
-        "next_attempt_at": iso(message.next_attempt_at),
-        "error": mask_secrets(message.error),
-        "twilio_sid": message.twilio_sid,
-        "call_sid": message.call_sid,
-    }
