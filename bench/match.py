@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.engine.types import Match  # noqa: E402
 from ivr.match import icd  # noqa: E402
 from ivr.match.exams import ExamCatalog  # noqa: E402
+from ivr.match.types import Match  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 10.0

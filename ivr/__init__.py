@@ -25,18 +25,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr import (
-        api,
-        auth,
-        cli,
-        cli_messages,
-        cli_outages,
-        errors,
-        health,
-        store,
-        voice,
-    )
-    from ivr.flows import FlowLibrary
+    from ivr import api, auth, cli, errors, health, store, voice
+    from ivr.cli import outage as cli_outages
+    from ivr.cli import outbox as cli_messages
+    from ivr.versions import FlowLibrary
 
     store.init_app(app)
     app.extensions["ivr.flows"] = FlowLibrary(

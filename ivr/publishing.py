@@ -15,9 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import ACTIONS
 from ivr.engine import Bundle, FlowError, Prompts
-from ivr.engine.flow import PROMPT_FIELDS, Node, problem
-from ivr.flows import (
+from ivr.engine.graph import PROMPT_FIELDS, Node, problem
+from ivr.store.models import FlowVersion
+from ivr.versions import (
     FlowLibrary,
     Published,
     checksum,
@@ -27,8 +29,6 @@ from ivr.flows import (
     read_flow_files,
     read_prompt_tables,
 )
-from ivr.services.registry import ACTIONS
-from ivr.store.models import FlowVersion
 
 # What each action puts among the slots for prompts to say. An action may instead carry a
 # `fills` attribute of its own (the typed seams' way); this table covers those that don't.

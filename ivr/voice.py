@@ -16,12 +16,12 @@ import sqlalchemy.orm as so
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator
 
+from ivr.actions.registry import Facts, run_action
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
-from ivr.flows import FlowLibrary
 from ivr.services import calls
-from ivr.services.registry import Facts, run_action
 from ivr.store import get_session
 from ivr.twiml import Voice, apology, render, voice_for, xml
+from ivr.versions import FlowLibrary
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")

@@ -791,8 +791,8 @@ def test_names_alone_check_no_outcomes() -> None:
 
 
 def test_the_real_flows_route_every_outcome_their_actions_declare() -> None:
-    from ivr.flows import read_flow_files
-    from ivr.services.registry import outcomes_by_action
+    from ivr.actions.registry import outcomes_by_action
+    from ivr.versions import read_flow_files
 
     docs, files = read_flow_files(ROOT / "flows")
     declared = outcomes_by_action()

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from ivr.api.presenters import message_to_dict
 from ivr.config import ROOT
 from ivr.services import messaging, portal
 from ivr.store.models import OutboxMessage, PortalAccount, ResetCode, utcnow
@@ -319,7 +320,7 @@ def test_to_dict_masks_any_secret(session: so.Session) -> None:
         now=NOW,
     )
     message.error = "Twilio said 87654321"
-    view = messaging.to_dict(message)
+    view = message_to_dict(message)
     assert view["body"] == "Code •••••••• (a bug put it here)"
     assert view["error"] == "Twilio said ••••••••"
     assert view["created_at"] == NOW.isoformat() and view["sent_at"] is None

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from ivr.api.presenters import outage_to_dict
 from ivr.services import outages
 from ivr.services.outages import OutageError
 from ivr.store.models import AuditEntry, Outage, utcnow
@@ -153,7 +154,7 @@ def test_a_notice_plays_only_inside_its_window(
     for scope in ("all_plans", "for_plan"):
         found = outages.active(session, now=NOW, plan="SUMMIT", scope=scope)
         assert found == ([outage] if playing else [])
-    assert outages.to_dict(outage, now=NOW)["active"] is playing
+    assert outage_to_dict(outage, now=NOW)["active"] is playing
 
 
 def test_a_deleted_notice_never_plays(session: Any) -> None:
@@ -286,7 +287,7 @@ def test_to_dict_shows_the_notice_in_utc(session: Any) -> None:
         starts_at="2026-03-02T09:00:00-05:00",
         ends_at="2026-03-02T12:00:00-05:00",
     )
-    assert outages.to_dict(outage, now=NOW) == {
+    assert outage_to_dict(outage, now=NOW) == {
         "id": outage.id,
         "title": "Portal down",
         "message": {"en-US": "Down.", "es-US": "Caído."},

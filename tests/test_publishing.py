@@ -13,12 +13,12 @@ import sqlalchemy as sa
 import yaml
 from flask import Flask
 
+from ivr.actions.registry import ACTIONS
 from ivr.config import ROOT
-from ivr.flows import FlowLibrary
 from ivr.publishing import ACTION_FILLS, bundle_checksum, read_files, verify
-from ivr.services.registry import ACTIONS
 from ivr.simulate import Caller, FlaskTransport
 from ivr.store.models import Call, FlowVersion
+from ivr.versions import FlowLibrary
 from tests.conftest import AUTH_TOKEN
 
 OLD_MENU = "For a new order number, press 1."

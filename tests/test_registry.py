@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import ivr.flows  # noqa: F401  (registers every flow action)
+import ivr.versions  # noqa: F401  (registers every flow action)
+from ivr.actions import registry
+from ivr.actions.registry import ACTIONS, Facts, Registered, mask_phi, run_action
 from ivr.engine import ActionResult, TurnAbandoned
-from ivr.services import registry
-from ivr.services.registry import ACTIONS, Facts, Registered, mask_phi, run_action
 from ivr.simulate import Caller
 from ivr.store.models import Call
 

@@ -470,8 +470,8 @@ def test_a_start_overtaken_after_its_read_answers_the_first_and_starts_one_call(
 
 
 def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any) -> None:
-    from ivr.flows import current_version
     from ivr.store.models import FlowVersion
+    from ivr.versions import current_version
 
     call = caller.dial()
     with app.app_context():

@@ -7,8 +7,8 @@ import sqlalchemy.orm as so
 from flask import Response, abort, g, jsonify
 
 from ivr.api import bp
+from ivr.api.presenters import call_to_dict
 from ivr.auth import audit, require_role
-from ivr.services.calls import call_to_dict
 from ivr.store import get_session
 from ivr.store.models import Call, Role
 

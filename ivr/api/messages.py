@@ -6,6 +6,7 @@ from flask import Response, g, jsonify, request
 
 from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, invalid, page_limit
+from ivr.api.presenters import message_to_dict
 from ivr.auth import audit, require_role
 from ivr.services import messaging
 from ivr.store import get_session
@@ -29,7 +30,7 @@ def list_messages() -> Response | tuple[Response, int]:
         return invalid("status", "status must be one of " + ", ".join(messaging.STATUSES))
     session = get_session()
     found = messaging.latest(session, limit=limit, status=status)
-    items = [messaging.to_dict(m) for m in found]
+    items = [message_to_dict(m) for m in found]
     audit(session, g.user, "list", "outbox", status or "all")
     session.commit()
     return jsonify(items=items)

@@ -13,6 +13,7 @@ from flask import Response, abort, current_app, g, jsonify, request
 
 from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
+from ivr.api.presenters import order_to_dict
 from ivr.auth import audit, require_role
 from ivr.services import lifecycle, orders
 from ivr.store import get_session
@@ -125,7 +126,7 @@ def list_orders() -> Response | tuple[Response, int]:
     audit(session, g.user, "search", "order", target)
     session.commit()
     return jsonify(
-        items=[orders.to_dict(o) for o in page],
+        items=[order_to_dict(o) for o in page],
         next=encode_cursor(page[-1].id) if more else None,
     )
 
@@ -133,7 +134,7 @@ def list_orders() -> Response | tuple[Response, int]:
 def order_view(session: so.Session, order: Order) -> dict[str, Any]:
     """The order with its history and, once extended, the number that replaced it."""
     session.expire(order, ["events", "replaces"])  # reload what an act just added
-    out = orders.to_dict(order, with_events=True)
+    out = order_to_dict(order, with_events=True)
     replaced = None
     if order.status == OrderStatus.EXTENDED:
         replaced = lifecycle.replacement(session, order)

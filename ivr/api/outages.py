@@ -8,6 +8,7 @@ from flask import Response, abort, g, jsonify, request
 
 from ivr.api import bp
 from ivr.api.common import invalid, json_object
+from ivr.api.presenters import outage_to_dict
 from ivr.auth import audit, require_role
 from ivr.services import outages
 from ivr.services.outages import OutageError
@@ -46,14 +47,14 @@ def list_outages() -> Response | tuple[Response, int]:
             return invalid("active", "active must be true or false")
     now = utcnow()
     found = outages.search(get_session(), now=now, active=active)
-    return jsonify(items=[outages.to_dict(o, now=now) for o in found])
+    return jsonify(items=[outage_to_dict(o, now=now) for o in found])
 
 
 @bp.get("/outages/<int:outage_id>")
 @require_role(*OUTAGE_READERS)
 def get_outage(outage_id: int) -> Response:
     """Show one notice."""
-    return jsonify(outages.to_dict(_found(outage_id)))
+    return jsonify(outage_to_dict(_found(outage_id)))
 
 
 @bp.post("/outages")
@@ -68,7 +69,7 @@ def create_outage() -> Response | tuple[Response, int]:
         session.rollback()
         return invalid(exc.field, str(exc))
     audit(session, g.user, "create", "outage", str(outage.id))
-    view = outages.to_dict(outage, now=now)
+    view = outage_to_dict(outage, now=now)
     session.commit()
     response = jsonify(view)
     response.headers["Location"] = f"{bp.url_prefix}/outages/{outage.id}"
@@ -87,7 +88,7 @@ def update_outage(outage_id: int) -> Response | tuple[Response, int]:
         session.rollback()
         return invalid(exc.field, str(exc))
     audit(session, g.user, "update", "outage", str(outage.id))
-    view = outages.to_dict(outage, now=utcnow())
+    view = outage_to_dict(outage, now=utcnow())
     session.commit()
     return jsonify(view)
 

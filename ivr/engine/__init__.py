@@ -4,7 +4,7 @@ Nothing here imports Flask or SQLAlchemy or reads a clock; the caller hands in a
 """
 
 from ivr.engine.compiler import compile_bundle
-from ivr.engine.flow import Bundle, FlowError, Node
+from ivr.engine.graph import Bundle, FlowError, Node
 from ivr.engine.prompts import Prompts
 from ivr.engine.runtime import Context, run_turn
 from ivr.engine.types import (

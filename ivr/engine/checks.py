@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from ivr.engine.fillable import check_placeholders
-from ivr.engine.flow import (
+from ivr.engine.graph import (
     ENTRY_FLOW,
     EXPECTS,
     INPUT_KINDS,

@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from ivr.engine.checks import Checker
-from ivr.engine.flow import (
+from ivr.engine.forms import expand_forms
+from ivr.engine.graph import (
     DEFAULT_KEYS,
     ENTRY_FLOW,
     FLOW_KEYS,
@@ -19,7 +20,6 @@ from ivr.engine.flow import (
     problem,
     qualify,
 )
-from ivr.engine.forms import expand_forms
 from ivr.engine.prompts import Prompts
 
 

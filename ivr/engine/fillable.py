@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ivr.engine.flow import ENTRY_FLOW, INPUT_KINDS, Node
+from ivr.engine.graph import ENTRY_FLOW, INPUT_KINDS, Node
 from ivr.engine.prompts import placeholders
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.engine.flow import problem
+from ivr.engine.graph import problem
 
 FORM_KEYS = frozenset(
     {"kind", "fields", "save", "before_readback", "readback", "menu", "change_prompt", "next"}

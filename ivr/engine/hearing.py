@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 
-from ivr.engine.flow import Bundle, Node
+from ivr.engine.graph import Bundle, Node
 from ivr.engine.types import (
     CallState,
     EngineError,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ivr.engine.flow import INPUT_KINDS, Bundle, Node
+from ivr.engine.graph import INPUT_KINDS, Bundle, Node
 from ivr.engine.hearing import interpret, qualified
 from ivr.engine.menus import menu_prompt
 from ivr.engine.prompts import Prompts

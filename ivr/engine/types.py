@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from ivr.match.types import Match as Match  # re-exported: the engine hands matches on
+
 InputKind = Literal["start", "none", "dtmf", "speech"]
 
 
@@ -47,16 +49,6 @@ class CallState:
         if not scratch:
             return self
         return replace(self, scratch={**self.scratch, **scratch})
-
-
-@dataclass(frozen=True)
-class Match:
-    """A catalog entry the caller's input matched, with a 0-100 score."""
-
-    value: str
-    label: str
-    score: float
-    key: str | None = None
 
 
 class Catalog(Protocol):
@@ -109,7 +101,7 @@ def call_action(
 ) -> ActionResult:
     """An action's result; a missing or failing service is the outcome "error" (the flow
     routes the caller on, never a 500). `TurnAbandoned` goes through. The services log
-    their own failures (with the call, see `ivr.services.registry.run_action`): the engine
+    their own failures (with the call, see `ivr.actions.registry.run_action`): the engine
     has no call id and no logger, so this is only the last net."""
     if actions is None:
         return ActionResult(outcome="error")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process, utils
 
-from ivr.engine.types import Match
+from ivr.match.types import Match
 
 _PUNCT = re.compile(r"[^\w\s]+")
 

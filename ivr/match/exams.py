@@ -18,8 +18,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from ivr.engine.types import Match
 from ivr.match.spoken import spoken_digits
+from ivr.match.types import Match
 
 # Letter names a recognizer writes for spelled acronyms ("em are eye" = MRI).
 _LETTER_NAMES = {

@@ -25,8 +25,8 @@ from typing import Protocol, cast
 
 from rapidfuzz import fuzz, process
 
-from ivr.engine.types import Match
 from ivr.match.icd_text import STOP, flagged_words, parse_code, words
+from ivr.match.types import Match
 
 DEFAULT_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "diagnosis_synonyms.csv"
 CONFIDENT = 90.0

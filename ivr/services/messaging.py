@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import requests
 import sqlalchemy as sa
@@ -52,6 +52,32 @@ CLAIM_LEASE = dt.timedelta(seconds=60)
 ERROR_LENGTH = 300
 
 _LONG_DIGITS = re.compile(r"\d{6,}")
+
+
+class Reissue(Protocol):
+    """A fresh plain text for a secret message whose send failed, or None to drop it."""
+
+    def __call__(
+        self, session: so.Session, message: OutboxMessage, *, now: dt.datetime
+    ) -> str | None: ...
+
+
+# The plain text of a secret kind is never stored, so a retry needs a new secret. The module
+# that writes a secret kind registers how (`portal` for reset codes): the outbox knows nothing
+# of the accounts behind its messages, and imports none of the modules that use it.
+REISSUERS: dict[str, Reissue] = {}
+
+
+def reissues(kind: str) -> Callable[[Reissue], Reissue]:
+    """Register `fn(session, message, now=...)` as the way to renew a `kind` message's secret."""
+
+    def register(fn: Reissue) -> Reissue:
+        if kind not in SECRET_KINDS:
+            raise ValueError(f"{kind!r} holds no secret: its stored body is sent again")
+        REISSUERS[kind] = fn
+        return fn
+
+    return register
 
 
 def mask_secrets(text: str | None) -> str | None:
@@ -226,9 +252,7 @@ def plaintext_for(
     """
     if message.kind not in SECRET_KINDS:
         return True, None
-    from ivr.services import portal
-
-    plaintext = portal.reissue_code(session, message, now=now)
+    plaintext = REISSUERS[message.kind](session, message, now=now)
     if plaintext is None:
         message.status = CANCELLED
         message.error = "not retried: the code was replaced, used or its account locked"
@@ -275,25 +299,3 @@ def latest(
         query = query.where(OutboxMessage.status == status)
     query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
     return list(session.scalars(query))
-
-
-def to_dict(message: OutboxMessage) -> dict[str, Any]:
-    """The message as admins see it: any secret masked."""
-
-    def iso(value: dt.datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "id": message.id,
-        "to": message.to,
-        "kind": message.kind,
-        "status": message.status,
-        "body": mask_secrets(message.body),
-        "attempts": message.attempts,
-        "created_at": iso(message.created_at),
-        "sent_at": iso(message.sent_at),
-        "next_attempt_at": iso(message.next_attempt_at),
-        "error": mask_secrets(message.error),
-        "twilio_sid": message.twilio_sid,
-        "call_sid": message.call_sid,
-    }

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.store.models import Outage, Plan, utcnow
+from ivr.store.models import Outage, Plan
 
 DEFAULT_LANGUAGE = "en-US"
 FIELDS = ("title", "message", "systems", "plans", "starts_at", "ends_at")
@@ -324,29 +324,7 @@ def message_for(outage: Outage, language: str) -> str:
     return messages.get(DEFAULT_LANGUAGE) or next(iter(messages.values()), "")
 
 
-def to_dict(outage: Outage, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The notice as the API shows it; `active` and `state` are judged at `now`."""
-    now = now if now is not None else utcnow()
-    return {
-        "id": outage.id,
-        "title": outage.title,
-        "message": dict(outage.message or {}),
-        "systems": list(outage.systems or []),
-        "plans": list(outage.plans) if outage.plans is not None else None,
-        "starts_at": _iso(outage.starts_at),
-        "ends_at": _iso(outage.ends_at),
-        "active": is_active(outage, now),
-        "state": state(outage, now),
-        "created_by": outage.created_by,
-        "created_at": _iso(outage.created_at),
-    }
-
-
 def _utc(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
         raise ValueError("a naive datetime given for an outage's clock")
     return when.astimezone(dt.UTC)
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return when.astimezone(dt.UTC).isoformat() if when is not None else None

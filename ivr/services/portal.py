@@ -380,6 +380,7 @@ def start_reset(
     return ResetOutcome(CODE_SENT, account.id, message.id, code_row.id, plain)
 
 
+@messaging.reissues(messaging.RESET_CODE_KIND)
 def reissue_code(session: so.Session, message: OutboxMessage, *, now: dt.datetime) -> str | None:
     """A new code for a reset text that failed to go out: its plain body, or None.
 

@@ -85,7 +85,7 @@ class FlowVersion(Base):
 
     id: so.Mapped[intpk]
     source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
-    # sha256 over flows, prompts and criteria together (see ivr.flows.checksum).
+    # sha256 over flows, prompts and criteria together (see ivr.publishing.bundle_checksum).
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
     content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)  # {"flows", "files"}
     # language -> the prompts file as parsed; None only on versions published before 0007,

@@ -15,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import Facts, action, language_of
 from ivr.criteria import Criteria, Question, Rule, load_rules, parse_answer
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import orders
-from ivr.services.registry import Facts, action, language_of
 from ivr.store.models import Member, Provider
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"

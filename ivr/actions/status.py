@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import Facts, action
 from ivr.engine import ActionResult
 from ivr.match.spoken import parse_date
 from ivr.services import lifecycle, orders
-from ivr.services.registry import Facts, action
 from ivr.store.models import ExamType, Order, OrderStatus, Provider, utcnow
 
 CANCEL_REASONS = {

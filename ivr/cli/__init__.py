@@ -11,10 +11,10 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from ivr.engine import FlowError
-from ivr.flows import FlowLibrary
 from ivr.services import lifecycle
 from ivr.store import get_session, get_store, upgrade
 from ivr.store.models import Plan, Role
+from ivr.versions import FlowLibrary
 
 
 def _library() -> FlowLibrary:
@@ -92,11 +92,13 @@ def publish_flows(force: bool) -> None:
 @with_appcontext
 def check_flows(flows_dir: Path | None) -> None:
     """Run the publish checks on flows/, prompts/ and the criteria; name every problem."""
+    from ivr.publishing import read_files, verify
+
     lib = _library()
     try:
         if flows_dir is not None:
             lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir, lib.ttl)
-        bundle = lib.check_files()
+        bundle = verify(lib, read_files(lib)).bundle
     except FlowError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

@@ -25,14 +25,14 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 import yaml
 
-import ivr.services.helpdesk_line  # noqa: F401  (registers the help desk's actions)
-import ivr.services.intake  # noqa: F401  (registers the intake's flow actions)
-import ivr.services.outage_line  # noqa: F401  (registers the outage announcements)
-import ivr.services.status_line  # noqa: F401  (registers the existing-order actions)
+import ivr.actions.helpdesk  # noqa: F401  (registers the help desk's actions)
+import ivr.actions.intake  # noqa: F401  (registers the intake's flow actions)
+import ivr.actions.outages  # noqa: F401  (registers the outage announcements)
+import ivr.actions.status  # noqa: F401  (registers the existing-order actions)
+from ivr.actions.registry import outcomes_by_action
 from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
-from ivr.services.registry import outcomes_by_action
 from ivr.store.models import FlowVersion
 
 log = logging.getLogger("ivr.flows")
@@ -211,12 +211,6 @@ class FlowLibrary:
             catalogs=CATALOG_NAMES,
             queues=self.queues,
         )
-
-    def check_files(self) -> Bundle:
-        """Run the publish checks on the files on disk; raises FlowError naming every problem."""
-        from ivr.publishing import read_files, verify
-
-        return verify(self, read_files(self)).bundle
 
     def load(
         self,

@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import Facts, action
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
-from ivr.services.registry import Facts, action
 from ivr.store.models import PortalAccount, utcnow
 
 REGISTRATION_SMS = (

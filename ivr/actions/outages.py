@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy.orm as so
 
+from ivr.actions.registry import Facts, action, language_of
 from ivr.engine import ActionResult
 from ivr.services import outages
-from ivr.services.registry import Facts, action, language_of
 from ivr.store.models import Outage, utcnow
 
 

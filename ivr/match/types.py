@@ -1,0 +1,16 @@
+"""What a matcher answers. Here, not in the engine, so `match` depends on nothing of ivr and
+the engine depends on `match` (it hears digits, dates and yes/no through it), never back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalog entry the caller's input matched, with a 0-100 score."""
+
+    value: str
+    label: str
+    score: float
+    key: str | None = None
