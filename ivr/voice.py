@@ -44,19 +44,27 @@ def signed_url() -> str:
 
 
 def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature."""
+    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature.
+
+    Fails closed: with no auth token nothing can be checked, so every request is refused,
+    unless IVR_ENV=development says this is a local try-out (`make run` sets it).
+    """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         token = current_app.config["TWILIO_AUTH_TOKEN"]
-        if token:
-            signature = request.headers.get("X-Twilio-Signature", "")
-            if not signature or not RequestValidator(token).validate(
-                signed_url(), request.form, signature
-            ):
-                log.warning("rejected unsigned or mis-signed request to %s", request.path)
-                return Response("invalid signature\n", status=403, mimetype="text/plain")
-        return view(*args, **kwargs)
+        if not token and current_app.config["IVR_ENV"] == "development":
+            return view(*args, **kwargs)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token:
+            log.warning("refused a request to %s: TWILIO_AUTH_TOKEN is not set", request.path)
+        elif not signature or not RequestValidator(token).validate(
+            signed_url(), request.form, signature
+        ):
+            log.warning("rejected unsigned or mis-signed request to %s", request.path)
+        else:
+            return view(*args, **kwargs)
+        return Response("invalid signature\n", status=403, mimetype="text/plain")
 
     return wrapper
 
