@@ -135,10 +135,6 @@ class Settings:
         shown="`data/`",
     )
 
-    @property
-    def development(self) -> bool:
-        return self.env == DEVELOPMENT
-
     def as_config(self) -> dict[str, Any]:
         """The settings under their variable names, as `app.config` has always held them."""
         return {
