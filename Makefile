@@ -5,43 +5,67 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 4
-STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# Every package, pip and setuptools included, comes from a lock with hashes.
+INSTALL := $(BIN)/python -m pip install --quiet --require-hashes
+# The project itself: its dependencies are already in from the lock, nothing is fetched.
+EDITABLE := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db lint bench clean
+.PHONY: run test setup db lint lock bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# The runtime lock only: what `make run` serves with.
+$(RUN_STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	$(INSTALL) -r requirements.txt
+	$(EDITABLE)
+	touch $@
 
-setup: $(STAMP)
+# Runtime + test and lint tools (a superset of the runtime lock, same versions).
+$(DEV_STAMP): requirements-dev.txt requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(INSTALL) -r requirements-dev.txt
+	$(EDITABLE)
+	touch $(RUN_STAMP) $@
+
+setup: $(DEV_STAMP)
+
+# Recompile both locks from pyproject.toml (+ requirements-tools.in) after changing a pin.
+lock: setup
+	$(COMPILE) -o requirements.txt pyproject.toml requirements-tools.in
+	$(COMPILE) --extra dev -o requirements-dev.txt pyproject.toml requirements-tools.in
 
 # Migrate the store and, when it has no plans yet, load data/ and publish flows/.
-db: setup
+db: $(RUN_STAMP)
 	$(BIN)/ivr init-db
 	$(BIN)/ivr seed --if-empty
 
 # gunicorn, and beside it the outbox worker, which sends the texts calls queue (never inside
 # a webhook). Ctrl-C or SIGTERM stops both; so does gunicorn exiting on its own.
+# IVR_ENV=development lets unsigned webhooks in while no TWILIO_AUTH_TOKEN is set (a local
+# try-out); set IVR_ENV=production (and the token) in the environment for a real line.
 run: db
+	export IVR_ENV=$${IVR_ENV:-development}; \
 	IVR_PRELOAD_INDEX=1 $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
 		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app & \
 	app=$$!; $(BIN)/ivr send-outbox --watch & watcher=$$!; \
 	trap 'kill -TERM $$app $$watcher 2>/dev/null' INT TERM; \
 	wait $$app; status=$$?; kill -TERM $$watcher 2>/dev/null; wait $$app $$watcher; exit $$status
 
-test: db
+# The flows, the types, then the suite (which also checks the models against the migrations).
+test: setup db
 	$(BIN)/ivr check-flows
+	$(BIN)/mypy ivr
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check ivr tests bench wsgi.py
 	$(BIN)/ruff format --check ivr tests bench wsgi.py
-	$(BIN)/mypy --follow-imports=silent ivr/engine ivr/match ivr/criteria
+	$(BIN)/mypy ivr
 
 bench: db
 	$(BIN)/python bench/match.py
@@ -49,4 +73,4 @@ bench: db
 	$(BIN)/python bench/webhook.py --db both
 
 clean:
-	rm -rf $(VENV) instance/ivr.db* .pytest_cache
+	rm -rf $(VENV) instance/ivr.db* .pytest_cache .mypy_cache

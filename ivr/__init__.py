@@ -17,11 +17,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     app = Flask(__name__, instance_relative_config=True)
-    settings = cfg.from_environ(cfg.defaults(app.instance_path))
-    if test_config:
-        settings.update(test_config)
-    cfg.check(settings)
-    app.config.update(settings)
+    settings = cfg.load(app.instance_path, test_config)
+    # Flask's own keys (TESTING...) from the test dict, then the settings under their names
+    # for the readers of app.config; new code reads the typed object (cfg.get_settings).
+    app.config.update({k: v for k, v in (test_config or {}).items() if k not in cfg.names()})
+    app.config.update(settings.as_config())
+    app.extensions[cfg.EXTENSION] = settings
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 

@@ -1,96 +1,176 @@
-"""Configuration in one place: defaults, then the environment, then a test dict.
+"""Settings in one place: one typed, frozen object, read once when the app is built.
 
-A missing secret in production stops start-up with a message naming it.
+`Settings` is the one table of what the app reads: each field names its variable, its type,
+its default and what it means. Values come from the defaults, then the environment, then the
+test dict given to `create_app`; a value of the wrong type, or a missing secret in production,
+stops start-up with a message naming the variable. The README's settings table is generated
+from it (`write_table`), and a test keeps the two in agreement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:  # Flask only when an app asks: ivr.config is read by Flask-free code too.
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-not-secret"
+DEVELOPMENT, PRODUCTION = "development", "production"
+EXTENSION = "ivr.settings"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot run the app."""
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+def _var(name: str, default: Any, meaning: str, *, shown: str = "", minimum: int = 0) -> Any:
+    """One row of the table: the variable, its default, and what it means to an operator."""
+    return dataclasses.field(
+        default=default,
+        metadata={"env": name, "meaning": meaning, "shown": shown, "minimum": minimum},
+    )
 
 
-def defaults(instance_path: str) -> dict[str, Any]:
-    """The settings a fresh checkout runs with."""
-    return {
-        "IVR_ENV": "development",
-        "SECRET_KEY": "dev-only-not-secret",
-        "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'ivr.db'}",
-        "TWILIO_AUTH_TOKEN": "",
-        "TWILIO_ACCOUNT_SID": "",
-        "TWILIO_FROM_NUMBER": "",
-        "PUBLIC_BASE_URL": "",
-        "IVR_BACKUP_NUMBER": "",
-        "IVR_FLOWS_DIR": str(ROOT / "flows"),
-        "IVR_PROMPTS_DIR": str(ROOT / "prompts"),
-        "IVR_DATA_DIR": str(ROOT / "data"),
-        "IVR_DEFAULT_LANGUAGE": "en-US",
-        "IVR_SAY_VOICE": "Polly.Joanna",
-        "IVR_TIMEZONE": "America/New_York",
-        "IVR_GATHER_TIMEOUT": 6,
-        "IVR_CATALOG_TTL": 30,
-        # Seconds between a process's looks at which flow version is newest.
-        "IVR_FLOW_REFRESH": 5,
-        "IVR_DB_POOL_SIZE": 5,
-        "IVR_EXTENSION_WINDOW_DAYS": 14,
-        "IVR_PRELOAD_INDEX": False,
-        "IVR_FALLBACK_QUEUE": "general",
-    }
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting the app reads, one field each (variable, type, default, meaning)."""
+
+    database_url: str = _var(
+        "DATABASE_URL",
+        "",
+        "`sqlite:///path` or `postgresql://user@host/db` (psycopg 3)",
+        shown="`sqlite:///instance/ivr.db`",
+    )
+    twilio_auth_token: str = _var(
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "checks `X-Twilio-Signature` on every `/voice/*` request; while empty, webhooks are"
+        " refused (403) unless `IVR_ENV=development`",
+    )
+    public_base_url: str = _var(
+        "PUBLIC_BASE_URL",
+        "",
+        "the URL Twilio uses to reach you, e.g. `https://ivr.example.org`; signatures are"
+        " checked against it and action URLs are built on it",
+    )
+    env: str = _var(
+        "IVR_ENV",
+        "",
+        "`development` answers unsigned webhooks while no token is set (`make run` sets it);"
+        " `production` refuses to start without `TWILIO_AUTH_TOKEN` and `SECRET_KEY`",
+        shown="unset",
+    )
+    secret_key: str = _var(
+        "SECRET_KEY", DEV_SECRET, "signs sessions of the web pages", shown="a development value"
+    )
+    twilio_account_sid: str = _var(
+        "TWILIO_ACCOUNT_SID",
+        "",
+        "your Twilio account, for sending SMS; while empty, texts stay in the outbox as `not_sent`",
+    )
+    twilio_from_number: str = _var(
+        "TWILIO_FROM_NUMBER", "", "the number texts are sent from (E.164, SMS-capable)"
+    )
+    backup_number: str = _var(
+        "IVR_BACKUP_NUMBER", "", "E.164 number callers are dialled to when the store is down"
+    )
+    fallback_queue: str = _var(
+        "IVR_FALLBACK_QUEUE", "general", "where a step for a call we have no record of is enqueued"
+    )
+    default_language: str = _var(
+        "IVR_DEFAULT_LANGUAGE", "en-US", "the language a call starts in (`prompts/<language>.yaml`)"
+    )
+    say_voice: str = _var(
+        "IVR_SAY_VOICE", "Polly.Joanna", "the Twilio `<Say>` voice for English prompts"
+    )
+    timezone: str = _var(
+        "IVR_TIMEZONE",
+        "America/New_York",
+        "the line's clock (dates of birth in the future, outage ends); an IANA zone name",
+    )
+    gather_timeout: int = _var(
+        "IVR_GATHER_TIMEOUT",
+        6,
+        "seconds of silence before a question counts as no input",
+        minimum=1,
+    )
+    extension_window_days: int = _var(
+        "IVR_EXTENSION_WINDOW_DAYS", 14, "how long before expiry an order can be extended"
+    )
+    catalog_ttl: int = _var(
+        "IVR_CATALOG_TTL", 30, "seconds a process keeps the catalogs it read from the store"
+    )
+    flow_refresh: int = _var(
+        "IVR_FLOW_REFRESH",
+        5,
+        "at most this many seconds between a process's looks at which version is newest: a"
+        " publish reaches every worker within it",
+    )
+    db_pool_size: int = _var(
+        "IVR_DB_POOL_SIZE",
+        5,
+        "database connections per process (as many again on overflow)",
+        minimum=1,
+    )
+    preload_index: bool = _var(
+        "IVR_PRELOAD_INDEX",
+        False,
+        "build the ICD-10-CM index before gunicorn forks",
+        shown="off (`make run` sets `1`)",
+    )
+    flows_dir: Path = _var(
+        "IVR_FLOWS_DIR", ROOT / "flows", "the flow files published by `ivr seed`", shown="`flows/`"
+    )
+    prompts_dir: Path = _var(
+        "IVR_PROMPTS_DIR",
+        ROOT / "prompts",
+        "what the line says, per language",
+        shown="`prompts/`",
+    )
+    data_dir: Path = _var(
+        "IVR_DATA_DIR",
+        ROOT / "data",
+        "the catalogs and criteria loaded by `ivr seed`",
+        shown="`data/`",
+    )
+
+    def as_config(self) -> dict[str, Any]:
+        """The settings under their variable names, as `app.config` has always held them."""
+        return {
+            f.metadata["env"]: str(value) if isinstance(value, Path) else value
+            for f, value in ((f, getattr(self, f.name)) for f in dataclasses.fields(self))
+        }
 
 
-_STRINGS = (
-    "IVR_ENV",
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_FROM_NUMBER",
-    "PUBLIC_BASE_URL",
-    "IVR_BACKUP_NUMBER",
-    "IVR_FLOWS_DIR",
-    "IVR_PROMPTS_DIR",
-    "IVR_DATA_DIR",
-    "IVR_DEFAULT_LANGUAGE",
-    "IVR_SAY_VOICE",
-    "IVR_TIMEZONE",
-    "IVR_FALLBACK_QUEUE",
-)
-_INTS = (
-    "IVR_GATHER_TIMEOUT",
-    "IVR_CATALOG_TTL",
-    "IVR_FLOW_REFRESH",
-    "IVR_DB_POOL_SIZE",
-    "IVR_EXTENSION_WINDOW_DAYS",
-)
+def names() -> list[str]:
+    """Every variable the settings read, in table order."""
+    return [f.metadata["env"] for f in dataclasses.fields(Settings)]
 
 
-def from_environ(base: dict[str, Any]) -> dict[str, Any]:
-    """Overlay environment variables on `base`, converting types."""
-    out = dict(base)
-    for name in _STRINGS:
-        if name in os.environ:
-            out[name] = os.environ[name]
-    for name in _INTS:
-        out[name] = _int(name, int(out[name]))
-    if "IVR_PRELOAD_INDEX" in os.environ:
-        out["IVR_PRELOAD_INDEX"] = os.environ["IVR_PRELOAD_INDEX"].lower() in ("1", "true", "yes")
-    return out
+def _parse(name: str, kind: type, raw: object, minimum: int) -> Any:
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if isinstance(raw, bool) or text in _TRUE + _FALSE:
+            return raw if isinstance(raw, bool) else text in _TRUE
+        raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no), got {raw!r}")
+    if kind is int:
+        try:
+            number = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw))
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if number < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+        return number
+    if kind is Path:
+        return Path(str(raw))
+    return str(raw)
 
 
 def normalize_database_url(url: str) -> str:
@@ -101,17 +181,99 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def check(config: dict[str, Any]) -> None:
-    """Refuse to run a production app without its secrets."""
-    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
-    config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")
-    if config["IVR_ENV"] == "production":
+def load(
+    instance_path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Defaults, then `environ`, then `overrides` (keyed by variable name), checked.
+
+    An empty environment variable leaves a number or a switch at its default.
+    """
+    overrides = overrides or {}
+    kinds = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        name, kind = f.metadata["env"], kinds[f.name]
+        if name in overrides:
+            raw = overrides[name]
+        elif name in environ and (kind is str or environ[name].strip()):
+            raw = environ[name]
+        else:
+            continue
+        values[f.name] = _parse(name, kind, raw, f.metadata["minimum"])
+    settings = Settings(**values)
+    url = settings.database_url or f"sqlite:///{Path(instance_path) / 'ivr.db'}"
+    settings = dataclasses.replace(
+        settings,
+        database_url=normalize_database_url(url),
+        public_base_url=settings.public_base_url.rstrip("/"),
+    )
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    """Refuse to run with a value that cannot work, or a production app without its secrets."""
+    if settings.env not in ("", DEVELOPMENT, PRODUCTION):
+        raise ConfigError(
+            f"IVR_ENV must be {DEVELOPMENT} or {PRODUCTION} (or unset), got {settings.env!r}"
+        )
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"IVR_TIMEZONE must be an IANA zone name, got {settings.timezone!r}"
+        ) from None
+    if settings.env == PRODUCTION:
         missing = [
             name
-            for name in ("TWILIO_AUTH_TOKEN", "SECRET_KEY")
-            if not config.get(name) or config[name] == "dev-only-not-secret"
+            for name, value in (
+                ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+                ("SECRET_KEY", settings.secret_key),
+            )
+            if not value or value == DEV_SECRET
         ]
         if missing:
             raise ConfigError(
                 "IVR_ENV=production needs " + ", ".join(missing) + " set in the environment"
             )
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The settings `create_app` read for `app` (the current app by default)."""
+    if app is None:
+        from flask import current_app
+
+        app = current_app
+    settings: Settings = app.extensions[EXTENSION]
+    return settings
+
+
+def markdown_table() -> str:
+    """The README's settings table, row by row from `Settings`."""
+    rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    kinds = get_type_hints(Settings)
+    for f in dataclasses.fields(Settings):
+        kind = {bool: "switch", int: "integer", Path: "path"}.get(kinds[f.name], "text")
+        default = f.metadata["shown"] or (f"`{f.default}`" if f.default != "" else "empty")
+        rows.append(f"| `{f.metadata['env']}` | {kind} | {default} | {f.metadata['meaning']} |")
+    return "\n".join(rows) + "\n"
+
+
+REWRITE = "python -c 'import ivr.config as c; c.write_table(\"README.md\")'"
+BEGIN = f"<!-- settings: generated from ivr.config.Settings by {REWRITE} -->\n"
+END = "<!-- settings: end -->"
+
+
+def with_table(readme: str) -> str:
+    """`readme` with the text between the settings markers replaced by `markdown_table()`."""
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + BEGIN + markdown_table() + END + tail
+
+
+def write_table(path: str | Path) -> None:
+    """Rewrite the settings table of the README at `path`."""
+    readme = Path(path)
+    readme.write_text(with_table(readme.read_text()))

@@ -6,6 +6,7 @@ import logging
 import traceback
 
 from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from ivr.store import get_session
@@ -19,7 +20,7 @@ def _wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[Response, int]:
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         if _wants_json():
             body = jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description)
             return body, exc.code or 500

@@ -47,7 +47,7 @@ FlowLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-FlowLoader.add_implicit_resolver(
+FlowLoader.add_implicit_resolver(  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 

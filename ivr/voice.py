@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.request_validator import RequestValidator
 
 from ivr.actions.registry import Facts, run_action
+from ivr.config import get_settings
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.services import calls
 from ivr.store import get_session
@@ -36,7 +37,7 @@ def twiml(body: str, status: int = 200) -> Response:
 
 def signed_url() -> str:
     """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
-    base = current_app.config["PUBLIC_BASE_URL"]
+    base = get_settings().public_base_url
     if base:
         path = request.full_path
         return base + (path[:-1] if path.endswith("?") else path)
@@ -44,19 +45,27 @@ def signed_url() -> str:
 
 
 def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature."""
+    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature.
+
+    Fails closed: with no auth token nothing can be checked, so every request is refused,
+    unless IVR_ENV=development says this is a local try-out (`make run` sets it).
+    """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         token = current_app.config["TWILIO_AUTH_TOKEN"]
-        if token:
-            signature = request.headers.get("X-Twilio-Signature", "")
-            if not signature or not RequestValidator(token).validate(
-                signed_url(), request.form, signature
-            ):
-                log.warning("rejected unsigned or mis-signed request to %s", request.path)
-                return Response("invalid signature\n", status=403, mimetype="text/plain")
-        return view(*args, **kwargs)
+        if not token and current_app.config["IVR_ENV"] == "development":
+            return view(*args, **kwargs)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token:
+            log.warning("refused a request to %s: TWILIO_AUTH_TOKEN is not set", request.path)
+        elif not signature or not RequestValidator(token).validate(
+            signed_url(), request.form, signature
+        ):
+            log.warning("rejected unsigned or mis-signed request to %s", request.path)
+        else:
+            return view(*args, **kwargs)
+        return Response("invalid signature\n", status=403, mimetype="text/plain")
 
     return wrapper
 
@@ -68,7 +77,7 @@ def library() -> FlowLibrary:
 
 def action_url(number: int) -> str:
     path = url_for("voice.turn", t=number)
-    return current_app.config["PUBLIC_BASE_URL"] + path
+    return get_settings().public_base_url + path
 
 
 def caller_input(form: Mapping[str, str]) -> Input:
@@ -76,11 +85,10 @@ def caller_input(form: Mapping[str, str]) -> Input:
     raw_digits = form.get("Digits", "") or ""
     speech = (form.get("SpeechResult", "") or "")[: calls.RAW_INPUT_LIMIT]
     try:
-        confidence: float | None = float(form.get("Confidence", ""))
-        if not 0.0 <= confidence <= 1.0:
-            confidence = None
+        said = float(form.get("Confidence", ""))
     except ValueError:
-        confidence = None
+        said = -1.0
+    confidence = said if 0.0 <= said <= 1.0 else None
     if raw_digits:
         digits = _DIGITS.sub("", raw_digits)[:DIGITS_LIMIT] or "?"
         return Input("dtmf", digits=digits)

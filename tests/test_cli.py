@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from ivr.store.models import ApiToken, CallEvent, Plan
@@ -56,6 +58,16 @@ def test_simulate_places_a_call(runner: FlaskCliRunner, session: Any) -> None:
     assert "[transferred to the helpdesk queue]" in result.output
     outcomes = session.scalars(sa.select(CallEvent.outcome).order_by(CallEvent.turn)).all()
     assert outcomes == ["start", "matched", "no_input", "matched", "operator"]
+
+
+def test_simulate_in_process_works_on_a_line_without_a_token(
+    make_app: Callable[..., Flask], session: Any
+) -> None:
+    runner = make_app(TWILIO_AUTH_TOKEN="", IVR_ENV="").test_cli_runner()
+    result = runner.invoke(args=["simulate"], input="prairie care\n0\n")
+    assert result.exit_code == 0, result.output
+    assert "IVR: Prairie Care Advantage." in result.output
+    assert "[transferred to the" in result.output
 
 
 def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:

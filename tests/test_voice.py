@@ -141,6 +141,28 @@ def test_production_refuses_to_start_without_a_token(db_url: str) -> None:
         )
 
 
+@pytest.mark.parametrize("path", ["/voice/incoming", "/voice/turn?t=1", "/voice/status"])
+def test_without_a_token_every_webhook_is_refused_and_nothing_written(
+    make_app: Callable[..., Flask], session: Any, path: str
+) -> None:
+    app = make_app(TWILIO_AUTH_TOKEN="", IVR_ENV="")
+    form = {"CallSid": "CA" + "7" * 32, "From": "+12125550143", "To": "+18005550100"}
+    form |= {"CallStatus": "completed", "Digits": "1"}
+    before = count_calls(session)
+    response = app.test_client().post(path, data=form)
+    assert response.status_code == 403
+    assert count_calls(session) == before
+
+
+def test_development_without_a_token_answers_unsigned_calls(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(TWILIO_AUTH_TOKEN="", IVR_ENV="development")
+    call = Caller(FlaskTransport(app.test_client()), auth_token=None).dial()
+    assert call.reply.status == 200
+    assert call.gather is not None
+
+
 # --- whole calls ------------------------------------------------------------------------
 
 
@@ -518,7 +540,7 @@ def test_store_down_apologises_and_dials_the_backup(tmp_path: Any) -> None:
     assert "our system is having a problem" in call.heard[0]
     health = broken.test_client().get("/healthz")
     assert health.status_code == 503
-    assert health.get_json()["database"].startswith("error: OperationalError")
+    assert health.get_json() == {"status": "unavailable", "database": "unavailable"}
 
 
 def test_store_down_without_backup_number_says_goodbye(tmp_path: Any) -> None:

@@ -152,11 +152,23 @@ def simulate(url: str | None, from_number: str, to_number: str, token: str | Non
         )
     else:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
+        token = app.config["TWILIO_AUTH_TOKEN"]
+        if not token:
+            # The webhooks refuse unsigned requests; in-process, the caller signs with a
+            # one-off token on an app built to know it, so no IVR_ENV=development is needed.
+            import secrets
+
+            from ivr import create_app
+            from ivr.config import get_settings
+
+            token = secrets.token_hex(16)
+            app = create_app({**get_settings(app).as_config(), "TWILIO_AUTH_TOKEN": token})
+            click.get_current_context().call_on_close(app.extensions["ivr.store"].engine.dispose)
         base = app.config["PUBLIC_BASE_URL"] or "http://localhost"
         caller = Caller(
             FlaskTransport(app.test_client()),
             base_url=base,
-            auth_token=app.config["TWILIO_AUTH_TOKEN"] or None,
+            auth_token=token,
             from_number=from_number,
             to_number=to_number,
         )

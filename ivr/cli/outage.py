@@ -77,7 +77,9 @@ def end(outage_id: int) -> None:
     now = utcnow()
     if outages.state(outage, now) == "ended":
         session.rollback()
-        click.echo(f"outage {outage.id} already ended at {_when(outage.ends_at)}")
+        ended_at = outage.ends_at
+        assert ended_at is not None  # "ended" means it has an end
+        click.echo(f"outage {outage.id} already ended at {_when(ended_at)}")
         return
     outages.end(session, outage, now=now)
     audit(session, None, "end", "outage", str(outage.id))

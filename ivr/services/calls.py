@@ -106,7 +106,9 @@ def start_call(
             updated_at=now,
         )
     )
-    call_id = int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row
+    call_id = int(key[0])
     return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1, {})
 
 

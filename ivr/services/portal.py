@@ -115,8 +115,8 @@ def seed_portal_accounts(session: so.Session, path: Path) -> int:
             rows.append(values)
     changed = 0
     for values in rows:
-        key = {"username": values.pop("username")}
-        changed += upsert(session, PortalAccount, key, values)
+        account = {"username": values.pop("username")}
+        changed += upsert(session, PortalAccount, account, values)
     session.flush()
     return changed
 
