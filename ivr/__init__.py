@@ -26,12 +26,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr import api, auth, cli, errors, health, store, voice
+    from ivr import api, auth, cli, db, errors, health, voice
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
     from ivr.versions import FlowLibrary
 
-    store.init_app(app)
+    db.init_app(app)
     app.extensions["ivr.flows"] = FlowLibrary(
         Path(app.config["IVR_FLOWS_DIR"]),
         Path(app.config["IVR_PROMPTS_DIR"]),

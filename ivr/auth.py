@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, abort, g, request
 
-from ivr.store import get_session
+from ivr.db import get_session
 from ivr.store.models import ApiToken, AuditEntry, Role, User, utcnow
 
 TOKEN_PREFIX = "ivr_"

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from ivr.store import get_session
+from ivr.db import get_session
 
 log = logging.getLogger("ivr.errors")
 

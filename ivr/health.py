@@ -7,7 +7,7 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
-from ivr.store import get_store
+from ivr.db import get_store
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("ivr.health")

@@ -18,9 +18,9 @@ from twilio.request_validator import RequestValidator
 
 from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
+from ivr.db import get_session
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.services import calls
-from ivr.store import get_session
 from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import FlowLibrary
 

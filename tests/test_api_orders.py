@@ -30,7 +30,7 @@ _sids = itertools.count(1)
 
 def make_order(app: Flask, *, outcome: str = "approved", **slots: Any) -> dict[str, Any]:
     """Save and submit an order as a call would; returns its id and numbers."""
-    from ivr.store import get_session
+    from ivr.db import get_session
 
     with app.app_context():
         s = get_session()
@@ -43,7 +43,7 @@ def make_order(app: Flask, *, outcome: str = "approved", **slots: Any) -> dict[s
 
 def set_order(app: Flask, order_id: int, **values: Any) -> None:
     """Change an order's columns behind the services' back (clock, performed, status)."""
-    from ivr.store import get_session
+    from ivr.db import get_session
 
     with app.app_context():
         s = get_session()
@@ -96,7 +96,7 @@ def test_search_filters_each_alone_newest_first(
     d = make_order(app, member_id="300400500")
     set_order(app, d["id"], status=OrderStatus.CANCELLED)
     with app.app_context():  # a draft is never listed
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         orders.save_draft(s, call_sid="CAdraft", slots=COMPLETE)

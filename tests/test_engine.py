@@ -31,7 +31,6 @@ from ivr.engine import (
     Input,
     Prompts,
     Turn,
-    TurnAbandoned,
     compile_bundle,
     run_turn,
 )
@@ -976,13 +975,6 @@ def test_failing_action_without_error_route_goes_next(actions: Any) -> None:
     turn = lookup(LOOKUP_NO_ERROR_ROUTE, actions)
     assert turn.say == ("Moving on.", "Goodbye.")
     assert turn.hangup
-
-
-def test_an_action_abandoning_the_turn_is_let_through() -> None:
-    """The store's read-only first try abandons a turn whose action writes; the engine must
-    not turn that into the error route, or the write would be lost."""
-    with pytest.raises(TurnAbandoned):
-        lookup(LOOKUP, FakeActions(exc=TurnAbandoned()))
 
 
 # --- goto, hangup, endings -----------------------------------------------------------------

@@ -75,11 +75,6 @@ def test_business_acts_import_nothing_above_the_store(
     assert {act: mods for act, mods in above.items() if mods} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ivr/store/__init__.py still holds the Flask glue (get_session on flask.g); "
-    "part 1 of issue 9 moves it to its own module, then this passes: drop the mark",
-)
 def test_business_acts_import_no_flask(loaded_by_business_acts: dict[str, list[str]]) -> None:
     web = {
         act: [m for m in loaded if m.split(".")[0] in ("flask", "werkzeug")]

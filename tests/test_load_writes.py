@@ -113,7 +113,7 @@ def seed_orders(db_url: str, count: int) -> list[str]:
     }
     numbers = []
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         for i in range(count):

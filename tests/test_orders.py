@@ -57,7 +57,7 @@ def test_order_numbers_are_nine_digits_with_a_check_digit(seed: int) -> None:
 
 def test_reference_numbers_are_ten_digits(app: Flask, session: Any) -> None:
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CAref", slots={"plan": "SUMMIT"})
@@ -70,7 +70,7 @@ def _submit_in(
     app: Flask, sid: str, randbelow: Any, barrier: threading.Barrier, out: dict[str, str]
 ) -> None:
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         draft = orders.save_draft(s, call_sid=sid, slots=COMPLETE, randbelow=randbelow)
@@ -119,7 +119,7 @@ def test_two_concurrent_calls_never_get_the_same_order_number(make_app: Any, ses
 def test_submit_issues_a_number_valid_sixty_days_and_records_it(app: Flask) -> None:
     now = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CAsixty", slots=COMPLETE)
@@ -140,7 +140,7 @@ def test_submit_issues_a_number_valid_sixty_days_and_records_it(app: Flask) -> N
 
 def test_submit_refuses_an_incomplete_draft(app: Flask) -> None:
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CAhalf", slots={"plan": "SUMMIT"})
@@ -153,7 +153,7 @@ def test_submit_refuses_an_incomplete_draft(app: Flask) -> None:
 
 def test_pended_order_keeps_no_order_number(app: Flask) -> None:
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CApend", slots=COMPLETE)

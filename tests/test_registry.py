@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import ivr.versions  # noqa: F401  (registers every flow action)
 from ivr.actions import registry
 from ivr.actions.registry import ACTIONS, Facts, Registered, mask_phi, run_action
-from ivr.engine import ActionResult, TurnAbandoned
+from ivr.engine import ActionResult
 from ivr.simulate import Caller
 from ivr.store.models import Call
 
@@ -81,14 +81,6 @@ def test_a_failing_action_is_logged_masked_then_becomes_error(
     for secret in ("912345678", "1960", "03/05", "W123456789", "123456789"):
         assert secret not in line
     assert "not in plan SUMMIT" in line
-
-
-def test_turn_abandoned_goes_through_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
-    signal = TurnAbandoned()
-    monkeypatch.setitem(ACTIONS, "save_draft", _raising("save_draft", signal))
-    with pytest.raises(TurnAbandoned) as caught:
-        run_action("save_draft", None, Facts(call_sid="CA1"), {}, {}, {})  # type: ignore[arg-type]
-    assert caught.value is signal
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def make_order(app: Flask) -> Callable[..., Order]:
     counter = iter(range(1000))
 
     def make(status: str = "approved", days: int = 40, **fields: Any) -> Order:
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         with app.app_context():
             s = get_session()
@@ -149,7 +149,7 @@ def test_a_clinicians_decision_is_heard_on_the_next_call(
 ) -> None:
     order = make_order("pending_review")
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         lifecycle.approve(s, s.get(Order, order.id), lifecycle.Actor(user_id=None))
@@ -174,7 +174,7 @@ def test_cancelled_and_extended_statuses(caller: Caller, make_order: Any, app: F
     assert "was cancelled on" in call.text
     old = make_order("approved", days=3)
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         new = lifecycle.extend(s, s.get(Order, old.id), lifecycle.Actor())

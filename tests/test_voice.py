@@ -449,8 +449,8 @@ def test_a_turn_overtaken_after_its_read_saves_nothing_and_answers_the_winner(
 ) -> None:
     """Twilio retries turn 2 while the first try is still running: both read the call at
     turn 1. The first saves; the retry must not save over it and must answer the same."""
+    from ivr.db import get_session
     from ivr.services import calls
-    from ivr.store import get_session
 
     call = caller.dial().press("1")
     with app.app_context():
@@ -497,7 +497,7 @@ def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any)
 
     call = caller.dial()
     with app.app_context():
-        from ivr.store import get_session
+        from ivr.db import get_session
 
         s = get_session()
         old = current_version(s)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy.orm as so
 
 from ivr.criteria import Criteria
-from ivr.engine import ActionResult, Prompts, TurnAbandoned
+from ivr.engine import ActionResult, Prompts
 
 log = logging.getLogger("ivr.actions")
 
@@ -85,12 +85,9 @@ def run_action(
     scratch: Mapping[str, Any],
 ) -> ActionResult:
     """Run the action on behalf of the call. An exception becomes "error", logged with the
-    call and the action (its message masked: it may quote a member id or a date of birth).
-    `TurnAbandoned` goes through: it is a signal to the store, not a failure."""
+    call and the action (its message masked: it may quote a member id or a date of birth)."""
     try:
         result = ACTIONS[name].fn(session, facts, params, slots, scratch)
-    except TurnAbandoned:
-        raise
     except Exception as exc:  # noqa: BLE001 - the caller must be routed on, see above
         log.error(
             "action %s failed on call %s: %s: %s",

@@ -9,7 +9,7 @@ from flask import Response, abort, g, jsonify
 from ivr.api import bp
 from ivr.api.presenters import call_to_dict
 from ivr.auth import audit, require_role
-from ivr.store import get_session
+from ivr.db import get_session
 from ivr.store.models import Call, Role
 
 CALL_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)

@@ -8,8 +8,8 @@ from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, invalid, page_limit
 from ivr.api.presenters import message_to_dict
 from ivr.auth import audit, require_role
+from ivr.db import get_session
 from ivr.services import messaging
-from ivr.store import get_session
 from ivr.store.models import Role
 
 MESSAGE_READERS = (Role.ADMIN,)

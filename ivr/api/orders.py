@@ -15,8 +15,8 @@ from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
 from ivr.api.presenters import order_to_dict
 from ivr.auth import audit, require_role
+from ivr.db import get_session
 from ivr.services import lifecycle, orders
-from ivr.store import get_session
 from ivr.store.models import Order, OrderStatus, Role
 
 ORDER_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.CLINICIAN)

@@ -10,9 +10,9 @@ from ivr.api import bp
 from ivr.api.common import invalid, json_object
 from ivr.api.presenters import outage_to_dict
 from ivr.auth import audit, require_role
+from ivr.db import get_session
 from ivr.services import outages
 from ivr.services.outages import OutageError
-from ivr.store import get_session
 from ivr.store.models import Outage, Role, utcnow
 
 OUTAGE_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from ivr.db import get_session, get_store
 from ivr.engine import FlowError
 from ivr.services import lifecycle
-from ivr.store import get_session, get_store, upgrade
+from ivr.store import upgrade
 from ivr.store.models import Plan, Role
 from ivr.versions import FlowLibrary
 

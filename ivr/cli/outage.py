@@ -10,9 +10,9 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from ivr.auth import audit
+from ivr.db import get_session
 from ivr.services import outages
 from ivr.services.outages import OutageError
-from ivr.store import get_session
 from ivr.store.models import Outage, utcnow
 
 

@@ -10,8 +10,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ivr import outbox_worker
+from ivr.db import get_session, get_store
 from ivr.services import messaging
-from ivr.store import get_session, get_store
 from ivr.store.models import OutboxMessage
 
 

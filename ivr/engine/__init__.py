@@ -19,7 +19,6 @@ from ivr.engine.types import (
     Match,
     Transfer,
     Turn,
-    TurnAbandoned,
 )
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "Prompts",
     "Transfer",
     "Turn",
-    "TurnAbandoned",
     "compile_bundle",
     "run_turn",
 ]

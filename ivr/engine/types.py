@@ -77,11 +77,6 @@ class EngineError(RuntimeError):
     """The flow itself is broken in a way validation should have caught."""
 
 
-class TurnAbandoned(Exception):  # noqa: N818 - a signal, not an error
-    """Raised by an action to drop the whole turn, unsaved, so the caller can run it again
-    differently (the store's read-only first attempt does). The engine lets it through."""
-
-
 class Actions(Protocol):
     def __call__(
         self,
@@ -100,15 +95,13 @@ def call_action(
     scratch: Mapping[str, Any],
 ) -> ActionResult:
     """An action's result; a missing or failing service is the outcome "error" (the flow
-    routes the caller on, never a 500). `TurnAbandoned` goes through. The services log
+    routes the caller on, never a 500). The services log
     their own failures (with the call, see `ivr.actions.registry.run_action`): the engine
     has no call id and no logger, so this is only the last net."""
     if actions is None:
         return ActionResult(outcome="error")
     try:
         return actions(name, params, slots, scratch)
-    except TurnAbandoned:
-        raise
     except Exception:  # noqa: BLE001 - see above
         return ActionResult(outcome="error")
 

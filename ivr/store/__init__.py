@@ -1,4 +1,4 @@
-"""The store: engine, sessions and migrations, bound to the app by `init_app`."""
+"""The store: engine, sessionmakers and migrations. No Flask here: `ivr.db` binds it to the app."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, current_app, g
 
 from ivr.store.sqlite import WRITE, sqlite_engine
 
@@ -47,33 +46,6 @@ class Store:
         writer = self.engine.execution_options(**{WRITE: True})
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
-
-
-def init_app(app: Flask) -> None:
-    """Bind the store to the app and close each request's session at teardown."""
-    store = Store(app.config["DATABASE_URL"], pool_size=app.config["IVR_DB_POOL_SIZE"])
-    app.extensions["ivr.store"] = store
-
-    @app.teardown_appcontext
-    def _close_session(exc: BaseException | None) -> None:
-        session: so.Session | None = g.pop("ivr_session", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
-
-
-def get_store() -> Store:
-    store: Store = current_app.extensions["ivr.store"]
-    return store
-
-
-def get_session() -> so.Session:
-    """The request's session, opened on first use, beginning with the write lock."""
-    if "ivr_session" not in g:
-        g.ivr_session = get_store().sessionmaker()
-    session: so.Session = g.ivr_session
-    return session
 
 
 def upsert(

@@ -1,0 +1,36 @@
+"""The store bound to the Flask app (as flaskr's db.py): one session per request, closed at
+teardown. Everything else about the store lives in `ivr.store`, free of Flask."""
+
+from __future__ import annotations
+
+import sqlalchemy.orm as so
+from flask import Flask, current_app, g
+
+from ivr.store import Store
+
+
+def init_app(app: Flask) -> None:
+    """Bind the store to the app and close each request's session at teardown."""
+    store = Store(app.config["DATABASE_URL"], pool_size=app.config["IVR_DB_POOL_SIZE"])
+    app.extensions["ivr.store"] = store
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session: so.Session | None = g.pop("ivr_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def get_store() -> Store:
+    store: Store = current_app.extensions["ivr.store"]
+    return store
+
+
+def get_session() -> so.Session:
+    """The request's session, opened on first use, beginning with the write lock."""
+    if "ivr_session" not in g:
+        g.ivr_session = get_store().sessionmaker()
+    session: so.Session = g.ivr_session
+    return session
