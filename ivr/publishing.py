@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.actions.registry import ACTIONS
 from ivr.engine import Bundle, FlowError, Prompts
 from ivr.engine.graph import PROMPT_FIELDS, Node, problem
 from ivr.store.models import FlowVersion
@@ -30,41 +29,6 @@ from ivr.versions import (
     read_prompt_tables,
 )
 
-# What each action puts among the slots for prompts to say. An action may instead carry a
-# `fills` attribute of its own (the typed seams' way); this table covers those that don't.
-ACTION_FILLS: dict[str, frozenset[str]] = {
-    name: frozenset(fills.split())
-    for name, fills in {
-        "announce_outages": "outage_text _outages_heard",
-        "read_outages": "outage_text",
-        "caller_physician": "suggested_npi suggested_name",
-        "use_suggested_physician": "ordering_npi ordering_name",
-        "check_ordering_npi": "ordering_name",
-        "verify_member": "member_age member_name",
-        "check_facility": "facility_name",
-        "save_draft": "reference_number",
-        "criteria_next": "criteria_rule criteria_qid criteria_question",
-        "criteria_record": "criteria_answers criteria_answer",
-        "submit_order": "reference_number order_number expires_on",
-        "exam_details": "exam_modality",
-        "criteria_check": "",
-        "find_order": "order_ref verified",
-        "verify_relationship": "verified",
-        "order_status": "display_number order_number reference_number exam_name facility_name"
-        " issued_on expires_on days_left cancelled_on review_days window_days can_extend"
-        " extend_from replaced_by",
-        "extend_order": "new_order_number new_expires_on",
-        "cancel_order": "",
-        "check_new_facility": "new_facility_name",
-        "change_provider_order": "facility_name",
-        "reset_by_caller_id": "_portal_candidates",
-        "identify_account": "_portal_candidates _portal_by_tin",
-        "check_account_factor": "_portal_account",
-        "start_password_reset": "",
-        "send_registration_steps": "",
-        "open_ticket": "ticket_number",
-    }.items()
-}
 # Sample values a prompt is rendered with; the format specs (`digits`, `groups`, `date`) need
 # something shaped like what a call would hold.
 _SAMPLE = "2026-01-02"
@@ -143,24 +107,6 @@ def publish_files(
     return version
 
 
-def fillable(bundle: Bundle) -> frozenset[str]:
-    """Every name some node or action of the bundle can put among the slots."""
-    names: set[str] = set()
-    for node in bundle.nodes.values():
-        if node.kind == "ask" and isinstance(node.spec.get("slot"), str):
-            slot = node.spec["slot"]
-            names |= {slot, f"{slot}_name", f"{slot}_sure"}  # a catalog match adds the last two
-        for option in (node.spec.get("options") or {}).values():
-            if isinstance(option, Mapping) and isinstance(option.get("set"), Mapping):
-                names |= {str(k) for k in option["set"]}
-        for field in ("action", "validate"):
-            name = node.spec.get(field)
-            if (node.kind, field) in (("action", "action"), ("ask", "validate")) and name:
-                declared = getattr(ACTIONS.get(name), "fills", None)
-                names |= set(declared if declared is not None else ACTION_FILLS.get(name, ()))
-    return frozenset(names)
-
-
 def _prompt_keys(node: Node) -> Iterator[tuple[str, str]]:
     for field in PROMPT_FIELDS:
         if isinstance(node.spec.get(field), str):
@@ -173,30 +119,23 @@ def _prompt_keys(node: Node) -> Iterator[tuple[str, str]]:
 
 
 def rendering_problems(bundle: Bundle, prompts: Mapping[str, Prompts]) -> list[str]:
-    """Render every node's prompts in every language: a placeholder nothing fills, or a text
-    that cannot be rendered, would be an empty word said to a caller."""
-    names = fillable(bundle)
+    """Render every node's prompts in every language with sample values: a text that still
+    holds a brace, or says nothing, would be said wrongly to a caller. (A placeholder that
+    nothing fills is the flow checker's: `ivr.engine.fillable`.)"""
     problems: list[str] = []
     for node in bundle.nodes.values():
         file = bundle.files.get(node.flow, f"flows/{node.flow}.yaml")
-        own = names | ({"choices"} if node.kind == "ask" and node.spec.get("catalog") else set())
         for field, key in _prompt_keys(node):
             for language, table in sorted(prompts.items()):
                 if key not in table:
                     continue  # the compiler names a key missing in a language
-                where = f"prompt '{key}' in {language}"
                 text = table.text(key)
                 try:
-                    used = [(n, spec) for _, n, spec, _ in string.Formatter().parse(text) if n]
-                except ValueError as exc:
-                    problems.append(problem(file, node.id, field, f"{where} is malformed: {exc}"))
-                    continue
-                for name, _spec in used:
-                    if name not in own:
-                        problems.append(
-                            problem(file, node.id, field, f"{where}: nothing fills {{{name}}}")
-                        )
-                said = table.render(key, {name: _SAMPLE for name, _ in used})
+                    used = [n for _, n, _, _ in string.Formatter().parse(text) if n]
+                except ValueError:
+                    continue  # the compiler names a malformed prompt
+                said = table.render(key, dict.fromkeys(used, _SAMPLE))
                 if text.strip() and (not said or "{" in said or "}" in said):
+                    where = f"prompt '{key}' in {language}"
                     problems.append(problem(file, node.id, field, f"{where} cannot be rendered"))
     return problems

@@ -29,7 +29,7 @@ import ivr.actions.helpdesk  # noqa: F401  (registers the help desk's actions)
 import ivr.actions.intake  # noqa: F401  (registers the intake's flow actions)
 import ivr.actions.outages  # noqa: F401  (registers the outage announcements)
 import ivr.actions.status  # noqa: F401  (registers the existing-order actions)
-from ivr.actions.registry import outcomes_by_action
+from ivr.actions.registry import fills_by_action, outcomes_by_action
 from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
@@ -208,6 +208,7 @@ class FlowLibrary:
             files=files,
             prompts=list((self.prompts if prompts is None else prompts).values()),
             actions=outcomes_by_action(),
+            action_slots=fills_by_action(),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
         )

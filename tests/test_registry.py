@@ -36,7 +36,7 @@ def test_every_action_declares_what_it_returns_and_error_is_implied() -> None:
 
 def test_an_action_name_registers_once() -> None:
     with pytest.raises(ValueError, match="registered twice"):
-        registry.action("save_draft", outcomes={"ok"})(lambda *a: ActionResult("ok"))
+        registry.action("save_draft", outcomes={"ok"}, fills=set())(lambda *a: ActionResult("ok"))
 
 
 def test_facts_are_frozen_and_hold_no_config() -> None:
@@ -63,7 +63,7 @@ def _raising(name: str, exc: BaseException) -> Registered:
     def fn(*args: Any) -> ActionResult:
         raise exc
 
-    return Registered(fn, ACTIONS[name].outcomes)
+    return Registered(fn, ACTIONS[name].outcomes, ACTIONS[name].fills)
 
 
 def test_a_failing_action_is_logged_masked_then_becomes_error(
@@ -132,7 +132,9 @@ def test_scratch_is_kept_apart_from_the_callers_answers(
         result = original.fn(s, facts, params, slots, scratch)
         return dataclasses.replace(result, scratch={"checked": [*scratch.get("checked", []), 1]})
 
-    monkeypatch.setitem(ACTIONS, "announce_outages", Registered(noting, original.outcomes))
+    monkeypatch.setitem(
+        ACTIONS, "announce_outages", Registered(noting, original.outcomes, original.fills)
+    )
     call = caller.dial()
     call.press("1")  # a plan: the plan's own announcement runs
     assert seen == [{}, {"checked": [1]}]

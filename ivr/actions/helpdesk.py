@@ -36,7 +36,7 @@ RESET = {
 }
 
 
-@action("reset_by_caller_id", outcomes={"found", "none"})
+@action("reset_by_caller_id", outcomes={"found", "none"}, fills=set())
 def reset_by_caller_id(
     session: so.Session,
     facts: Facts,
@@ -51,7 +51,7 @@ def reset_by_caller_id(
     return ActionResult("found", scratch={"portal_candidates": [account.id]})
 
 
-@action("identify_account", outcomes={"ok"})
+@action("identify_account", outcomes={"ok"}, fills=set())
 def identify_account(
     session: so.Session,
     facts: Facts,
@@ -71,7 +71,7 @@ def identify_account(
     )
 
 
-@action("check_account_factor", outcomes={"ok", "locked_out", "no_match"})
+@action("check_account_factor", outcomes={"ok", "locked_out", "no_match"}, fills=set())
 def check_account_factor(
     session: so.Session,
     facts: Facts,
@@ -100,7 +100,7 @@ def check_account_factor(
     return ActionResult("no_match")
 
 
-@action("start_password_reset", outcomes=RESET)
+@action("start_password_reset", outcomes=RESET, fills=set())
 def start_password_reset(
     session: so.Session,
     facts: Facts,
@@ -117,7 +117,7 @@ def start_password_reset(
     return ActionResult(outcome.outcome)
 
 
-@action("send_registration_steps", outcomes={"ok", "no_phone"})
+@action("send_registration_steps", outcomes={"ok", "no_phone"}, fills=set())
 def send_registration_steps(
     session: so.Session,
     facts: Facts,
@@ -139,7 +139,7 @@ def send_registration_steps(
     return ActionResult("ok")
 
 
-@action("open_ticket", outcomes={"ok"})
+@action("open_ticket", outcomes={"ok"}, fills={"ticket_number"})
 def open_ticket(
     session: so.Session,
     facts: Facts,

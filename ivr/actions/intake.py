@@ -40,7 +40,7 @@ def _today(facts: Facts) -> dt.date:
     return facts.today or dt.date.today()
 
 
-@action("caller_physician", outcomes={"found", "none"})
+@action("caller_physician", outcomes={"found", "none"}, fills={"suggested_npi", "suggested_name"})
 def caller_physician(
     session: so.Session,
     facts: Facts,
@@ -62,7 +62,7 @@ def caller_physician(
     return ActionResult("found", {"suggested_npi": doctor.npi, "suggested_name": doctor.name})
 
 
-@action("use_suggested_physician", outcomes={"ok"})
+@action("use_suggested_physician", outcomes={"ok"}, fills={"ordering_npi", "ordering_name"})
 def use_suggested_physician(
     session: so.Session,
     facts: Facts,
@@ -77,7 +77,9 @@ def use_suggested_physician(
     )
 
 
-@action("check_ordering_npi", outcomes={"ok", "bad_check_digit", "unknown"})
+@action(
+    "check_ordering_npi", outcomes={"ok", "bad_check_digit", "unknown"}, fills={"ordering_name"}
+)
 def check_ordering_npi(
     session: so.Session,
     facts: Facts,
@@ -95,7 +97,7 @@ def check_ordering_npi(
     return ActionResult("ok", {"ordering_name": doctor.name})
 
 
-@action("verify_member", outcomes={"ok", "not_found"})
+@action("verify_member", outcomes={"ok", "not_found"}, fills={"member_age", "member_name"})
 def verify_member(
     session: so.Session,
     facts: Facts,
@@ -121,7 +123,7 @@ def verify_member(
     )
 
 
-@action("check_facility", outcomes={"ok", "unknown", "not_in_network"})
+@action("check_facility", outcomes={"ok", "unknown", "not_in_network"}, fills={"facility_name"})
 def check_facility(
     session: so.Session,
     facts: Facts,
@@ -138,7 +140,7 @@ def check_facility(
     return ActionResult("ok", {"facility_name": facility.name})
 
 
-@action("save_draft", outcomes={"ok"})
+@action("save_draft", outcomes={"ok"}, fills={"reference_number"})
 def save_draft(
     session: so.Session,
     facts: Facts,
@@ -162,7 +164,11 @@ def _criteria_facts(slots: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@action("criteria_next", outcomes={"done", "yesno", "number"})
+@action(
+    "criteria_next",
+    outcomes={"done", "yesno", "number"},
+    fills={"criteria_rule", "criteria_qid", "criteria_question"},
+)
 def criteria_next(
     session: so.Session,
     facts: Facts,
@@ -199,7 +205,9 @@ def _asked(facts: Facts, slots: Mapping[str, Any]) -> tuple[Rule | None, Questio
     return rule, next((q for q in rule.questions if q.id == slots.get("criteria_qid")), None)
 
 
-@action("criteria_record", outcomes={"ok", "invalid"})
+@action(
+    "criteria_record", outcomes={"ok", "invalid"}, fills={"criteria_answers", "criteria_answer"}
+)
 def criteria_record(
     session: so.Session,
     facts: Facts,
@@ -218,7 +226,11 @@ def criteria_record(
     return ActionResult("ok", {"criteria_answers": all_answers, "criteria_answer": None})
 
 
-@action("submit_order", outcomes={"approved", "pending_review"})
+@action(
+    "submit_order",
+    outcomes={"approved", "pending_review"},
+    fills={"reference_number", "order_number", "expires_on"},
+)
 def submit_order(
     session: so.Session,
     facts: Facts,
@@ -252,7 +264,7 @@ def submit_order(
     return ActionResult(order.status.value, out)
 
 
-@action("exam_details", outcomes={"ok", "unknown"})
+@action("exam_details", outcomes={"ok", "unknown"}, fills={"exam_modality"})
 def exam_details(
     session: so.Session,
     facts: Facts,
@@ -269,7 +281,7 @@ def exam_details(
     return ActionResult("ok", {"exam_modality": exam.modality})
 
 
-@action("criteria_check", outcomes={"ok", "invalid"})
+@action("criteria_check", outcomes={"ok", "invalid"}, fills=set())
 def criteria_check(
     session: so.Session,
     facts: Facts,

@@ -17,7 +17,7 @@ from ivr.services import outages
 from ivr.store.models import Outage, utcnow
 
 
-@action("announce_outages", outcomes={"none", "some"})
+@action("announce_outages", outcomes={"none", "some"}, fills={"outage_text"})
 def announce_outages(
     session: so.Session,
     facts: Facts,
@@ -37,7 +37,7 @@ def announce_outages(
     )
 
 
-@action("read_outages", outcomes={"none", "some"})
+@action("read_outages", outcomes={"none", "some"}, fills={"outage_text"})
 def read_outages(
     session: so.Session,
     facts: Facts,

@@ -52,20 +52,23 @@ Action = Callable[
 class Registered:
     fn: Action
     outcomes: frozenset[str]
+    fills: frozenset[str]
 
 
 ACTIONS: dict[str, Registered] = {}
 
 
-def action(name: str, *, outcomes: Collection[str]) -> Callable[[Action], Action]:
+def action(
+    name: str, *, outcomes: Collection[str], fills: Collection[str]
+) -> Callable[[Action], Action]:
     """Register a service function as a flow action under `name`, with every outcome it
-    can return ("error" is implied)."""
+    can return ("error" is implied) and every slot it can fill for prompts to say."""
     declared = frozenset(outcomes) | {ERROR}
 
     def register(fn: Action) -> Action:
         if name in ACTIONS:
             raise ValueError(f"action {name!r} registered twice")
-        ACTIONS[name] = Registered(fn, declared)
+        ACTIONS[name] = Registered(fn, declared, frozenset(fills))
         return fn
 
     return register
@@ -74,6 +77,11 @@ def action(name: str, *, outcomes: Collection[str]) -> Callable[[Action], Action
 def outcomes_by_action() -> dict[str, frozenset[str]]:
     """Every registered action's outcomes, as plain data for the flow checker."""
     return {name: reg.outcomes for name, reg in ACTIONS.items()}
+
+
+def fills_by_action() -> dict[str, frozenset[str]]:
+    """Every registered action's slots, as plain data for the placeholder check."""
+    return {name: reg.fills for name, reg in ACTIONS.items()}
 
 
 def run_action(

@@ -53,7 +53,9 @@ def _window(facts: Facts) -> int:
     return facts.extension_window_days or lifecycle.EXTENSION_WINDOW_DAYS
 
 
-@action("find_order", outcomes={"ok", "bad_check_digit", "not_found"})
+@action(
+    "find_order", outcomes={"ok", "bad_check_digit", "not_found"}, fills={"order_ref", "verified"}
+)
 def find_order(
     session: so.Session,
     facts: Facts,
@@ -71,7 +73,7 @@ def find_order(
     return ActionResult("ok", {"order_ref": order.reference_number, "verified": False})
 
 
-@action("verify_relationship", outcomes={"ok", "no_match"})
+@action("verify_relationship", outcomes={"ok", "no_match"}, fills={"verified"})
 def verify_relationship(
     session: so.Session,
     facts: Facts,
@@ -95,7 +97,26 @@ def _on(value: dt.datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
 
-@action("order_status", outcomes=STATUSES)
+@action(
+    "order_status",
+    outcomes=STATUSES,
+    fills={
+        "display_number",
+        "order_number",
+        "reference_number",
+        "exam_name",
+        "facility_name",
+        "issued_on",
+        "expires_on",
+        "days_left",
+        "cancelled_on",
+        "review_days",
+        "window_days",
+        "can_extend",
+        "extend_from",
+        "replaced_by",
+    },
+)
 def order_status(
     session: so.Session,
     facts: Facts,
@@ -132,7 +153,7 @@ def order_status(
     return ActionResult(status.value, out)
 
 
-@action("extend_order", outcomes=EXTEND)
+@action("extend_order", outcomes=EXTEND, fills={"new_order_number", "new_expires_on"})
 def extend_order(
     session: so.Session,
     facts: Facts,
@@ -152,7 +173,7 @@ def extend_order(
     )
 
 
-@action("cancel_order", outcomes=CANCEL)
+@action("cancel_order", outcomes=CANCEL, fills=set())
 def cancel_order(
     session: so.Session,
     facts: Facts,
@@ -172,7 +193,9 @@ def cancel_order(
 
 
 @action(
-    "check_new_facility", outcomes={"ok", "unknown_facility", "not_in_network", "same_facility"}
+    "check_new_facility",
+    outcomes={"ok", "unknown_facility", "not_in_network", "same_facility"},
+    fills={"new_facility_name"},
 )
 def check_new_facility(
     session: so.Session,
@@ -192,7 +215,7 @@ def check_new_facility(
     return ActionResult(problem or "ok", name)
 
 
-@action("change_provider_order", outcomes=CHANGE)
+@action("change_provider_order", outcomes=CHANGE, fills={"facility_name"})
 def change_provider_order(
     session: so.Session,
     facts: Facts,
