@@ -33,18 +33,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["ivr.flows"] = FlowLibrary(
-        Path(app.config["IVR_FLOWS_DIR"]),
-        Path(app.config["IVR_PROMPTS_DIR"]),
-        Path(app.config["IVR_DATA_DIR"]),
-        ttl=app.config["IVR_CATALOG_TTL"],
-        refresh=app.config["IVR_FLOW_REFRESH"],
+        settings.flows_dir,
+        settings.prompts_dir,
+        settings.data_dir,
+        ttl=settings.catalog_ttl,
+        refresh=settings.flow_refresh,
     )
     auth.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     cli_outages.init_app(app)
     cli_messages.init_app(app)
-    if app.config["IVR_PRELOAD_INDEX"]:
+    if settings.preload_index:
         # Build the ICD-10-CM index before gunicorn forks (--preload): workers share it,
         # and no caller waits seconds for it at the diagnosis question.
         from ivr.match.icd import default_index

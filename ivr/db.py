@@ -6,12 +6,14 @@ from __future__ import annotations
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
 
+from ivr.config import get_settings
 from ivr.store import Store
 
 
 def init_app(app: Flask) -> None:
     """Bind the store to the app and close each request's session at teardown."""
-    store = Store(app.config["DATABASE_URL"], pool_size=app.config["IVR_DB_POOL_SIZE"])
+    settings = get_settings(app)
+    store = Store(settings.database_url, pool_size=settings.db_pool_size)
     app.extensions["ivr.store"] = store
 
     @app.teardown_appcontext

@@ -22,7 +22,7 @@ from ivr.db import get_session
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
 from ivr.services import calls
 from ivr.twiml import Voice, apology, render, voice_for, xml
-from ivr.versions import FlowLibrary
+from ivr.versions import FlowLibrary, Published
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -53,8 +53,8 @@ def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Resp
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        token = current_app.config["TWILIO_AUTH_TOKEN"]
-        if not token and current_app.config["IVR_ENV"] == "development":
+        token = get_settings().twilio_auth_token
+        if not token and get_settings().env == "development":
             return view(*args, **kwargs)
         signature = request.headers.get("X-Twilio-Signature", "")
         if not token:
@@ -98,14 +98,14 @@ def caller_input(form: Mapping[str, str]) -> Input:
 
 
 def _voice(call: calls.CallRow | None = None) -> Voice:
-    language = call.language if call else current_app.config["IVR_DEFAULT_LANGUAGE"]
-    return voice_for(language, current_app.config["IVR_SAY_VOICE"])
+    language = call.language if call else get_settings().default_language
+    return voice_for(language, get_settings().say_voice)
 
 
 def _store_down(exc: BaseException, sid: str | None) -> Response:
     log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
-    prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
-    backup = current_app.config["IVR_BACKUP_NUMBER"] or None
+    prompts = library().prompts_for(get_settings().default_language)
+    backup = get_settings().backup_number or None
     key = "system.store_down" if backup else "system.store_down_no_backup"
     return twiml(xml(apology(prompts.text(key), voice=_voice(), backup_number=backup)))
 
@@ -127,21 +127,19 @@ def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def _context(session: so.Session, call: calls.CallRow) -> Context:
-    lib = library()
-    version = lib.version(session, call.flow_version_id)  # the call's bundle, to its end
-    config = current_app.config
-    today = dt.datetime.now(ZoneInfo(config["IVR_TIMEZONE"])).date()
+def _context(session: so.Session, call: calls.CallRow, version: Published) -> Context:
+    settings = get_settings()
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     facts = Facts(
         call_sid=call.sid,
         from_number=call.from_number,
         plan=call.plan,
         language=call.language,
         today=today,
-        extension_window_days=config["IVR_EXTENSION_WINDOW_DAYS"],
+        extension_window_days=settings.extension_window_days,
         prompts=version.prompts_for(call.language),
         criteria=version.criteria,
-        timezone=config["IVR_TIMEZONE"],
+        timezone=settings.timezone,
     )
 
     def actions(
@@ -154,10 +152,10 @@ def _context(session: so.Session, call: calls.CallRow) -> Context:
 
     return Context(
         prompts=version.prompts_for(call.language),
-        catalogs=lib.catalogs(session),
+        catalogs=library().catalogs(session),
         actions=actions,
         today=today,
-        gather_timeout=config["IVR_GATHER_TIMEOUT"],
+        gather_timeout=settings.gather_timeout,
         languages=version.prompts,
     )
 
@@ -170,7 +168,7 @@ def _answer(
     The turn-number check on save and the unique (call, turn) are the idempotency guard:
     should another request have saved this turn after all, its TwiML is the answer.
     """
-    bundle = library().bundle(session, call.flow_version_id)
+    version = library().version(session, call.flow_version_id)  # the call's bundle, to its end
     state = CallState(
         node=call.node,
         slots=dict(call.slots or {}),
@@ -179,9 +177,9 @@ def _answer(
         scratch=dict(call.scratch or {}),
         stack=call.stack,
     )
-    turn = run_turn(bundle, state, inp, _context(session, call))
+    turn = run_turn(version.bundle, state, inp, _context(session, call, version))
     # A `language` node may have switched the call this turn: speak in the new one.
-    voice = voice_for(turn.state.language, current_app.config["IVR_SAY_VOICE"])
+    voice = voice_for(turn.state.language, get_settings().say_voice)
     body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
     latency = int((time.perf_counter() - started) * 1000)
     try:
@@ -212,7 +210,7 @@ def incoming() -> Response:
     started = time.perf_counter()
     sid = (request.form.get("CallSid") or "").strip()
     if not sid:
-        prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+        prompts = library().prompts_for(get_settings().default_language)
         return twiml(xml(apology(prompts.text("system.store_down_no_backup"), voice=_voice())))
     session = get_session()
     call = calls.lock_call(session, sid)
@@ -229,7 +227,7 @@ def incoming() -> Response:
             to_number=(form.get("To") or None) and form["To"][:32],
             flow_version_id=version.id,
             node=version.bundle.start,
-            language=current_app.config["IVR_DEFAULT_LANGUAGE"],
+            language=get_settings().default_language,
         )
     except sa.exc.IntegrityError:  # PostgreSQL: the same start, saved by another request
         session.rollback()
@@ -272,9 +270,9 @@ def _replay(session: so.Session, sid: str, number: int) -> Response:
 def _unknown_call(sid: str) -> Response:
     """A step for a call we never started: apologise and hand over to a person."""
     log.warning("turn for unknown call %s", sid or "(no CallSid)")
-    prompts = library().prompts_for(current_app.config["IVR_DEFAULT_LANGUAGE"])
+    prompts = library().prompts_for(get_settings().default_language)
     text = prompts.text("system.unknown_call")
-    return twiml(xml(apology(text, voice=_voice(), queue=current_app.config["IVR_FALLBACK_QUEUE"])))
+    return twiml(xml(apology(text, voice=_voice(), queue=get_settings().fallback_queue)))
 
 
 @bp.post("/status")

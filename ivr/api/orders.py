@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy.orm as so
-from flask import Response, abort, current_app, g, jsonify, request
+from flask import Response, abort, g, jsonify, request
 
 from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
 from ivr.api.presenters import order_to_dict
 from ivr.auth import audit, require_role
+from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.services import lifecycle, orders
 from ivr.store.models import Order, OrderStatus, Role
@@ -212,7 +213,7 @@ def extend_order(number: str) -> Any:
     a Location header; the old order turns `extended`. The window is the app's
     IVR_EXTENSION_WINDOW_DAYS (default 14). 409 too_early, performed, not_<status>.
     """
-    window = int(current_app.config.get("IVR_EXTENSION_WINDOW_DAYS", 14))
+    window = get_settings().extension_window_days
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
         return lifecycle.extend(s, order, actor, window_days=window)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from ivr.config import get_settings
 from ivr.db import get_session, get_store
 from ivr.engine import FlowError
 from ivr.services import lifecycle
@@ -27,7 +28,7 @@ def _library() -> FlowLibrary:
 @with_appcontext
 def init_db() -> None:
     """Create or migrate the database to the newest schema (Alembic)."""
-    upgrade(current_app.config["DATABASE_URL"])
+    upgrade(get_settings().database_url)
     click.echo("database is at the newest schema")
 
 
@@ -40,7 +41,7 @@ def seed(if_empty: bool) -> None:
     from ivr.services.catalogs import seed_all
 
     session = get_session()
-    data_dir = Path(current_app.config["IVR_DATA_DIR"])
+    data_dir = get_settings().data_dir
     try:
         empty = session.scalars(sa.select(Plan).limit(1)).first() is None
         changed: dict[str, int] = {}
@@ -153,19 +154,18 @@ def simulate(url: str | None, from_number: str, to_number: str, token: str | Non
         )
     else:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        token = app.config["TWILIO_AUTH_TOKEN"]
+        token = get_settings(app).twilio_auth_token
         if not token:
             # The webhooks refuse unsigned requests; in-process, the caller signs with a
             # one-off token on an app built to know it, so no IVR_ENV=development is needed.
             import secrets
 
             from ivr import create_app
-            from ivr.config import get_settings
 
             token = secrets.token_hex(16)
             app = create_app({**get_settings(app).as_config(), "TWILIO_AUTH_TOKEN": token})
             click.get_current_context().call_on_close(app.extensions["ivr.store"].engine.dispose)
-        base = app.config["PUBLIC_BASE_URL"] or "http://localhost"
+        base = get_settings(app).public_base_url or "http://localhost"
         caller = Caller(
             FlaskTransport(app.test_client()),
             base_url=base,
