@@ -1,5 +1,6 @@
 """Load with writes, under gunicorn -w 4 on both stores: calls whose turns write (draft
-saves, an order submitted, an extension, a cancel, a password reset, a ticket), every turn
+saves, an order submitted, an extension, a cancel, a change of imaging provider, a password
+reset, the registration steps by text, a ticket), every turn
 posted twice at the same moment, while an agent reads each call and searches the orders
 through the API (reads that write an audit row). Nothing may answer 5xx, every pair is
 answered alike, and every write lands exactly once.
@@ -57,6 +58,8 @@ INTAKE: list[Step] = [
     ("press", "1"),  # submit
 ]
 RESET: list[Step] = [("press", "1"), ("press", "3"), ("press", "1"), ("press", "10016")]
+REGISTRATION: list[Step] = [("press", "1"), ("press", "3"), ("press", "3"), ("press", "1")]
+LINCOLN_PARK = "1696037682"  # a Summit facility other than the seeded orders'
 TICKET: list[Step] = [
     ("press", "1"),
     ("press", "3"),
@@ -149,8 +152,8 @@ def test_writing_turns_twice_at_once_with_audited_reads(
     server: tuple[str, Path], db_url: str
 ) -> None:
     base, log = server
-    *numbers, token = seed_orders(db_url, 2)
-    extend, cancel = numbers
+    *numbers, token = seed_orders(db_url, 3)
+    extend, cancel, move = numbers
     scripts = [
         Script("CA" + "a1" * 16, INTAKE),
         Script("CA" + "a2" * 16, INTAKE),
@@ -159,7 +162,12 @@ def test_writing_turns_twice_at_once_with_audited_reads(
             "CA" + "b2" * 16,
             to_status(cancel) + [("press", "2"), ("press", "3"), ("press", "1")],  # cancel
         ),
+        Script(
+            "CA" + "b3" * 16,
+            to_status(move) + [("press", "3"), ("press", LINCOLN_PARK), ("press", "1")],
+        ),
         Script("CA" + "c1" * 16, RESET, from_number=MORALES_MOBILE),
+        Script("CA" + "c3" * 16, REGISTRATION),
         Script("CA" + "c2" * 16, TICKET),
     ]
     sids = [s.sid for s in scripts]
@@ -207,8 +215,19 @@ def test_writing_turns_twice_at_once_with_audited_reads(
                 count(OrderEvent, OrderEvent.order_id == cancelled, OrderEvent.kind == "cancelled")
                 == 1
             )
+            moved = sa.select(Order.id).where(Order.order_number == move).scalar_subquery()
+            assert (
+                count(
+                    OrderEvent, OrderEvent.order_id == moved, OrderEvent.kind == "provider_changed"
+                )
+                == 1
+            )
+            assert conn.scalar(sa.select(Order.facility_npi).where(Order.id == moved)) == (
+                LINCOLN_PARK
+            )
             assert count(ResetCode) == 1
             assert count(OutboxMessage, OutboxMessage.kind == "reset_code") == 1
+            assert count(OutboxMessage, OutboxMessage.kind == "registration_steps") == 1
             assert count(Ticket) == 1
             assert count(AuditEntry, AuditEntry.action.in_(["read", "search"])) == reads[200]
     finally:
