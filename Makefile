@@ -71,6 +71,7 @@ bench: db
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/caller_time.py
 	$(BIN)/python bench/webhook.py --db both
+	$(BIN)/python bench/turn_cost.py --db both
 
 clean:
 	rm -rf $(VENV) instance/ivr.db* .pytest_cache .mypy_cache
