@@ -1,7 +1,10 @@
-"""SQLite as the store: a session that may write begins holding the write lock."""
+"""SQLite as the store: a session that may write begins holding the write lock, and
+writers queue for it in the kernel (a `flock` on a file beside the database)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -101,3 +104,53 @@ def test_writers_in_many_threads_lose_no_update(store: Store) -> None:
     for t in threads:
         t.join(timeout=60)
     assert rows(store) == ["200"]
+
+
+def queue_is_free(store: Store) -> bool:
+    """Whether another writer could take its place at the head of the queue right now."""
+    fd = os.open(db_path(store) + "-writers", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing lets go of a lock taken here
+    return True
+
+
+def test_a_writer_holds_the_queue_until_its_transaction_ends(store: Store) -> None:
+    for end in ("commit", "rollback", "close"):
+        session = store.sessionmaker()
+        session.execute(sa.text("SELECT 1"))
+        assert not queue_is_free(store), end
+        getattr(session, end)()
+        assert queue_is_free(store), end
+        session.close()
+    with store.read_sessionmaker() as reader:
+        reader.execute(sa.text("SELECT 1"))
+        assert queue_is_free(store)  # readers never queue
+
+
+def test_the_queue_is_left_when_the_lock_cannot_be_had(store: Store) -> None:
+    """A program that does not queue holds SQLite's lock past the busy timeout: the writer
+    fails, and leaves the queue for the next one."""
+    other = sqlite3.connect(db_path(store), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    impatient = Store(store.url)
+    impatient.engine.pool.dispose()
+    try:
+        with impatient.engine.connect() as conn:
+            conn.connection.dbapi_connection.execute("PRAGMA busy_timeout = 50")  # type: ignore[union-attr]
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                conn.execution_options(ivr_write=True).execute(sa.text("SELECT 1"))
+            assert queue_is_free(store)
+    finally:
+        other.rollback()
+        other.close()
+        impatient.engine.dispose()
+
+
+def test_the_queue_file_is_the_owners_alone(store: Store) -> None:
+    with store.sessionmaker() as session:
+        session.execute(sa.text("SELECT 1"))
+    assert os.stat(db_path(store) + "-writers").st_mode & 0o077 == 0
