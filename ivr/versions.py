@@ -301,8 +301,3 @@ class FlowLibrary:
 
     def forget_catalogs(self) -> None:
         self._catalogs = None
-
-
-def current_version(session: so.Session) -> FlowVersion | None:
-    """The most recently published flow version: the one new calls start on."""
-    return session.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc()).limit(1)).first()

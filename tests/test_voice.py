@@ -493,14 +493,13 @@ def test_a_start_overtaken_after_its_read_answers_the_first_and_starts_one_call(
 
 def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any) -> None:
     from ivr.store.models import FlowVersion
-    from ivr.versions import current_version
 
     call = caller.dial()
     with app.app_context():
         from ivr.db import get_session
 
         s = get_session()
-        old = current_version(s)
+        old = s.get(FlowVersion, call_row(session, call.sid).flow_version_id)
         assert old is not None
         content = {"flows": dict(old.content["flows"]), "files": old.content["files"]}
         main = dict(content["flows"]["main"])
