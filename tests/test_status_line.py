@@ -286,3 +286,47 @@ def test_extend_by_speech(caller: Caller, make_order: Any) -> None:
     order = make_order("approved", days=5)
     call = to_status(caller, order.order_number).say("I'd like an extension")
     assert "Extended. Your new order number is" in call.text
+
+
+@pytest.mark.parametrize(
+    "spoken", ["March fifth nineteen sixty", "March 5th, 1960", "three five nineteen sixty"]
+)
+def test_a_spoken_date_of_birth_the_intake_takes_is_taken_as_proof(
+    caller: Caller, make_order: Any, spoken: str
+) -> None:
+    order = make_order("approved")
+    call = caller.dial().press("1").press("2").press(order.order_number + "#").say(spoken)
+    assert "is approved" in call.text
+
+
+def test_a_date_the_line_cannot_read_is_said_so_not_a_mismatch(
+    caller: Caller, make_order: Any
+) -> None:
+    order = make_order("approved")
+    call = caller.dial().press("1").press("2").press(order.order_number + "#")
+    call.say("March fifth")
+    assert call.heard[0] == (
+        "I didn't understand that date. Please enter it as 8 digits: month, day and year."
+    )
+    call.press("12345#")
+    assert call.heard[0] == (
+        "I didn't understand that. Please enter the ordering physician's 10-digit NPI, "
+        "or the patient's date of birth as 8 digits: month, day and year."
+    )
+    call.say("March fifth nineteen sixty")
+    assert "is approved" in call.text
+
+
+def test_a_spoken_date_in_spanish_is_taken_or_said_unreadable(
+    make_app: Callable[..., Flask], make_order: Any
+) -> None:
+    from ivr.simulate import FlaskTransport
+    from tests.conftest import AUTH_TOKEN
+
+    order = make_order("approved")
+    app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
+    call = Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial()
+    call.press("1").press("2").press(order.order_number + "#").say("marzo")
+    assert call.heard[0] == "No entendí la fecha. Por favor márquela con 8 dígitos: mes, día y año."
+    call.say("5 de marzo de 1960")
+    assert "está aprobada" in call.text

@@ -70,7 +70,7 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "language": (frozenset({"language", "next"}), frozenset(), frozenset({"next"})),
 }
 PROMPT_FIELDS = ("prompt", "reprompt")
-EXPECTS = frozenset({"digits", "date", "yesno", "text"})
+EXPECTS = frozenset({"digits", "date", "digits_or_date", "yesno", "text"})
 FLOW_KEYS = frozenset({"description", "start", "defaults", "nodes"})
 DEFAULT_KEYS = frozenset({"operator", "on_fail", "attempts", "operator_key", "repeat_key"})
 

@@ -21,7 +21,7 @@ from ivr.engine.types import (
     Match,
     call_action,
 )
-from ivr.match.spoken import parse_date_reason, spoken_digits, yes_no
+from ivr.match.spoken import mentions_month, parse_date_reason, spoken_digits, yes_no
 
 if TYPE_CHECKING:
     from ivr.engine.runtime import Context
@@ -135,7 +135,7 @@ def _option_hit(node: Node, text: str, ctx: Context) -> bool:
 
 def _zero_is_answer(node: Node) -> bool:
     """At a digits question, 0 is a digit, not a request for a person."""
-    return node.kind == "ask" and node.get("expect") in ("digits", "date")
+    return node.kind == "ask" and node.get("expect") in ("digits", "date", "digits_or_date")
 
 
 def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
@@ -250,9 +250,35 @@ def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
             return Heard("invalid", reason_prompt=_invalid_prompt(node, _reason or "default"))
         iso = day.isoformat()
         return Heard("matched", node.target("next"), {slot: iso}, matched=iso)
+    if expect == "digits_or_date":
+        return _digits_or_date(node, inp, ctx)
     # digits
     digits = inp.digits.rstrip("#") if inp.kind == "dtmf" else spoken_digits(inp.speech)
     lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
     if not digits or not digits.isdigit() or not lo <= len(digits) <= hi:
         return Heard("invalid", reason_prompt=invalid)
     return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
+
+
+def _digits_or_date(node: Node, inp: Input, ctx: Context) -> Heard:
+    """A number (an NPI) or a date of birth, the date kept as its keypad form MMDDYYYY.
+
+    A spoken date is read as the `date` question reads it ("March fifth nineteen sixty"), so
+    a date the intake takes is taken here; one the line can't read is said to be a date it
+    didn't understand (`unreadable`), not a wrong answer.
+    """
+    slot = node.spec["slot"]
+    lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
+    raw = inp.digits.rstrip("#") if inp.kind == "dtmf" else inp.speech
+    digits = raw if inp.kind == "dtmf" else spoken_digits(raw)
+    if digits and digits.isdigit() and lo <= len(digits) <= hi and len(digits) != 8:
+        return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
+    if inp.kind == "dtmf" and len(raw) != 8:
+        return Heard("invalid", reason_prompt=_invalid_prompt(node, "default"))
+    day, reason = parse_date_reason(raw, today=ctx.today)
+    if day is not None:
+        keyed = f"{day:%m%d%Y}"
+        return Heard("matched", node.target("next"), {slot: keyed}, matched=keyed)
+    if reason == "unreadable" and inp.kind == "speech" and not mentions_month(raw):
+        reason = "default"  # nothing in it says it was meant as a date
+    return Heard("invalid", reason_prompt=_invalid_prompt(node, reason or "default"))

@@ -381,6 +381,11 @@ def parse_date_reason(
     return None, ("unreadable" if valid else results[0][1])
 
 
+def mentions_month(text: str) -> bool:
+    """True when text names a month ("March", "marzo"): it was meant as a date."""
+    return isinstance(text, str) and any(t in MONTHS for t in _tokens(text))
+
+
 def parse_date(text: str, *, today: datetime.date | None = None) -> datetime.date | None:
     """Date of birth from keypad MMDDYYYY or speech, else None."""
     return parse_date_reason(text, today=today)[0]
