@@ -1015,6 +1015,57 @@ def test_saying_no_at_the_readback_offers_a_change(caller: Caller) -> None:
     assert call.heard == [CHANGE_MENU]
 
 
+@pytest.mark.parametrize("spoken", ["yes", "correct", "that's right", "submit", "yeah, send it"])
+def test_saying_yes_at_the_readback_submits(caller: Caller, session: Any, spoken: str) -> None:
+    call = at_review(caller)
+    call.say(spoken)
+    assert call.heard[0].startswith("Approved."), call.heard
+    assert order_of(session, call.sid).status == OrderStatus.APPROVED
+
+
+@pytest.mark.parametrize("spoken", ["change", "wrong", "nope", "that's not right"])
+def test_saying_no_or_change_at_the_readback_asks_what_to_change(
+    caller: Caller, spoken: str
+) -> None:
+    call = at_review(caller)
+    call.say(spoken)
+    assert call.heard == [CHANGE_MENU]
+
+
+@pytest.mark.parametrize("spoken", ["no, that's right", "yeah, no"])
+def test_a_yes_and_a_no_together_at_the_readback_are_asked_again(
+    caller: Caller, session: Any, spoken: str
+) -> None:
+    call = at_review(caller)
+    call.say(spoken)
+    assert call.heard == ["Sorry, I didn't understand that.", REVIEW_MENU]
+    assert order_of(session, call.sid).status == OrderStatus.DRAFT
+    call.press("1")
+    assert call.heard[0].startswith("Approved."), call.heard
+
+
+@pytest.mark.parametrize(
+    ("spoken", "heard"),
+    [
+        ("sí, está bien", "Aprobado."),
+        ("no", "Para cambiar el médico, oprima 1."),
+        ("está mal", "Para cambiar el médico, oprima 1."),
+    ],
+)
+def test_yes_and_no_at_the_readback_in_spanish(
+    make_app: Callable[..., Any], spoken: str, heard: str
+) -> None:
+    app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
+    call = give(
+        give(Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial(), SUMMIT_KEY),
+        NEW_ORDER_KEY,
+    )
+    answer(call)
+    assert call.heard[-1].startswith("Para enviarla, oprima 1."), call.heard
+    call.say(spoken)
+    assert call.heard[0].startswith(heard), call.heard
+
+
 def test_a_yes_no_question_hints_yes_and_no(make_caller: Callable[..., Caller]) -> None:
     call = start_intake(make_caller(from_number=WHITFIELD_PHONE))
     assert call.gather is not None

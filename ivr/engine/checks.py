@@ -193,8 +193,10 @@ class Checker:
                 self.add(node, f"options.{key}", "an option key must be one keypad key")
             if not isinstance(option, Mapping) or not isinstance(option.get("next"), str):
                 self.add(node, f"options.{key}", "an option needs a next node")
-            elif set(option) - {"next", "words", "set"}:
-                self.add(node, f"options.{key}", "only next, words and set are allowed")
+            elif set(option) - {"next", "words", "set", "answer"}:
+                self.add(node, f"options.{key}", "only next, words, set and answer are allowed")
+            elif option.get("answer", "yes") not in ("yes", "no"):
+                self.add(node, f"options.{key}.answer", "must be yes or no")
             elif "set" in option and not isinstance(option["set"], Mapping):
                 self.add(node, f"options.{key}.set", "must map slot names to values")
             elif "prompt" not in node.spec and not isinstance(option.get("words"), str):

@@ -86,8 +86,9 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
         "kind": "menu",
         **{k: menu[k] for k in ("prompt", "reprompt") if k in menu},
         "options": {
-            "1": {"next": spec.get("next"), "words": menu.get("submit")},
-            "2": {"next": f"{name}/change", "words": menu.get("change")},
+            # A plain yes submits and a plain no asks what to change, said or pressed.
+            "1": {"next": spec.get("next"), "words": menu.get("submit"), "answer": "yes"},
+            "2": {"next": f"{name}/change", "words": menu.get("change"), "answer": "no"},
             "3": {"next": readback, "words": menu.get("repeat", "words.repeat")},
         },
     }

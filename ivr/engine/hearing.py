@@ -21,7 +21,13 @@ from ivr.engine.types import (
     Match,
     call_action,
 )
-from ivr.match.spoken import mentions_month, parse_date_reason, spoken_digits, yes_no
+from ivr.match.spoken import (
+    mentions_month,
+    parse_date_reason,
+    says_yes_and_no,
+    spoken_digits,
+    yes_no,
+)
 
 if TYPE_CHECKING:
     from ivr.engine.runtime import Context
@@ -152,10 +158,15 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
     if key is not None and key in by_key:
         option = by_key[key]
         return Heard("matched", qualified(node, option["next"]), option.get("set") or {}, key)
+    answers = {str(o["answer"]): k for k, o in by_key.items() if o.get("answer")}
+    if answers and says_yes_and_no(text, ctx.prompts.language):
+        return _low_or_no_match(inp, ctx)  # "yeah, no": neither may be taken
     best: tuple[float, str] | None = None
+    hits: list[str] = []
     for k, option in by_key.items():
         phrases = ctx.prompts.words(option.get("words", ""))
         hit = _has_phrase(text, phrases)
+        hits += [hit] if hit else []
         score = (
             100.0 + len(hit)
             if hit
@@ -163,6 +174,13 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
         )
         if best is None or score > best[0]:
             best = (score, k)
+    if answers and any(a not in b and b not in a for a in hits for b in hits):
+        return _low_or_no_match(inp, ctx)  # two options' words, neither part of the other
+    if answers and (best is None or best[0] < 100):
+        # No option's own words, but a plain yes or no ("yeah", "that's right", "nope").
+        answer = yes_no(text, ctx.prompts.language)
+        if answer is not None and ("yes" if answer else "no") in answers:
+            best = (100.0, answers["yes" if answer else "no"])
     if best is None or best[0] < 85:
         return _low_or_no_match(inp, ctx)
     option = by_key[best[1]]

@@ -253,6 +253,36 @@ def yes_no(text: str, language: str = "en-US") -> bool | None:
         weak_yes |= _ES_WEAK_YES
         strong_no |= _ES_STRONG_NO
         weak_no |= _ES_WEAK_NO
+    signals, unknown = _yes_no_signals(toks, strong_yes, weak_yes, strong_no, weak_no)
+    answers = {answer for answer, _ in signals}
+    if len(answers) != 1:
+        return None
+    if unknown and not any(strong for _, strong in signals):
+        return None
+    return answers.pop()
+
+
+def says_yes_and_no(text: str, language: str = "en-US") -> bool:
+    """True when text holds both a yes and a no ("no, that's right"): no answer can be taken."""
+    if not isinstance(text, str):
+        return False
+    strong_yes, weak_yes = _EN_STRONG_YES, _EN_WEAK_YES - {"one"}
+    strong_no, weak_no = _EN_STRONG_NO, _EN_WEAK_NO - {"two"}
+    if str(language).lower().startswith("es"):
+        strong_yes, weak_yes = strong_yes | _ES_STRONG_YES, weak_yes | _ES_WEAK_YES - {"uno"}
+        strong_no, weak_no = strong_no | _ES_STRONG_NO, weak_no | _ES_WEAK_NO - {"dos"}
+    signals, _ = _yes_no_signals(_tokens(text), strong_yes, weak_yes, strong_no, weak_no)
+    return len({answer for answer, _ in signals}) > 1
+
+
+def _yes_no_signals(
+    toks: list[str],
+    strong_yes: frozenset[str] | set[str],
+    weak_yes: frozenset[str] | set[str],
+    strong_no: frozenset[str] | set[str],
+    weak_no: frozenset[str] | set[str],
+) -> tuple[list[tuple[bool, bool]], int]:
+    """Each yes or no heard, as (answer, strong), and how many other words there were."""
     yes_words = strong_yes | weak_yes
     signals: list[tuple[bool, bool]] = []  # (answer, strong)
     unknown = 0
@@ -274,12 +304,7 @@ def yes_no(text: str, language: str = "en-US") -> bool | None:
         elif tok not in _YN_FILLERS and tok != "not":
             unknown += 1
         i += 1
-    answers = {answer for answer, _ in signals}
-    if len(answers) != 1:
-        return None
-    if unknown and not any(strong for _, strong in signals):
-        return None
-    return answers.pop()
+    return signals, unknown
 
 
 def _check_date(
