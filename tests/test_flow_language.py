@@ -8,6 +8,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from ivr.engine import (
     ActionResult,
     Bundle,
@@ -49,6 +51,7 @@ def _table(lang: str) -> dict[str, Any]:
             "repeat": ["repetir"] if spanish else ["repeat"],
             "yes": ["sí"] if spanish else ["yes"],
             "no": ["no"],
+            "back": ["sin cambios"] if spanish else ["no change", "go back"],
             "menu": {
                 "order": ["pedido"] if spanish else ["order", "new order"],
                 "status": ["estado"] if spanish else ["status"],
@@ -396,12 +399,27 @@ def test_change_one_item_asks_only_it_then_reads_back_again() -> None:
     services = Services()
     turn = through_the_form(services)
     menu = run(FORM, turn, key("2"))
-    assert menu.say == ("For member, press 1. For fruit, press 2. For visit, press 3.",)
+    assert menu.say == (
+        "For member, press 1. For fruit, press 2. For visit, press 3. For no change, press 9.",
+    )
     asked = run(FORM, menu, said("fruit"))
     assert asked.say == ("Which fruit?",) and asked.state.node == "main.ask_fruit"
     back = run(FORM, asked, key("2"))
     assert back.say == ("Tallying.", "1234, pear, 14.", "Submit 1, change 2, again 3.")
     assert back.state.stack == ()
+
+
+@pytest.mark.parametrize("back", [key("9"), said("go back")])
+def test_go_back_from_change_one_item_changes_nothing(back: Input) -> None:
+    services = Services()
+    turn = through_the_form(services)
+    saved = services.calls.count("save_draft")
+    back_at = run(FORM, run(FORM, turn, key("2")), back)
+    assert back_at.say == ("Submit 1, change 2, again 3.",)
+    answers = {k: v for k, v in turn.state.slots.items() if k != "_visits"}
+    assert {k: v for k, v in back_at.state.slots.items() if k != "_visits"} == answers
+    assert back_at.state.stack == ()
+    assert services.calls.count("save_draft") == saved
 
 
 def test_a_field_its_first_section_filled_is_not_asked() -> None:

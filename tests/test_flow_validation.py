@@ -42,7 +42,12 @@ SYSTEM = {
     "catalog_choice": "{label} {key}",
     "catalog_choice_joiner": " ",
 }
-WORDS = {"operator": ["agent"], "repeat": ["repeat"], "menu": {"order": ["order"]}}
+WORDS = {
+    "operator": ["agent"],
+    "repeat": ["repeat"],
+    "back": ["go back"],  # a form's change menu's "go back"
+    "menu": {"order": ["order"]},
+}
 TEXTS = {
     "hello": "Hello.",
     "menu": "Press 1 or 2.",

@@ -72,7 +72,7 @@ NO_MATCH = "Sorry, I didn't understand that."
 REVIEW_MENU = "To submit, press 1. To change something, press 2. To hear it again, press 3."
 CHANGE_MENU = (
     "To change the physician, press 1. The patient, 2. The exam, 3. The diagnosis, 4. "
-    "The symptoms and history, 5. The imaging provider, 6."
+    "The symptoms and history, 5. The imaging provider, 6. To go back, press 9."
 )
 ISSUED_MENU = "To hear the number again, press 1. Otherwise, press 2."
 PENDED_MENU = "To hear the reference number again, press 1. Otherwise, press 2."
@@ -1064,6 +1064,34 @@ def test_yes_and_no_at_the_readback_in_spanish(
     assert call.heard[-1].startswith("Para enviarla, oprima 1."), call.heard
     call.say(spoken)
     assert call.heard[0].startswith(heard), call.heard
+
+
+@pytest.mark.parametrize("back", [Press("9"), Say("go back"), Say("never mind")])
+def test_going_back_from_change_one_item_changes_nothing(
+    caller: Caller, session: Any, back: Answer
+) -> None:
+    call = at_review(caller)
+    before = readback(call)
+    give(call.press("2"), back)
+    assert call.heard == [REVIEW_MENU]
+    call.press("3")
+    assert readback(call) == before
+    call.press("1")
+    assert call.heard[0].startswith("Approved."), call.heard
+
+
+def test_going_back_from_change_one_item_in_spanish(make_app: Callable[..., Any]) -> None:
+    app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
+    call = give(
+        give(Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial(), SUMMIT_KEY),
+        NEW_ORDER_KEY,
+    )
+    answer(call).press("2")
+    assert call.heard[-1].endswith("Para regresar, oprima 9.")
+    call.say("regresar")
+    assert call.heard == [
+        "Para enviarla, oprima 1. Para cambiar algo, oprima 2. Para escucharla de nuevo, oprima 3."
+    ]
 
 
 def test_a_yes_no_question_hints_yes_and_no(make_caller: Callable[..., Caller]) -> None:

@@ -330,3 +330,31 @@ def test_a_spoken_date_in_spanish_is_taken_or_said_unreadable(
     assert call.heard[0] == "No entendí la fecha. Por favor márquela con 8 dígitos: mes, día y año."
     call.say("5 de marzo de 1960")
     assert "está aprobada" in call.text
+
+
+APPROVED_MENU = (
+    "To extend it, press 1. To cancel it, press 2. To change the imaging provider, press 3. "
+    "To hear this again, press 4. If you're done, press 9."
+)
+PENDING_MENU = (
+    "To cancel the request, press 2. To change the imaging provider, press 3. "
+    "To hear this again, press 4. If you're done, press 9."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "back", "menu"),
+    [("approved", "9", APPROVED_MENU), ("pending_review", "go back", PENDING_MENU)],
+)
+def test_going_back_from_the_cancel_reason_cancels_nothing(
+    caller: Caller, make_order: Any, session: Any, status: str, back: str, menu: str
+) -> None:
+    order = make_order(status)
+    number = order.order_number if status == "approved" else order.reference_number
+    call = to_status(caller, number).press("2")
+    assert call.heard[-1].endswith("Another reason, 5. To go back, press 9.")
+    call.press(back) if back.isdigit() else call.say(back)
+    assert call.heard == [menu]
+    assert stored(session, order).status == OrderStatus(status)
+    call.press("4")  # and the menu works as before
+    assert "To cancel" in call.text

@@ -23,7 +23,8 @@ FORM_KEYS = frozenset(
     {"kind", "fields", "save", "before_readback", "readback", "menu", "change_prompt", "next"}
 )
 FIELD_KEYS = frozenset({"words", "first", "questions", "check", "check_failed"})
-MENU_KEYS = frozenset({"prompt", "reprompt", "submit", "change", "repeat"})
+MENU_KEYS = frozenset({"prompt", "reprompt", "submit", "change", "repeat", "back"})
+BACK_KEY = "9"  # "go back" in the change menu: the same key as the status line's menus
 
 
 def expand_forms(file: str, nodes: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -65,8 +66,11 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
     for required in ("submit", "change"):
         if required not in menu:
             bad(f"menu.{required}", "the words callers say to choose it are required")
-    if len(fields) > 9:
-        bad("fields", "at most 9 fields, one keypad key each in the change menu")
+    if len(fields) > 8:
+        bad(
+            "fields",
+            f"at most 8 fields, one keypad key each in the change menu ({BACK_KEY} is back)",
+        )
 
     out: dict[str, Any] = {}
     review = f"{name}/review"
@@ -96,8 +100,12 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
         "kind": "menu",
         **({"prompt": spec["change_prompt"]} if "change_prompt" in spec else {}),
         "options": {
-            str(i + 1): {"next": f"{name}/{f}/change", "words": (fields[f] or {}).get("words")}
-            for i, f in enumerate(fields)
+            **{
+                str(i + 1): {"next": f"{name}/{f}/change", "words": (fields[f] or {}).get("words")}
+                for i, f in enumerate(fields)
+            },
+            # Back to the readback's menu, changing nothing.
+            BACK_KEY: {"next": f"{name}/menu", "words": menu.get("back", "words.back")},
         },
     }
     return out
