@@ -36,6 +36,8 @@ from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
 from ivr.store.models import FlowVersion
 
 log = logging.getLogger("ivr.flows")
+# How many of the newest versions a process tries before it gives up on serving any.
+FALLBACK_VERSIONS = 10
 CRITERIA_FILE = "criteria.yaml"
 
 
@@ -252,32 +254,31 @@ class FlowLibrary:
         return self.version(session, version_id).bundle
 
     def current(self, session: so.Session) -> Published:
-        """The version new calls start on: the newest published, looked up at most every
-        `refresh` seconds. One this process cannot load is logged and the one before kept,
-        so a bad version never takes the line down."""
+        """The version new calls start on: the newest published this process can load,
+        looked up at most every `refresh` seconds. One it cannot load (a bad publish, or one
+        this code no longer compiles) is logged and passed over for the one before, so a
+        bad version never takes the line down."""
         now = self.clock()
         served = self._current
         if served is not None and now - self._looked_at < self.refresh:
             return served
-        newest = session.execute(
-            sa.select(FlowVersion.id, FlowVersion.checksum).order_by(FlowVersion.id.desc()).limit(1)
-        ).first()
-        if newest is None:
+        newest = session.scalars(
+            sa.select(FlowVersion.id).order_by(FlowVersion.id.desc()).limit(FALLBACK_VERSIONS)
+        ).all()
+        if not newest:
             raise LookupError("no published flow version; run `ivr seed`")
-        if served is None or served.id != newest.id:
+        for version_id in newest:
+            if served is not None and version_id <= served.id:
+                break  # nothing newer loads: keep serving what this process serves
             try:
-                served = self.version(session, newest.id)
+                served = self.version(session, version_id)
             except (FlowError, LookupError) as exc:
-                if served is None:
-                    raise
-                log.error(
-                    "flow version %d cannot be served (%s); staying on version %s",
-                    newest.id,
-                    type(exc).__name__,
-                    served.id,
-                )
-            else:
-                log.info("serving flow version %d (%s)", newest.id, newest.checksum[:12])
+                log.error("flow version %d cannot be served (%s)", version_id, type(exc).__name__)
+                continue
+            log.info("serving flow version %d (%s)", served.id, served.checksum[:12])
+            break
+        if served is None:
+            raise LookupError(f"none of the newest {len(newest)} flow versions can be served")
         self._current, self._looked_at = served, now
         return served
 

@@ -303,61 +303,64 @@ def test_the_language_node_switches_the_rest_of_the_call() -> None:
 # --- the form node --------------------------------------------------------------------------
 
 
+def form_nodes() -> dict[str, Any]:
+    return {
+        "hello": {"kind": "say", "prompt": "r.hello", "next": "visit"},
+        "visit": {
+            "kind": "form",
+            "save": "save_draft",
+            "fields": {
+                "member": {
+                    "words": "words.f.member",
+                    "first": "known_member",
+                    "slot": "member",
+                    "expect": "digits",
+                    "min_digits": 4,
+                    "max_digits": 6,
+                    "prompt": "q.member",
+                },
+                "fruit": {
+                    "words": "words.f.fruit",
+                    "slot": "fruit",
+                    "catalog": "fruits",
+                    "confirm_below": 90,
+                    "confirm": "q.fruit_sure",
+                    "prompt": "q.fruit",
+                },
+                "day": {
+                    "words": "words.f.visit",
+                    "check": "check_visit",
+                    "check_failed": "r.visit_bad",
+                    "questions": [
+                        {"slot": "day", "expect": "digits", "prompt": "q.day"},
+                        {"slot": "note", "expect": "text", "prompt": "q.note"},
+                    ],
+                },
+            },
+            "before_readback": "tally",
+            "readback": "r.readback",
+            "menu": {
+                "prompt": "q.review",
+                "submit": "words.f.submit",
+                "change": "words.f.change",
+                "back": "words.back",
+            },
+            "next": "bye",
+        },
+        "known_member": {
+            "kind": "action",
+            "action": "caller_member",
+            "outcomes": {"found": "known_done"},
+            "next": "known_done",
+        },
+        "known_done": {"kind": "return"},
+        "tally": {"kind": "say", "prompt": "r.tally", "next": "tally_done"},
+        "tally_done": {"kind": "return"},
+    }
+
+
 def form_bundle() -> Bundle:
-    return bundle(
-        {
-            "hello": {"kind": "say", "prompt": "r.hello", "next": "visit"},
-            "visit": {
-                "kind": "form",
-                "save": "save_draft",
-                "fields": {
-                    "member": {
-                        "words": "words.f.member",
-                        "first": "known_member",
-                        "slot": "member",
-                        "expect": "digits",
-                        "min_digits": 4,
-                        "max_digits": 6,
-                        "prompt": "q.member",
-                    },
-                    "fruit": {
-                        "words": "words.f.fruit",
-                        "slot": "fruit",
-                        "catalog": "fruits",
-                        "confirm_below": 90,
-                        "confirm": "q.fruit_sure",
-                        "prompt": "q.fruit",
-                    },
-                    "day": {
-                        "words": "words.f.visit",
-                        "check": "check_visit",
-                        "check_failed": "r.visit_bad",
-                        "questions": [
-                            {"slot": "day", "expect": "digits", "prompt": "q.day"},
-                            {"slot": "note", "expect": "text", "prompt": "q.note"},
-                        ],
-                    },
-                },
-                "before_readback": "tally",
-                "readback": "r.readback",
-                "menu": {
-                    "prompt": "q.review",
-                    "submit": "words.f.submit",
-                    "change": "words.f.change",
-                },
-                "next": "bye",
-            },
-            "known_member": {
-                "kind": "action",
-                "action": "caller_member",
-                "outcomes": {"found": "known_done"},
-                "next": "known_done",
-            },
-            "known_done": {"kind": "return"},
-            "tally": {"kind": "say", "prompt": "r.tally", "next": "tally_done"},
-            "tally_done": {"kind": "return"},
-        }
-    )
+    return bundle(form_nodes())
 
 
 FORM = form_bundle()
@@ -420,6 +423,17 @@ def test_go_back_from_change_one_item_changes_nothing(back: Input) -> None:
     assert {k: v for k, v in back_at.state.slots.items() if k != "_visits"} == answers
     assert back_at.state.stack == ()
     assert services.calls.count("save_draft") == saved
+
+
+def test_a_form_that_names_no_back_words_offers_no_go_back() -> None:
+    """A version published before forms had "go back" must compile, and sound, as it was
+    published: the change menu gains 9 only when the form's menu names its words."""
+    form = form_bundle().nodes["main.visit/change"]
+    assert "9" in form.spec["options"]
+    nodes = form_nodes()
+    nodes["visit"]["menu"].pop("back")
+    old = bundle(nodes)
+    assert "9" not in old.nodes["main.visit/change"].spec["options"]
 
 
 def test_a_field_its_first_section_filled_is_not_asked() -> None:

@@ -219,6 +219,37 @@ def test_a_process_that_cannot_load_the_newest_version_keeps_the_one_it_serves(
     assert call.press("1").reply.status == 200
 
 
+def test_a_process_started_after_a_version_it_cannot_load_serves_the_one_before(
+    make_app: Callable[..., Flask],
+) -> None:
+    """A worker started after a bad version landed (or after an upgrade whose code no longer
+    compiles the newest version) has served nothing yet: it must not apologise to every
+    caller, but start calls on the newest version it can load."""
+    app = make_app()
+    with app.extensions["ivr.store"].sessionmaker() as s:
+        good = s.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc())).first()
+        assert good is not None
+        flows = dict(good.content["flows"])
+        flows["main"] = dict(flows["main"], start="nowhere")
+        s.add(
+            FlowVersion(
+                source="admin",
+                checksum="c" * 64,
+                content={"flows": flows, "files": good.content["files"]},
+                prompts=good.prompts,
+                criteria=good.criteria,
+            )
+        )
+        s.commit()
+    fresh = make_app()  # another worker, starting now
+    call = caller_of(fresh).dial()
+    assert GREETING in call.heard[0]
+    with fresh.extensions["ivr.store"].sessionmaker() as s:
+        pinned = s.scalars(sa.select(Call.flow_version_id).where(Call.sid == call.sid)).one()
+    assert pinned == good.id
+    assert call.press("1").reply.status == 200
+
+
 def test_the_real_files_pass_the_publish_checks() -> None:
     library = FlowLibrary(ROOT / "flows", ROOT / "prompts", ROOT / "data")
     published = verify(library, read_files(library))
