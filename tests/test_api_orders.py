@@ -15,10 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ivr.match.ids import luhn_valid
-from ivr.services import orders
+from ivr.services import orders, validity
 from ivr.store.models import AuditEntry, Order, OrderStatus, utcnow
 from tests.conftest import bearer
 from tests.test_orders import COMPLETE
+
+ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
 
 IN_NETWORK = "2358850222"  # Lakeside Diagnostic Imaging: SUMMIT among others
 OUT_OF_NETWORK = "2625149945"  # Northgate Imaging Center: not SUMMIT
@@ -36,7 +38,7 @@ def make_order(app: Flask, *, outcome: str = "approved", **slots: Any) -> dict[s
         s = get_session()
         sid = f"CAapi{next(_sids)}"
         draft = orders.save_draft(s, call_sid=sid, slots={**COMPLETE, **slots})
-        orders.submit(s, draft, outcome=outcome, rule_id="r1", reason=None, call_sid=sid)
+        orders.submit(s, draft, outcome=outcome, rule_id="r1", reason=None, zone=ZONE, call_sid=sid)
         s.commit()
         return {"id": draft.id, "ref": draft.reference_number, "number": draft.order_number}
 
@@ -58,8 +60,12 @@ def in_window(app: Flask, **slots: Any) -> dict[str, Any]:
     return info
 
 
-def near(iso: str, expected: dt.datetime, seconds: float = 120) -> bool:
-    return abs((dt.datetime.fromisoformat(iso) - expected).total_seconds()) < seconds
+def assert_valid_sixty_days_from_today(order: dict[str, Any]) -> None:
+    """Valid through the 60th day after today in New York, to the end of that day."""
+    through = validity.local_day(utcnow(), ZONE) + dt.timedelta(days=60)
+    assert order["valid_through"] == through.isoformat()
+    ends = dt.datetime.fromisoformat(order["expires_at"])
+    assert ends == validity.day_ends(through, ZONE)
 
 
 @pytest.fixture
@@ -240,7 +246,7 @@ def test_extend_in_window_issues_a_new_number_for_sixty_days(
     assert new["status"] == "approved"
     assert new["replaced_by"] is None
     assert new["reference_number"] != info["ref"]
-    assert near(new["expires_at"], utcnow() + dt.timedelta(days=60))
+    assert_valid_sixty_days_from_today(new)
     assert response.headers["Location"] == f"/api/v1/orders/{number}"
     assert [e["kind"] for e in new["events"]] == ["created"]
     assert new["events"][0]["after"]["replaces"] == info["number"]
@@ -462,7 +468,7 @@ def test_approve_a_pended_order_issues_a_number(
     assert body["status"] == "approved"
     number = body["order_number"]
     assert len(number) == 9 and luhn_valid(number)
-    assert near(body["expires_at"], utcnow() + dt.timedelta(days=60))
+    assert_valid_sixty_days_from_today(body)
     assert body["reviewed_at"] is not None
     assert body["events"][-1]["kind"] == "approved"
     assert body["events"][-1]["after"]["order_number"] == number

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -280,9 +281,14 @@ def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, sessi
     assert number is not None and len(number) == 9 and luhn_valid(number)
     assert digits(read.group(1)) == number
     assert order.issued_at is not None and order.expires_at is not None
-    assert order.expires_at - order.issued_at == dt.timedelta(days=60)
-    expires_on = order.expires_at.astimezone(dt.UTC).date()
-    assert f"It's valid for 60 days, through {spoken_date(expires_on)}." in said
+    # Valid through the 60th day after the day of issue in the line's zone (New York), to
+    # the end of that day; the caller hears that day, not the UTC date of the instant.
+    issued_on = order.issued_at.astimezone(ZoneInfo("America/New_York")).date()
+    through = issued_on + dt.timedelta(days=60)
+    assert order.expires_at == dt.datetime.combine(
+        through + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo("America/New_York")
+    )
+    assert f"It's valid for 60 days, through {spoken_date(through)}." in said
     assert order.submitted_at == order.issued_at
     assert (
         order.plan,

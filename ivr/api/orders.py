@@ -127,7 +127,7 @@ def list_orders() -> Response | tuple[Response, int]:
     audit(session, g.user, "search", "order", target)
     session.commit()
     return jsonify(
-        items=[order_to_dict(o) for o in page],
+        items=[order_to_dict(o, zone=get_settings().timezone) for o in page],
         next=encode_cursor(page[-1].id) if more else None,
     )
 
@@ -135,7 +135,7 @@ def list_orders() -> Response | tuple[Response, int]:
 def order_view(session: so.Session, order: Order) -> dict[str, Any]:
     """The order with its history and, once extended, the number that replaced it."""
     session.expire(order, ["events", "replaces"])  # reload what an act just added
-    out = order_to_dict(order, with_events=True)
+    out = order_to_dict(order, zone=get_settings().timezone, with_events=True)
     replaced = None
     if order.status == OrderStatus.EXTENDED:
         replaced = lifecycle.replacement(session, order)
@@ -213,10 +213,12 @@ def extend_order(number: str) -> Any:
     a Location header; the old order turns `extended`. The window is the app's
     IVR_EXTENSION_WINDOW_DAYS (default 14). 409 too_early, performed, not_<status>.
     """
-    window = get_settings().extension_window_days
+    settings = get_settings()
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
-        return lifecycle.extend(s, order, actor, window_days=window)
+        return lifecycle.extend(
+            s, order, actor, zone=settings.timezone, window_days=settings.extension_window_days
+        )
 
     return _act(number, "extend", act, body_required=False, created=True)
 
@@ -251,9 +253,10 @@ def change_provider(number: str) -> Any:
 @require_role(*CLINICIAN_ACTORS)
 def approve_order(number: str) -> Any:
     """Approve a pended order: an order number valid 60 days. 409 unless pending_review."""
+    zone = get_settings().timezone
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
-        return lifecycle.approve(s, order, actor)
+        return lifecycle.approve(s, order, actor, zone=zone)
 
     return _act(number, "approve", act, body_required=False)
 

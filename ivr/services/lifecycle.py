@@ -15,14 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.services import validity
 from ivr.services.orders import (
-    ORDER_NUMBER_DIGITS,
     REFERENCE_DIGITS,
-    VALID_DAYS,
     OrderError,
     Random,
     assign_unique,
     effective_status,
+    issue_number,
     record_event,
     snapshot,
 )
@@ -99,10 +99,11 @@ def lock(session: so.Session, order: Order) -> Order:
     return locked
 
 
-def days_left(order: Order, now: dt.datetime | None = None) -> int | None:
+def days_left(order: Order, zone: str, now: dt.datetime | None = None) -> int | None:
+    """Whole days the order stays valid after today: 60 on its day of issue, 0 on its last."""
     if order.expires_at is None:
         return None
-    return max((order.expires_at - (now or utcnow())).days, 0)
+    return validity.days_left(order.expires_at, now or utcnow(), zone)
 
 
 def replacement(session: so.Session, order: Order) -> Order | None:
@@ -110,15 +111,18 @@ def replacement(session: so.Session, order: Order) -> Order | None:
     return session.scalars(sa.select(Order).where(Order.replaces_id == order.id)).first()
 
 
-def can_extend(order: Order, now: dt.datetime, window_days: int = EXTENSION_WINDOW_DAYS) -> str:
-    """'ok' or why not: an approved order, expired or in its last `window_days`, not done."""
+def can_extend(
+    order: Order, now: dt.datetime, zone: str, window_days: int = EXTENSION_WINDOW_DAYS
+) -> str:
+    """'ok' or why not: an approved order, expired or in its last `window_days` days (the
+    line's calendar days, the last valid day counted), not performed."""
     status = effective_status(order, now)
     if status not in (OrderStatus.APPROVED, OrderStatus.EXPIRED):
         return f"not_{status.value}"
     if order.performed_at is not None:
         return "performed"
     assert order.expires_at is not None
-    if order.expires_at - now > dt.timedelta(days=window_days):
+    if not validity.in_window(order.expires_at, now, window_days, zone):
         return "too_early"
     return "ok"
 
@@ -128,6 +132,7 @@ def extend(
     order: Order,
     actor: Actor,
     *,
+    zone: str,
     now: dt.datetime | None = None,
     window_days: int = EXTENSION_WINDOW_DAYS,
     randbelow: Random = secrets.randbelow,
@@ -135,7 +140,7 @@ def extend(
     """Issue a new order number valid 60 days from today, linked to the old one."""
     now = now or utcnow()
     order = lock(session, order)
-    why = can_extend(order, now, window_days)
+    why = can_extend(order, now, zone, window_days)
     if why != "ok":
         status = why[4:].replace("_", " ")
         raise OrderError(why, _EXTEND_REFUSALS.get(why, f"a {status} order can't be extended"))
@@ -145,10 +150,8 @@ def extend(
     new.replaces_id = order.id
     new.submitted_at = now
     assign_unique(session, new, "reference_number", REFERENCE_DIGITS, randbelow)
-    assign_unique(session, new, "order_number", ORDER_NUMBER_DIGITS, randbelow)
-    new.status = OrderStatus.APPROVED
-    new.issued_at = now
-    new.expires_at = now + dt.timedelta(days=VALID_DAYS)
+    issue_number(session, new, now, zone, randbelow)
+    assert new.expires_at is not None
     before = snapshot(order, ["status"])
     order.status = OrderStatus.EXTENDED
     session.flush()
@@ -263,17 +266,15 @@ def approve(
     order: Order,
     actor: Actor,
     *,
+    zone: str,
     now: dt.datetime | None = None,
     randbelow: Random = secrets.randbelow,
 ) -> Order:
-    """A clinician approves a pended order: an order number valid 60 days from now."""
+    """A clinician approves a pended order: an order number valid 60 days from today."""
     now = now or utcnow()
     order = _pended(session, order, "approved")
     before = snapshot(order, ["status", "order_number"])
-    assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
-    order.status = OrderStatus.APPROVED
-    order.issued_at = now
-    order.expires_at = now + dt.timedelta(days=VALID_DAYS)
+    issue_number(session, order, now, zone, randbelow)
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
