@@ -80,9 +80,9 @@ def test_wrong_status_fails_clearly(app: Flask, runner: FlaskCliRunner) -> None:
     info = make_order(app)  # approved already
     result = runner.invoke(args=["review", info["number"], "approve"])
     assert result.exit_code != 0
-    assert "only a pended order" in result.output and "not_approved" in result.output
+    assert "only a pended order" in result.output and "already_approved" in result.output
     result = runner.invoke(args=["review", info["number"], "deny", "--reason", "x"])
-    assert result.exit_code != 0 and "not_approved" in result.output
+    assert result.exit_code != 0 and "already_approved" in result.output
 
 
 def test_orders_lists_one_a_line_without_patient_data(app: Flask, runner: FlaskCliRunner) -> None:

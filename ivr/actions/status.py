@@ -27,12 +27,14 @@ CANCEL_REASONS = {
 }
 
 # What the lifecycle's refusals can say (`OrderError.code`), for the outcome declarations.
-_NOT_CHANGEABLE = {f"not_{s.value}" for s in OrderStatus if s not in lifecycle.CANCELLABLE} | {
-    "performed"
-}
+_NOT_CHANGEABLE = {
+    lifecycle.refused_by(s) for s in OrderStatus if s not in lifecycle.CANCELLABLE
+} | {"performed"}
 STATUSES = {s.value for s in OrderStatus}
 EXTEND = {"ok", "performed", "too_early"} | {
-    f"not_{s.value}" for s in OrderStatus if s not in (OrderStatus.APPROVED, OrderStatus.EXPIRED)
+    lifecycle.refused_by(s)
+    for s in OrderStatus
+    if s not in (OrderStatus.APPROVED, OrderStatus.EXPIRED)
 }
 CANCEL = {"ok"} | _NOT_CHANGEABLE
 CHANGE = {"ok", "unknown_facility", "not_in_network", "same_facility"} | _NOT_CHANGEABLE

@@ -69,12 +69,24 @@ def _log(
     )
 
 
+def refused_by(status: OrderStatus) -> str:
+    """The error code naming the status that refuses an act: `is_draft`,
+    `is_pending_review`, or `already_<status>` (approved, denied, cancelled, expired,
+    extended)."""
+    if status in (OrderStatus.DRAFT, OrderStatus.PENDING_REVIEW):
+        return f"is_{status.value}"
+    return f"already_{status.value}"
+
+
+REFUSAL_CODES = frozenset(refused_by(s) for s in OrderStatus)
+
+
 def _changeable(session: so.Session, order: Order, now: dt.datetime, refusal: str) -> Order:
     """Lock an approved or pended order whose study is not done yet, or refuse (`refusal`)."""
     order = lock(session, order)
     status = effective_status(order, now)
     if status not in CANCELLABLE:
-        raise OrderError(f"not_{status.value}", refusal.format(status=status.value))
+        raise OrderError(refused_by(status), refusal.format(status=status.value))
     if order.performed_at is not None:
         raise OrderError("performed", "the study was already performed")
     return order
@@ -84,7 +96,7 @@ def _pended(session: so.Session, order: Order, verb: str) -> Order:
     """Lock a pended order for a clinician's decision, or refuse."""
     order = lock(session, order)
     if order.status != OrderStatus.PENDING_REVIEW:
-        raise OrderError(f"not_{order.status.value}", f"only a pended order can be {verb}")
+        raise OrderError(refused_by(order.status), f"only a pended order can be {verb}")
     return order
 
 
@@ -118,7 +130,7 @@ def can_extend(
     line's calendar days, the last valid day counted), not performed."""
     status = effective_status(order, now)
     if status not in (OrderStatus.APPROVED, OrderStatus.EXPIRED):
-        return f"not_{status.value}"
+        return refused_by(status)
     if order.performed_at is not None:
         return "performed"
     assert order.expires_at is not None
@@ -142,7 +154,7 @@ def extend(
     order = lock(session, order)
     why = can_extend(order, now, zone, window_days)
     if why != "ok":
-        status = why[4:].replace("_", " ")
+        status = effective_status(order, now).value.replace("_", " ")
         raise OrderError(why, _EXTEND_REFUSALS.get(why, f"a {status} order can't be extended"))
     new = Order(**{name: getattr(order, name) for name in COPIED_ON_EXTENSION})
     new.status = OrderStatus.DRAFT
@@ -270,11 +282,15 @@ def approve(
     now: dt.datetime | None = None,
     randbelow: Random = secrets.randbelow,
 ) -> Order:
-    """A clinician approves a pended order: an order number valid 60 days from today."""
+    """A clinician approves a pended order: an order number valid 60 days from today.
+
+    The pend reason goes (it stays in the history, in this event's `before`).
+    """
     now = now or utcnow()
     order = _pended(session, order, "approved")
-    before = snapshot(order, ["status", "order_number"])
+    before = snapshot(order, ["status", "order_number", "decision_reason"])
     issue_number(session, order, now, zone, randbelow)
+    order.decision_reason = None
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
@@ -283,7 +299,7 @@ def approve(
         order,
         "approved",
         before,
-        snapshot(order, ["status", "order_number", "expires_at"]),
+        snapshot(order, ["status", "order_number", "expires_at", "decision_reason"]),
         actor,
     )
     return order

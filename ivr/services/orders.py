@@ -219,7 +219,8 @@ def submit(
         order.status = OrderStatus.PENDING_REVIEW
     order.submitted_at = now
     order.criteria_rule = rule_id
-    order.decision_reason = reason
+    # Why it was pended; an approved order carries no reason.
+    order.decision_reason = reason if order.status == OrderStatus.PENDING_REVIEW else None
     session.flush()
     record_event(
         session,
