@@ -146,7 +146,7 @@ def test_three_failed_proofs_transfer_and_reveal_nothing(
     assert "MRI" not in heard and "St. Brigid" not in heard and "approved" not in heard
     session.rollback()
     row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
-    assert row.transfer_reason == "invalid at status.ask_proof"
+    assert row.transfer_reason == "caller_not_verified: invalid at status.ask_proof"
 
 
 def test_pended_request_by_reference_number(caller: Caller, make_order: Any) -> None:
