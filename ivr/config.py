@@ -93,7 +93,8 @@ class Settings:
     timezone: str = _var(
         "IVR_TIMEZONE",
         "America/New_York",
-        "the line's clock (dates of birth in the future, outage ends); an IANA zone name",
+        "the line's clock (an order's days of validity, dates of birth in the future, outage"
+        " ends); an IANA zone name",
     )
     gather_timeout: int = _var(
         "IVR_GATHER_TIMEOUT",
@@ -102,7 +103,9 @@ class Settings:
         minimum=1,
     )
     extension_window_days: int = _var(
-        "IVR_EXTENSION_WINDOW_DAYS", 14, "how long before expiry an order can be extended"
+        "IVR_EXTENSION_WINDOW_DAYS",
+        14,
+        "an order can be extended in its last this many days (its last valid day counted)",
     )
     catalog_ttl: int = _var(
         "IVR_CATALOG_TTL", 30, "seconds a process keeps the catalogs it read from the store"

@@ -15,10 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ivr.match.ids import luhn_valid
-from ivr.services import orders
+from ivr.services import orders, validity
 from ivr.store.models import AuditEntry, Order, OrderStatus, utcnow
 from tests.conftest import bearer
 from tests.test_orders import COMPLETE
+
+ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
 
 IN_NETWORK = "2358850222"  # Lakeside Diagnostic Imaging: SUMMIT among others
 OUT_OF_NETWORK = "2625149945"  # Northgate Imaging Center: not SUMMIT
@@ -28,15 +30,19 @@ NOBODY = "1000000004"
 _sids = itertools.count(1)
 
 
-def make_order(app: Flask, *, outcome: str = "approved", **slots: Any) -> dict[str, Any]:
-    """Save and submit an order as a call would; returns its id and numbers."""
+def make_order(
+    app: Flask, *, outcome: str = "approved", reason: str | None = None, **slots: Any
+) -> dict[str, Any]:
+    """Save and submit an order as a call would (`reason`: why pended); its id and numbers."""
     from ivr.db import get_session
 
     with app.app_context():
         s = get_session()
         sid = f"CAapi{next(_sids)}"
         draft = orders.save_draft(s, call_sid=sid, slots={**COMPLETE, **slots})
-        orders.submit(s, draft, outcome=outcome, rule_id="r1", reason=None, call_sid=sid)
+        orders.submit(
+            s, draft, outcome=outcome, rule_id="r1", reason=reason, zone=ZONE, call_sid=sid
+        )
         s.commit()
         return {"id": draft.id, "ref": draft.reference_number, "number": draft.order_number}
 
@@ -58,8 +64,12 @@ def in_window(app: Flask, **slots: Any) -> dict[str, Any]:
     return info
 
 
-def near(iso: str, expected: dt.datetime, seconds: float = 120) -> bool:
-    return abs((dt.datetime.fromisoformat(iso) - expected).total_seconds()) < seconds
+def assert_valid_sixty_days_from_today(order: dict[str, Any]) -> None:
+    """Valid through the 60th day after today in New York, to the end of that day."""
+    through = validity.local_day(utcnow(), ZONE) + dt.timedelta(days=60)
+    assert order["valid_through"] == through.isoformat()
+    ends = dt.datetime.fromisoformat(order["expires_at"])
+    assert ends == validity.day_ends(through, ZONE)
 
 
 @pytest.fixture
@@ -240,7 +250,7 @@ def test_extend_in_window_issues_a_new_number_for_sixty_days(
     assert new["status"] == "approved"
     assert new["replaced_by"] is None
     assert new["reference_number"] != info["ref"]
-    assert near(new["expires_at"], utcnow() + dt.timedelta(days=60))
+    assert_valid_sixty_days_from_today(new)
     assert response.headers["Location"] == f"/api/v1/orders/{number}"
     assert [e["kind"] for e in new["events"]] == ["created"]
     assert new["events"][0]["after"]["replaces"] == info["number"]
@@ -284,11 +294,11 @@ def test_extend_window_comes_from_config(
 @pytest.mark.parametrize(
     ("setup", "code"),
     [
-        ("cancelled", "not_cancelled"),
-        ("pending", "not_pending_review"),
+        ("cancelled", "already_cancelled"),
+        ("pending", "is_pending_review"),
         ("performed", "performed"),
-        ("denied", "not_denied"),
-        ("extended", "not_extended"),
+        ("denied", "already_denied"),
+        ("extended", "already_extended"),
     ],
 )
 def test_extend_refused_by_status_is_409(
@@ -340,9 +350,9 @@ def test_cancel_then_nothing_more(app: Flask, client: FlaskClient, agent: dict[s
     assert body["events"][-1]["kind"] == "cancelled"
     assert body["events"][-1]["before"]["status"] == "approved"
     again = client.post(f"{url}/cancel", headers=agent, json={"reason": "again"})
-    assert again.status_code == 409 and again.get_json()["error"] == "not_cancelled"
+    assert again.status_code == 409 and again.get_json()["error"] == "already_cancelled"
     extend = client.post(f"{url}/extend", headers=agent)
-    assert extend.status_code == 409 and extend.get_json()["error"] == "not_cancelled"
+    assert extend.status_code == 409 and extend.get_json()["error"] == "already_cancelled"
 
 
 def test_cancel_a_pended_order_by_reference(
@@ -445,31 +455,58 @@ def test_change_provider_of_a_cancelled_order_is_409(
         headers=agent,
         json={"facility_npi": IN_NETWORK},
     )
-    assert response.status_code == 409 and response.get_json()["error"] == "not_cancelled"
+    assert response.status_code == 409 and response.get_json()["error"] == "already_cancelled"
 
 
 # --- approve and deny ------------------------------------------------------------------------
 
 
+def test_acts_on_a_draft_are_refused_as_is_draft(
+    app: Flask, client: FlaskClient, clinician: dict[str, str], agent: dict[str, str]
+) -> None:
+    from ivr.db import get_session
+
+    with app.app_context():
+        s = get_session()
+        draft = orders.save_draft(s, call_sid="CAdraft", slots=COMPLETE)
+        s.commit()
+        ref = draft.reference_number
+    for act, headers, body in [
+        ("approve", clinician, None),
+        ("deny", clinician, {"reason": "x"}),
+        ("extend", agent, None),
+        ("cancel", agent, {"reason": "duplicate"}),
+    ]:
+        response = client.post(f"/api/v1/orders/{ref}/{act}", headers=headers, json=body)
+        assert (response.status_code, response.get_json()["error"]) == (409, "is_draft"), act
+
+
 def test_approve_a_pended_order_issues_a_number(
     app: Flask, client: FlaskClient, clinician: dict[str, str], session: Any
 ) -> None:
-    info = make_order(app, outcome="pending_review")
+    pended_for = "Six weeks of conservative therapy are required first."
+    info = make_order(app, outcome="pending_review", reason=pended_for)
     assert info["number"] is None
+    pended = client.get(f"/api/v1/orders/{info['ref']}", headers=clinician).get_json()
+    assert pended["decision_reason"] == pended_for
     response = client.post(f"/api/v1/orders/{info['ref']}/approve", headers=clinician)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["status"] == "approved"
+    # The pend reason no longer describes the order; its history keeps it.
+    assert body["decision_reason"] is None
+    assert body["events"][-1]["before"]["decision_reason"] == pended_for
+    assert body["events"][-1]["after"]["decision_reason"] is None
     number = body["order_number"]
     assert len(number) == 9 and luhn_valid(number)
-    assert near(body["expires_at"], utcnow() + dt.timedelta(days=60))
+    assert_valid_sixty_days_from_today(body)
     assert body["reviewed_at"] is not None
     assert body["events"][-1]["kind"] == "approved"
     assert body["events"][-1]["after"]["order_number"] == number
     again = client.post(f"/api/v1/orders/{number}/approve", headers=clinician)
-    assert again.status_code == 409 and again.get_json()["error"] == "not_approved"
+    assert again.status_code == 409 and again.get_json()["error"] == "already_approved"
     deny = client.post(f"/api/v1/orders/{number}/deny", headers=clinician, json={"reason": "x"})
-    assert deny.status_code == 409 and deny.get_json()["error"] == "not_approved"
+    assert deny.status_code == 409 and deny.get_json()["error"] == "already_approved"
     session.rollback()
     stored = session.get(Order, info["id"])
     assert stored.reviewed_by is not None
@@ -495,7 +532,7 @@ def test_deny_needs_a_reason_then_denies(
     assert body["status"] == "denied" and body["decision_reason"] == "not indicated"
     assert body["order_number"] is None
     approve = client.post(f"{url}/approve", headers=clinician)
-    assert approve.status_code == 409 and approve.get_json()["error"] == "not_denied"
+    assert approve.status_code == 409 and approve.get_json()["error"] == "already_denied"
 
 
 # --- unknown orders, tokens, roles -----------------------------------------------------------
@@ -607,7 +644,7 @@ def test_two_concurrent_extends_make_exactly_one_new_order(
     assert sorted(code for code, _ in results) == [201, 409], results
     won = next(body for code, body in results if code == 201)
     lost = next(body for code, body in results if code == 409)
-    assert lost["error"] == "not_extended"
+    assert lost["error"] == "already_extended"
     session.rollback()
     replacements = session.scalars(sa.select(Order).where(Order.replaces_id == info["id"])).all()
     assert [o.order_number for o in replacements] == [won["order_number"]]

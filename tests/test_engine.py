@@ -417,14 +417,14 @@ def test_three_failures_transfer_to_general_naming_node_and_kind(inp: Input, kin
         state = turn.state
     turn = real(state, inp)
     assert turn.event.outcome == kind
-    assert_transfers(turn, "general", f"{kind} at main.select_plan")
+    assert_transfers(turn, "general", f"retries_exhausted: {kind} at main.select_plan")
     assert turn.say == (t("main.agent_help"),)
     assert turn.state.node == "main.agent_help"
 
 
 def test_mixed_failures_count_together() -> None:
     turn = real_run(AT_PLAN, key("9"), said("zzz qqq", confidence=0.05), SILENCE)
-    assert_transfers(turn, "general", "no_input at main.select_plan")
+    assert_transfers(turn, "general", "retries_exhausted: no_input at main.select_plan")
 
 
 def test_low_confidence_counts_as_a_failure() -> None:
@@ -442,7 +442,7 @@ def test_a_success_resets_attempts() -> None:
     assert_asks(turn, "main.main_menu")  # two misses here, not four
     assert turn.state.attempts == 2
     turn = real(turn.state, key("9"))
-    assert_transfers(turn, "general", "no_match at main.main_menu")
+    assert_transfers(turn, "general", "retries_exhausted: no_match at main.main_menu")
 
 
 @pytest.mark.parametrize("inp", [key("*"), key("*#"), said("repeat that"), said("say it again")])
@@ -457,7 +457,9 @@ def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> No
     # Still two tries left, not one.
     turn = real(turn.state, key("9"))
     assert_asks(turn, "main.select_plan")
-    assert_transfers(real(turn.state, key("9")), "general", "no_match at main.select_plan")
+    assert_transfers(
+        real(turn.state, key("9")), "general", "retries_exhausted: no_match at main.select_plan"
+    )
 
 
 def test_many_repeats_never_transfer() -> None:
@@ -476,7 +478,7 @@ def test_many_repeats_never_transfer() -> None:
 def test_operator_from_any_question(state: CallState, inp: Input) -> None:
     turn = real(replace_attempts(state, 2), inp)
     assert turn.event.outcome == "operator"
-    assert_transfers(turn, "general", f"caller asked for a person at {state.node}")
+    assert_transfers(turn, "general", f"caller_request: caller asked for a person at {state.node}")
     assert turn.say == (t("main.agent"),)
     assert turn.state.node == "main.agent"
 
@@ -621,7 +623,7 @@ def test_digits_outside_min_and_max_are_invalid(inp: Input) -> None:
 
 def test_three_invalid_answers_transfer() -> None:
     turn = run(MEMBER_FLOW, at("main.member"), key("1"), key("12"), key("123"))
-    assert_transfers(turn, "general", "invalid at main.member")
+    assert_transfers(turn, "general", "retries_exhausted: invalid at main.member")
     assert turn.say == ("Let me get you some help.",)
 
 
@@ -636,7 +638,7 @@ def test_zero_is_a_digit_at_a_digits_question(inp: Input) -> None:
 def test_representative_by_voice_still_works_at_a_digits_question() -> None:
     turn = run_turn(MEMBER_FLOW, at("main.pin"), said("representative"), CTX)
     assert turn.event.outcome == "operator"
-    assert_transfers(turn, "general", "caller asked for a person at main.pin")
+    assert_transfers(turn, "general", "caller_request: caller asked for a person at main.pin")
 
 
 def test_fixed_length_digits_gather_that_many() -> None:
@@ -760,7 +762,7 @@ def test_confirm_unclear_answer_reprompts(inp: Input, outcome: str) -> None:
 
 def test_operator_at_a_confirm() -> None:
     turn = run_turn(YES_NO_FLOW, at("main.sure"), key("0"), CTX)
-    assert_transfers(turn, "general", "caller asked for a person at main.sure")
+    assert_transfers(turn, "general", "caller_request: caller asked for a person at main.sure")
 
 
 @pytest.mark.parametrize(
@@ -1037,10 +1039,10 @@ def test_goto_a_named_node_of_another_flow() -> None:
 
 def test_another_flow_uses_its_own_defaults() -> None:
     turn = run(GOTO, at("orders.what"), key("9"), key("9"))  # attempts: 2 there
-    assert_transfers(turn, "general", "no_match at orders.what")
+    assert_transfers(turn, "general", "retries_exhausted: no_match at orders.what")
     assert turn.say == ("Let me get you some help.",)
     op = run_turn(GOTO, at("orders.what"), key("0"), CTX)
-    assert_transfers(op, "general", "caller asked for a person at orders.what")
+    assert_transfers(op, "general", "caller_request: caller asked for a person at orders.what")
 
 
 def test_a_flow_without_its_own_defaults_uses_the_main_flows() -> None:
@@ -1056,10 +1058,10 @@ def test_a_flow_without_its_own_defaults_uses_the_main_flows() -> None:
     }
     bundle = make({"go": {"kind": "goto", "flow": "sub"}}, flows={"sub": sub})
     op = run_turn(bundle, at("sub.what"), key("0"), CTX)
-    assert_transfers(op, "general", "caller asked for a person at sub.what")
+    assert_transfers(op, "general", "caller_request: caller asked for a person at sub.what")
     assert op.say == ("Connecting you to a person.",)
     failed = run(bundle, at("sub.what"), key("9"), SILENCE, key("9"))
-    assert_transfers(failed, "general", "no_match at sub.what")
+    assert_transfers(failed, "general", "retries_exhausted: no_match at sub.what")
     assert failed.say == ("Let me get you some help.",)
 
 
@@ -1076,7 +1078,7 @@ def test_hangup_says_goodbye_and_ends() -> None:
 def test_an_escalated_transfer_answers_with_the_escalation_again() -> None:
     state = at("main.agent", _escalation="caller asked for a person at main.sure")
     turn = run_turn(YES_NO_FLOW, state, SILENCE, CTX)
-    assert_transfers(turn, "general", "caller asked for a person at main.sure")
+    assert_transfers(turn, "general", "caller_request: caller asked for a person at main.sure")
     assert turn.event.outcome == "ended"
 
 
@@ -1239,7 +1241,7 @@ def test_keys_or_silence_at_a_free_speech_question(inp: Input, outcome: str, hea
 
 def test_zero_is_still_the_operator_at_a_free_speech_question() -> None:
     turn = run_turn(INTAKE, at("main.symptoms"), key("0"), CTX)
-    assert_transfers(turn, "general", "caller asked for a person at main.symptoms")
+    assert_transfers(turn, "general", "caller_request: caller asked for a person at main.symptoms")
 
 
 @pytest.mark.parametrize(
@@ -1286,7 +1288,7 @@ def test_max_visits_stops_a_loop_back_to_the_same_question() -> None:
     turn = run(VISITS_FLOW, turn.state, key("*"), key("1234"), key("*"), ctx=ctx)
     assert_asks(turn, "main.member")  # two visits; repeats are not visits
     turn = run_turn(VISITS_FLOW, turn.state, key("1234"), ctx)
-    assert_transfers(turn, "general", "too many tries at main.member")
+    assert_transfers(turn, "general", "retries_exhausted: too many tries at main.member")
     assert turn.say == ("We couldn't find that member.", "Let me get you some help.")
 
 

@@ -233,7 +233,7 @@ def test_the_stack_holds_the_way_back_while_a_section_listens() -> None:
 def test_a_return_with_no_call_open_hands_the_caller_to_a_person() -> None:
     turn = run(SECTIONS, start(SECTIONS), key("3"))
     assert turn.transfer is not None
-    assert turn.transfer.reason == "nothing to return to at main.orphan"
+    assert turn.transfer.reason == "retries_exhausted: nothing to return to at main.orphan"
     assert turn.transfer.queue == "general"
 
 
@@ -243,7 +243,10 @@ def test_calls_nested_without_end_stop_at_a_person() -> None:
         turn = run(SECTIONS, turn, key("4"))
         assert turn.gather is not None
     turn = run(SECTIONS, turn, key("4"))
-    assert turn.transfer is not None and turn.transfer.reason == "calls too deep at main.again"
+    assert (
+        turn.transfer is not None
+        and turn.transfer.reason == "retries_exhausted: calls too deep at main.again"
+    )
 
 
 # --- menus that say their own options -------------------------------------------------------

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -280,9 +281,14 @@ def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, sessi
     assert number is not None and len(number) == 9 and luhn_valid(number)
     assert digits(read.group(1)) == number
     assert order.issued_at is not None and order.expires_at is not None
-    assert order.expires_at - order.issued_at == dt.timedelta(days=60)
-    expires_on = order.expires_at.astimezone(dt.UTC).date()
-    assert f"It's valid for 60 days, through {spoken_date(expires_on)}." in said
+    # Valid through the 60th day after the day of issue in the line's zone (New York), to
+    # the end of that day; the caller hears that day, not the UTC date of the instant.
+    issued_on = order.issued_at.astimezone(ZoneInfo("America/New_York")).date()
+    through = issued_on + dt.timedelta(days=60)
+    assert order.expires_at == dt.datetime.combine(
+        through + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo("America/New_York")
+    )
+    assert f"It's valid for 60 days, through {spoken_date(through)}." in said
     assert order.submitted_at == order.issued_at
     assert (
         order.plan,
@@ -545,7 +551,7 @@ def test_three_bad_npis_reach_the_orders_queue(caller: Caller, session: Any) -> 
     assert (row.queue, row.outcome, row.transfer_reason) == (
         "orders",
         "transferred",
-        "invalid at order.ask_npi",
+        "intake_help: invalid at order.ask_npi",
     )
 
 
@@ -581,7 +587,10 @@ def test_three_member_failures_transfer_with_the_draft_kept(caller: Caller, sess
     call.press(LOPEZ).press("03081960")
     assert call.heard == [NOT_FOUND, AGENT_HELP]
     assert call.enqueued == "orders"
-    assert call_row(session, call.sid).transfer_reason == "too many tries at order.ask_member"
+    assert (
+        call_row(session, call.sid).transfer_reason
+        == "intake_help: too many tries at order.ask_member"
+    )
     draft = order_of(session, call.sid)
     assert draft.status == OrderStatus.DRAFT
     assert (draft.plan, draft.ordering_npi, draft.member_id, draft.exam_code) == (
@@ -719,32 +728,42 @@ def test_keys_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
 @pytest.mark.parametrize(
     ("step", "wrong", "reason", "kept"),
     [
-        ("dob", Press("02301960"), "invalid at order.ask_dob", {"ordering_npi": WHITFIELD}),
+        (
+            "dob",
+            Press("02301960"),
+            "intake_help: invalid at order.ask_dob",
+            {"ordering_npi": WHITFIELD},
+        ),
         (
             "exam",
             Press("99999"),
-            "invalid at order.ask_exam",
+            "intake_help: invalid at order.ask_exam",
             {"member_id": LOPEZ, "member_dob": dt.date(1960, 3, 5)},
         ),
         (
             "diagnosis",
             Say("purple elephant sandwich"),
-            "no_match at order.ask_diagnosis",
+            "intake_help: no_match at order.ask_diagnosis",
             {"exam_code": "70450", "diagnosis_codes": []},
         ),
         (
             "symptoms",
             Press("4"),
-            "invalid at order.ask_symptoms",
+            "intake_help: invalid at order.ask_symptoms",
             {"diagnosis_codes": ["R51.9"], "symptoms": None},
         ),
         (
             "facility",
             Press(NORTHGATE),
-            "invalid at order.ask_facility",
+            "intake_help: invalid at order.ask_facility",
             {"symptoms": SYMPTOMS, "facility_npi": None},
         ),
-        ("exam", None, "no_input at order.ask_exam", {"member_id": LOPEZ, "exam_code": None}),
+        (
+            "exam",
+            None,
+            "intake_help: no_input at order.ask_exam",
+            {"member_id": LOPEZ, "exam_code": None},
+        ),
     ],
     ids=["dob", "exam", "diagnosis", "symptoms", "facility", "silence"],
 )
@@ -783,7 +802,10 @@ def test_three_failures_at_a_criteria_question_transfer_with_the_draft(
     assert call.heard == [RED_FLAG]
     call.press("9").press("9").press("9")
     assert call.heard == [AGENT_HELP] and call.enqueued == "orders"
-    assert call_row(session, call.sid).transfer_reason == "no_match at order.ask_criteria_yesno"
+    assert (
+        call_row(session, call.sid).transfer_reason
+        == "intake_help: no_match at order.ask_criteria_yesno"
+    )
     draft = order_of(session, call.sid)
     assert (draft.status, draft.exam_code, draft.facility_npi) == (
         OrderStatus.DRAFT,
@@ -800,7 +822,7 @@ def test_asking_for_a_person_mid_intake_keeps_the_draft(caller: Caller, session:
     ]
     assert call.enqueued == "orders"
     assert call_row(session, call.sid).transfer_reason == (
-        "caller asked for a person at order.ask_diagnosis"
+        "caller_request: caller asked for a person at order.ask_diagnosis"
     )
     draft = order_of(session, call.sid)
     assert (draft.status, draft.member_id, draft.exam_code) == (OrderStatus.DRAFT, LOPEZ, "70450")

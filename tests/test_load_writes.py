@@ -38,6 +38,8 @@ from tests import gunicorn
 from tests.conftest import AUTH_TOKEN, base_config, bearer
 from tests.gunicorn import twice_at_once
 
+ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
+
 server = gunicorn.server  # the fixture
 
 WHITFIELD = "1234567893"
@@ -121,7 +123,7 @@ def seed_orders(db_url: str, count: int) -> list[str]:
         s = get_session()
         for i in range(count):
             draft = orders.save_draft(s, call_sid=f"CAseed{i}", slots=complete)
-            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None)
+            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None, zone=ZONE)
             draft.expires_at = utcnow() + dt.timedelta(days=3)
             numbers.append(draft.order_number)
         s.commit()

@@ -17,6 +17,8 @@ from ivr.match.ids import luhn_valid
 from ivr.services import orders
 from ivr.store.models import Order, OrderEvent, OrderStatus
 
+ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
+
 COMPLETE = {
     "plan": "SUMMIT",
     "member_id": "100200300",
@@ -82,6 +84,7 @@ def _submit_in(
             outcome="approved",
             rule_id=None,
             reason=None,
+            zone=ZONE,
             randbelow=randbelow,
             call_sid=sid,
         )
@@ -123,11 +126,13 @@ def test_submit_issues_a_number_valid_sixty_days_and_records_it(app: Flask) -> N
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CAsixty", slots=COMPLETE)
-        orders.submit(s, draft, outcome="approved", rule_id=None, reason=None, now=now)
+        orders.submit(s, draft, outcome="approved", rule_id=None, reason=None, zone=ZONE, now=now)
         s.commit()
         assert draft.status == OrderStatus.APPROVED
         assert luhn_valid(str(draft.order_number))
-        assert draft.expires_at == now + dt.timedelta(days=60)
+        # Issued November 28 (10:00 in New York): valid through the end of January 27 there,
+        # not 60 times 24 hours from the instant of issue.
+        assert draft.expires_at == dt.datetime(2027, 1, 28, 5, 0, tzinfo=dt.UTC)
         kinds = s.scalars(
             sa.select(OrderEvent.kind)
             .where(OrderEvent.order_id == draft.id)
@@ -135,7 +140,7 @@ def test_submit_issues_a_number_valid_sixty_days_and_records_it(app: Flask) -> N
         ).all()
         assert kinds == ["created", "updated", "submitted"]
         with pytest.raises(orders.OrderError, match="already approved"):
-            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None)
+            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None, zone=ZONE)
 
 
 def test_submit_refuses_an_incomplete_draft(app: Flask) -> None:
@@ -145,7 +150,7 @@ def test_submit_refuses_an_incomplete_draft(app: Flask) -> None:
         s = get_session()
         draft = orders.save_draft(s, call_sid="CAhalf", slots={"plan": "SUMMIT"})
         with pytest.raises(orders.OrderError) as info:
-            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None)
+            orders.submit(s, draft, outcome="approved", rule_id=None, reason=None, zone=ZONE)
         assert info.value.code == "incomplete"
         assert "member_id" in str(info.value) and "diagnosis_codes" in str(info.value)
         assert draft.order_number is None
@@ -157,7 +162,7 @@ def test_pended_order_keeps_no_order_number(app: Flask) -> None:
 
         s = get_session()
         draft = orders.save_draft(s, call_sid="CApend", slots=COMPLETE)
-        orders.submit(s, draft, outcome="pending_review", rule_id="r", reason="too soon")
+        orders.submit(s, draft, outcome="pending_review", rule_id="r", reason="too soon", zone=ZONE)
         s.commit()
         assert (draft.status, draft.order_number, draft.decision_reason) == (
             OrderStatus.PENDING_REVIEW,

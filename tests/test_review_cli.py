@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from ivr.match.ids import luhn_valid
+from ivr.services import validity
 from ivr.store.models import AuditEntry, Order, OrderEvent, OrderStatus, User, utcnow
 from tests.test_api_orders import COMPLETE, make_order, set_order
 
@@ -25,7 +26,10 @@ def test_review_approve_issues_a_number(app: Flask, runner: FlaskCliRunner, sess
     assert order.reviewed_by is None  # no --user: an actor without a user
     assert "approved" in result.output and order.order_number in result.output
     assert order.expires_at is not None
-    assert abs(order.expires_at - (utcnow() + dt.timedelta(days=60))) < dt.timedelta(minutes=2)
+    # Valid through the end of the 60th day after the day of approval, New York time.
+    today = validity.local_day(utcnow(), "America/New_York")
+    through = validity.day_ends(today + dt.timedelta(days=60), "America/New_York")
+    assert order.expires_at == through
 
 
 def test_review_deny_with_reason_and_user(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
@@ -76,9 +80,9 @@ def test_wrong_status_fails_clearly(app: Flask, runner: FlaskCliRunner) -> None:
     info = make_order(app)  # approved already
     result = runner.invoke(args=["review", info["number"], "approve"])
     assert result.exit_code != 0
-    assert "only a pended order" in result.output and "not_approved" in result.output
+    assert "only a pended order" in result.output and "already_approved" in result.output
     result = runner.invoke(args=["review", info["number"], "deny", "--reason", "x"])
-    assert result.exit_code != 0 and "not_approved" in result.output
+    assert result.exit_code != 0 and "already_approved" in result.output
 
 
 def test_orders_lists_one_a_line_without_patient_data(app: Flask, runner: FlaskCliRunner) -> None:
@@ -92,7 +96,9 @@ def test_orders_lists_one_a_line_without_patient_data(app: Flask, runner: FlaskC
     assert [line.split()[0] for line in lines] == [c["ref"], b["ref"], a["ref"]]
     first = lines[2].split()
     assert first[:5] == [a["ref"], a["number"], "approved", "SUMMIT", "72148"]
-    dt.date.fromisoformat(first[5])
+    # The last valid day in the line's zone: 60 days after today there.
+    today = validity.local_day(utcnow(), "America/New_York")
+    assert dt.date.fromisoformat(first[5]) == today + dt.timedelta(days=60)
     assert lines[1].split()[:5] == [b["ref"], "-", "pending_review", "LAKESHORE", "72148"]
     assert lines[1].split()[5] == "-"
     assert lines[0].split()[2] == "expired"

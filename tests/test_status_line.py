@@ -6,14 +6,17 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from ivr.services import lifecycle, orders
+from ivr.services import lifecycle, orders, validity
 from ivr.simulate import Caller, SimulatedCall
 from ivr.store.models import Call, Order, OrderEvent, OrderStatus, utcnow
+
+ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
 
 NPI = "1234567893"  # Dr. Alan Whitfield, the ordering physician of these orders
 DOB = "03051960"
@@ -44,17 +47,26 @@ def make_order(app: Flask) -> Callable[..., Order]:
     """An order in the store: approved (expiring in `days`), pended, denied or cancelled."""
     counter = iter(range(1000))
 
-    def make(status: str = "approved", days: int = 40, **fields: Any) -> Order:
+    def make(
+        status: str = "approved",
+        days: int | None = 40,
+        issued: dt.datetime | None = None,
+        **fields: Any,
+    ) -> Order:
+        """`days`: whole days left after today (None: as issued); `issued`: when submitted."""
         from ivr.db import get_session
 
         with app.app_context():
             s = get_session()
             draft = orders.save_draft(s, call_sid=f"CAseed{next(counter)}", slots=COMPLETE)
             outcome = "approved" if status != "pending_review" and status != "denied" else "x"
-            orders.submit(s, draft, outcome=outcome, rule_id=None, reason=None)
-            if status == "approved":
+            orders.submit(
+                s, draft, outcome=outcome, rule_id=None, reason=None, zone=ZONE, now=issued
+            )
+            if status == "approved" and days is not None:
                 assert draft.issued_at is not None
-                draft.expires_at = utcnow() + dt.timedelta(days=days, hours=1)
+                today = validity.local_day(utcnow(), ZONE)
+                draft.expires_at = validity.day_ends(today + dt.timedelta(days=days), ZONE)
             elif status == "denied":
                 lifecycle.deny(s, draft, lifecycle.Actor(), reason="not medically necessary")
             elif status == "cancelled":
@@ -134,7 +146,7 @@ def test_three_failed_proofs_transfer_and_reveal_nothing(
     assert "MRI" not in heard and "St. Brigid" not in heard and "approved" not in heard
     session.rollback()
     row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
-    assert row.transfer_reason == "invalid at status.ask_proof"
+    assert row.transfer_reason == "caller_not_verified: invalid at status.ask_proof"
 
 
 def test_pended_request_by_reference_number(caller: Caller, make_order: Any) -> None:
@@ -152,7 +164,7 @@ def test_a_clinicians_decision_is_heard_on_the_next_call(
         from ivr.db import get_session
 
         s = get_session()
-        lifecycle.approve(s, s.get(Order, order.id), lifecycle.Actor(user_id=None))
+        lifecycle.approve(s, s.get(Order, order.id), lifecycle.Actor(user_id=None), zone=ZONE)
         s.commit()
         number = s.get(Order, order.id).order_number
     call = to_status(caller, order.reference_number)
@@ -177,7 +189,7 @@ def test_cancelled_and_extended_statuses(caller: Caller, make_order: Any, app: F
         from ivr.db import get_session
 
         s = get_session()
-        new = lifecycle.extend(s, s.get(Order, old.id), lifecycle.Actor())
+        new = lifecycle.extend(s, s.get(Order, old.id), lifecycle.Actor(), zone=ZONE)
         s.commit()
         new_number = new.order_number
     call = to_status(caller, old.order_number)
@@ -188,7 +200,7 @@ def test_cancelled_and_extended_statuses(caller: Caller, make_order: Any, app: F
 def test_extension_by_phone(caller: Caller, make_order: Any, session: Any, days: int) -> None:
     order = make_order("approved", days=days)
     call = to_status(caller, order.order_number)
-    assert ("expired on" in call.text) == (days < 0)
+    assert ("expired at the end of" in call.text) == (days < 0)
     call.press("1")
     said = call.text
     match = re.search(r"new order number is ((?:\d[ ,]*){9})\.", said)
@@ -202,11 +214,65 @@ def test_extension_by_phone(caller: Caller, make_order: Any, session: Any, days:
     assert stored(session, order).status == OrderStatus.EXTENDED
     new = session.scalars(sa.select(Order).where(Order.replaces_id == order.id)).all()
     assert [n.order_number for n in new] == [new_number]
-    assert (new[0].expires_at - utcnow()).days in (59, 60)
+    # Valid through the end of the 60th day after today, in the line's zone (was: 59 or 60
+    # whole days of 24 hours from the instant of the extension).
+    today = validity.local_day(utcnow(), ZONE)
+    assert new[0].expires_at == validity.day_ends(today + dt.timedelta(days=60), ZONE)
     call.press("1")
     assert call.heard[0] == f"Your new order number is {groups(new_number)}."
     call.press("9")
     assert call.reply.hung_up
+
+
+def spoken(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def at(monkeypatch: pytest.MonkeyPatch, when: dt.datetime) -> None:
+    """The status line's clock reads `when`."""
+    monkeypatch.setattr("ivr.actions.status.utcnow", lambda: when.astimezone(dt.UTC))
+
+
+NEW_YORK = ZoneInfo(ZONE)
+
+
+def test_on_the_day_of_issue_an_order_has_sixty_days(caller: Caller, make_order: Any) -> None:
+    order = make_order("approved", days=None)
+    today = validity.local_day(utcnow(), ZONE)
+    text = to_status(caller, order.order_number).text
+    through = today + dt.timedelta(days=60)
+    assert f"valid through {spoken(through)}: 60 days from today." in text
+
+
+@pytest.mark.parametrize(
+    "issued",
+    [
+        dt.datetime(2026, 11, 28, 23, 30, tzinfo=NEW_YORK),  # late evening in New York
+        dt.datetime(2026, 11, 29, 0, 30, tzinfo=dt.UTC),  # still November 28 in New York
+    ],
+    ids=["23:30-new-york", "00:30-utc"],
+)
+def test_validity_counts_the_lines_days(
+    caller: Caller, make_order: Any, monkeypatch: pytest.MonkeyPatch, issued: dt.datetime
+) -> None:
+    order = make_order("approved", days=None, issued=issued)
+    # Issued November 28 in New York: valid through January 27, the end of that day.
+    assert order.expires_at == dt.datetime(2027, 1, 28, 0, 0, tzinfo=NEW_YORK)
+    at(monkeypatch, dt.datetime(2026, 11, 28, 23, 50, tzinfo=NEW_YORK))
+    text = to_status(caller, order.order_number).text
+    assert "issued November 28, 2026" in text
+    assert "valid through January 27, 2027: 60 days from today." in text
+    at(monkeypatch, dt.datetime(2027, 1, 13, 23, 59, tzinfo=NEW_YORK))
+    call = to_status(caller, order.order_number).press("1")
+    assert call.heard[0] == (
+        "An order can be extended only in its last 14 days, from January 14, 2027."
+    )
+    at(monkeypatch, dt.datetime(2027, 1, 27, 23, 59, tzinfo=NEW_YORK))
+    text = to_status(caller, order.order_number).text
+    assert "valid through January 27, 2027: 0 days from today." in text
+    at(monkeypatch, dt.datetime(2027, 1, 28, 0, 0, tzinfo=NEW_YORK))
+    text = to_status(caller, order.order_number).text
+    assert "expired at the end of January 27, 2027." in text
 
 
 def test_too_early_to_extend(caller: Caller, make_order: Any, session: Any) -> None:

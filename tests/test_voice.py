@@ -180,7 +180,7 @@ def test_keypad_call(caller: Caller, session: Any, plan_key: str, plan: str) -> 
     assert (row.plan, row.queue, row.transfer_reason, row.outcome) == (
         plan,
         "general",
-        "caller asked for a person at main.main_menu",
+        "caller_request: caller asked for a person at main.main_menu",
         "transferred",
     )
     kinds = [(e.turn, e.node, e.input_kind, e.outcome) for e in events(session, call.sid)]
@@ -261,7 +261,7 @@ def test_silence_reprompts_then_reaches_a_person(caller: Caller, session: Any) -
     call.silence()
     assert call.enqueued == "general"
     row = call_row(session, call.sid)
-    assert row.transfer_reason == "no_input at main.select_plan"
+    assert row.transfer_reason == "retries_exhausted: no_input at main.select_plan"
     outcomes = [e.outcome for e in events(session, call.sid)]
     assert outcomes == ["start", "no_input", "no_input", "no_input"]
 
@@ -276,7 +276,10 @@ def test_nonsense_speech_then_a_good_answer_resets_the_count(caller: Caller, ses
     assert call.gather is not None, "a new question starts a new count"
     call.press("7")
     assert call.enqueued == "general"
-    assert call_row(session, call.sid).transfer_reason == "no_match at main.main_menu"
+    assert (
+        call_row(session, call.sid).transfer_reason
+        == "retries_exhausted: no_match at main.main_menu"
+    )
 
 
 def test_star_repeats_without_using_a_try(caller: Caller) -> None:
@@ -296,7 +299,7 @@ def test_a_person_from_any_question(caller: Caller, session: Any, how: str) -> N
     assert call.enqueued == "general"
     assert call.heard[-1] == "Please hold for the next available representative."
     assert call_row(session, call.sid).transfer_reason == (
-        "caller asked for a person at main.select_plan"
+        "caller_request: caller asked for a person at main.select_plan"
     )
 
 

@@ -19,7 +19,7 @@ from ivr.actions.registry import Facts, action, language_of
 from ivr.criteria import Criteria, Question, Rule, load_rules, parse_answer
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone, npi_is_valid
-from ivr.services import orders
+from ivr.services import orders, validity
 from ivr.store.models import Member, Provider
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -253,6 +253,7 @@ def submit_order(
             outcome=decision.outcome,
             rule_id=decision.rule_id,
             reason=decision.reason_text(language) or None,
+            zone=facts.timezone,
             call_sid=facts.call_sid,
         )
     except orders.OrderError:
@@ -260,7 +261,7 @@ def submit_order(
     out: dict[str, Any] = {"reference_number": order.reference_number}
     if order.order_number and order.expires_at:
         out["order_number"] = order.order_number
-        out["expires_on"] = order.expires_at.date().isoformat()
+        out["expires_on"] = validity.last_day(order.expires_at, facts.timezone).isoformat()
     return ActionResult(order.status.value, out)
 
 

@@ -15,7 +15,7 @@ import sqlalchemy.orm as so
 from ivr.actions.registry import Facts, action
 from ivr.engine import ActionResult
 from ivr.match.spoken import parse_date
-from ivr.services import lifecycle, orders
+from ivr.services import lifecycle, orders, validity
 from ivr.store.models import ExamType, Order, OrderStatus, Provider, utcnow
 
 CANCEL_REASONS = {
@@ -27,12 +27,14 @@ CANCEL_REASONS = {
 }
 
 # What the lifecycle's refusals can say (`OrderError.code`), for the outcome declarations.
-_NOT_CHANGEABLE = {f"not_{s.value}" for s in OrderStatus if s not in lifecycle.CANCELLABLE} | {
-    "performed"
-}
+_NOT_CHANGEABLE = {
+    lifecycle.refused_by(s) for s in OrderStatus if s not in lifecycle.CANCELLABLE
+} | {"performed"}
 STATUSES = {s.value for s in OrderStatus}
 EXTEND = {"ok", "performed", "too_early"} | {
-    f"not_{s.value}" for s in OrderStatus if s not in (OrderStatus.APPROVED, OrderStatus.EXPIRED)
+    lifecycle.refused_by(s)
+    for s in OrderStatus
+    if s not in (OrderStatus.APPROVED, OrderStatus.EXPIRED)
 }
 CANCEL = {"ok"} | _NOT_CHANGEABLE
 CHANGE = {"ok", "unknown_facility", "not_in_network", "same_facility"} | _NOT_CHANGEABLE
@@ -93,8 +95,14 @@ def verify_relationship(
     return ActionResult("no_match")
 
 
-def _on(value: dt.datetime | None) -> str | None:
-    return value.date().isoformat() if value is not None else None
+def _on(value: dt.datetime | None, zone: str) -> str | None:
+    """The line's calendar day of an instant, as the prompts' `:date` reads it."""
+    return validity.local_day(value, zone).isoformat() if value is not None else None
+
+
+def _through(expires: dt.datetime | None, zone: str) -> str | None:
+    """The last day an order is valid on (its `expires_at` is the instant that day ends)."""
+    return validity.last_day(expires, zone).isoformat() if expires is not None else None
 
 
 @action(
@@ -128,7 +136,8 @@ def order_status(
     order = _order(session, slots)
     if order is None:
         return ActionResult("error")
-    status = orders.effective_status(order)
+    now, zone = utcnow(), facts.timezone
+    status = orders.effective_status(order, now)
     exam = session.get(ExamType, order.exam_code or "")
     facility = session.get(Provider, order.facility_npi or "")
     out: dict[str, Any] = {
@@ -137,17 +146,17 @@ def order_status(
         "reference_number": order.reference_number,
         "exam_name": exam.description if exam else order.exam_code,
         "facility_name": facility.name if facility else order.facility_npi,
-        "issued_on": _on(order.issued_at),
-        "expires_on": _on(order.expires_at),
-        "days_left": lifecycle.days_left(order),
-        "cancelled_on": _on(order.cancelled_at),
+        "issued_on": _on(order.issued_at, zone),
+        "expires_on": _through(order.expires_at, zone),
+        "days_left": lifecycle.days_left(order, zone, now),
+        "cancelled_on": _on(order.cancelled_at, zone),
         "review_days": lifecycle.REVIEW_BUSINESS_DAYS,
         "window_days": _window(facts),
-        "can_extend": lifecycle.can_extend(order, utcnow(), _window(facts)) == "ok",
+        "can_extend": lifecycle.can_extend(order, now, zone, _window(facts)) == "ok",
     }
     if order.expires_at is not None:
-        opens = order.expires_at - dt.timedelta(days=_window(facts))
-        out["extend_from"] = opens.date().isoformat()
+        opens = validity.window_opens(order.expires_at, _window(facts), zone)
+        out["extend_from"] = opens.isoformat()
     replaced = lifecycle.replacement(session, order)
     out["replaced_by"] = replaced.order_number if replaced is not None else None
     return ActionResult(status.value, out)
@@ -165,12 +174,13 @@ def extend_order(
     if order is None:
         return ActionResult("error")
     try:
-        new = lifecycle.extend(session, order, _actor(facts), window_days=_window(facts))
+        new = lifecycle.extend(
+            session, order, _actor(facts), zone=facts.timezone, window_days=_window(facts)
+        )
     except orders.OrderError as exc:
         return ActionResult(exc.code)
-    return ActionResult(
-        "ok", {"new_order_number": new.order_number, "new_expires_on": _on(new.expires_at)}
-    )
+    through = _through(new.expires_at, facts.timezone)
+    return ActionResult("ok", {"new_order_number": new.order_number, "new_expires_on": through})
 
 
 @action("cancel_order", outcomes=CANCEL, fills=set())

@@ -49,9 +49,10 @@ AGENT_ACTORS = (Role.ADMIN, Role.AGENT)  # extend, cancel, change the provider
 CLINICIAN_ACTORS = (Role.ADMIN, Role.CLINICIAN)  # approve, deny
 
 # OrderError codes meaning "the request is well formed but the order's state refuses it":
-# 409. Codes starting "not_" name the status that refuses. Every other code is a bad or
-# missing field: 422 (invalid_reason, unknown_facility, not_in_network).
-CONFLICT_CODES = frozenset({"performed", "too_early", "same_facility"})
+# 409. `is_<status>` and `already_<status>` name the status that refuses (is_draft,
+# is_pending_review, already_approved, ...). Every other code is a bad or missing field: 422
+# (invalid_reason, unknown_facility, not_in_network).
+CONFLICT_CODES = frozenset({"performed", "too_early", "same_facility"}) | lifecycle.REFUSAL_CODES
 FIELD_CODES = frozenset({"invalid_reason", "unknown_facility", "not_in_network"})
 _NPI = re.compile(r"[0-9]{10}")
 
@@ -68,7 +69,7 @@ def error_status(code: str) -> int:
     """The HTTP status of an OrderError code: 422 for a bad field, else 409."""
     if code in FIELD_CODES:
         return 422
-    if code.startswith("not_") or code in CONFLICT_CODES:
+    if code in CONFLICT_CODES:
         return 409
     return 422
 
@@ -127,7 +128,7 @@ def list_orders() -> Response | tuple[Response, int]:
     audit(session, g.user, "search", "order", target)
     session.commit()
     return jsonify(
-        items=[order_to_dict(o) for o in page],
+        items=[order_to_dict(o, zone=get_settings().timezone) for o in page],
         next=encode_cursor(page[-1].id) if more else None,
     )
 
@@ -135,7 +136,7 @@ def list_orders() -> Response | tuple[Response, int]:
 def order_view(session: so.Session, order: Order) -> dict[str, Any]:
     """The order with its history and, once extended, the number that replaced it."""
     session.expire(order, ["events", "replaces"])  # reload what an act just added
-    out = order_to_dict(order, with_events=True)
+    out = order_to_dict(order, zone=get_settings().timezone, with_events=True)
     replaced = None
     if order.status == OrderStatus.EXTENDED:
         replaced = lifecycle.replacement(session, order)
@@ -211,12 +212,15 @@ def extend_order(number: str) -> Any:
 
     The answer is the new order (its `order_number` is new, `replaces` is the old one) with
     a Location header; the old order turns `extended`. The window is the app's
-    IVR_EXTENSION_WINDOW_DAYS (default 14). 409 too_early, performed, not_<status>.
+    IVR_EXTENSION_WINDOW_DAYS (default 14). 409 too_early, performed,
+    is_<status> or already_<status>.
     """
-    window = get_settings().extension_window_days
+    settings = get_settings()
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
-        return lifecycle.extend(s, order, actor, window_days=window)
+        return lifecycle.extend(
+            s, order, actor, zone=settings.timezone, window_days=settings.extension_window_days
+        )
 
     return _act(number, "extend", act, body_required=False, created=True)
 
@@ -238,7 +242,8 @@ def change_provider(number: str) -> Any:
     """Move the study to another facility: `{"facility_npi": "..."}` (10 digits).
 
     422 invalid_facility_npi, unknown_facility or not_in_network; 409 same_facility (the
-    order is already there: a state conflict, not a bad field) or not_<status>.
+    order is already there: a state conflict, not a bad field), is_<status> or
+    already_<status>.
     """
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
@@ -250,10 +255,11 @@ def change_provider(number: str) -> Any:
 @bp.post("/orders/<number>/approve")
 @require_role(*CLINICIAN_ACTORS)
 def approve_order(number: str) -> Any:
-    """Approve a pended order: an order number valid 60 days. 409 unless pending_review."""
+    """Approve a pended order: an order number valid 60 days; 409 already_<status> or is_draft."""
+    zone = get_settings().timezone
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
-        return lifecycle.approve(s, order, actor)
+        return lifecycle.approve(s, order, actor, zone=zone)
 
     return _act(number, "approve", act, body_required=False)
 
@@ -261,7 +267,7 @@ def approve_order(number: str) -> Any:
 @bp.post("/orders/<number>/deny")
 @require_role(*CLINICIAN_ACTORS)
 def deny_order(number: str) -> Any:
-    """Deny a pended order: `{"reason": "..."}` (required). 409 unless pending_review."""
+    """Deny a pended order: `{"reason": "..."}` (required); 409 already_<status> or is_draft."""
 
     def act(s: so.Session, order: Order, actor: lifecycle.Actor, body: dict[str, Any]) -> Order:
         return lifecycle.deny(s, order, actor, reason=_reason(body))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ivr.services import messaging, orders, outages
+from ivr.services import messaging, orders, outages, validity
 from ivr.store.models import Call, Order, Outage, OutboxMessage, utcnow
 
 
@@ -51,8 +51,8 @@ def call_to_dict(call: Call, *, with_events: bool = True) -> dict[str, Any]:
     return out
 
 
-def order_to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
-    """The order as the API shows it."""
+def order_to_dict(order: Order, *, zone: str, with_events: bool = False) -> dict[str, Any]:
+    """The order as the API shows it; `valid_through` is its last valid day in `zone`."""
 
     out: dict[str, Any] = {
         "order_number": order.order_number,
@@ -76,6 +76,9 @@ def order_to_dict(order: Order, *, with_events: bool = False) -> dict[str, Any]:
         "submitted_at": _iso(order.submitted_at),
         "issued_at": _iso(order.issued_at),
         "expires_at": _iso(order.expires_at),
+        "valid_through": (
+            validity.last_day(order.expires_at, zone).isoformat() if order.expires_at else None
+        ),
         "replaces": order.replaces.order_number if order.replaces is not None else None,
         "performed_at": _iso(order.performed_at),
         "cancelled_at": _iso(order.cancelled_at),

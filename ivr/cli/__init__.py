@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from ivr.config import get_settings
 from ivr.db import get_session, get_store
 from ivr.engine import FlowError
-from ivr.services import lifecycle
+from ivr.services import lifecycle, validity
 from ivr.store import upgrade
 from ivr.store.models import Plan, Role
 from ivr.versions import FlowLibrary
@@ -238,7 +238,7 @@ def review(number: str, decision: str, reason: str | None, user_name: str | None
         actor = lifecycle.Actor(user_id=user.id if user else None)
         try:
             if decision == "approve":
-                order = lifecycle.approve(session, order, actor)
+                order = lifecycle.approve(session, order, actor, zone=get_settings().timezone)
             else:
                 order = lifecycle.deny(session, order, actor, reason=reason or "")
         except orders.OrderError as exc:
@@ -274,8 +274,9 @@ def list_orders_cmd(status: str | None, plan: str | None, limit: int) -> None:
     if not found:
         click.echo("no orders")
         return
+    zone = get_settings().timezone
     for order in found:
-        expires = order.expires_at.date().isoformat() if order.expires_at else "-"
+        expires = validity.last_day(order.expires_at, zone).isoformat() if order.expires_at else "-"
         click.echo(
             f"{order.reference_number:<10}  {order.order_number or '-':<9}  "
             f"{orders.effective_status(order).value:<14}  {order.plan or '-':<10}  "

@@ -249,10 +249,13 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         elif kind == "transfer":
             if node.get("prompt"):
                 says.append(ctx.prompts.render(node.spec["prompt"], _values(node, state, ctx)))
-            # A reason may name what the call collected: "ticket {ticket_number}".
-            reason = str(
-                state.slots.get(ESCALATION) or _fill(node.spec["reason"], _values(node, state, ctx))
-            )
+            # A reason may name what the call collected: "ticket {ticket_number}". A caller
+            # sent here by a question (out of tries, or asking for a person) keeps the flow's
+            # reason and adds what happened where: "intake_help: invalid at order.ask_npi".
+            reason = _fill(node.spec["reason"], _values(node, state, ctx))
+            escalation = state.slots.get(ESCALATION)
+            if escalation:
+                reason = f"{reason}: {escalation}"
             transfer = Transfer(queue=str(node.spec["queue"]), reason=reason)
             return Turn(
                 say=tuple(s for s in says if s),

@@ -15,14 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.services import validity
 from ivr.services.orders import (
-    ORDER_NUMBER_DIGITS,
     REFERENCE_DIGITS,
-    VALID_DAYS,
     OrderError,
     Random,
     assign_unique,
     effective_status,
+    issue_number,
     record_event,
     snapshot,
 )
@@ -69,12 +69,24 @@ def _log(
     )
 
 
+def refused_by(status: OrderStatus) -> str:
+    """The error code naming the status that refuses an act: `is_draft`,
+    `is_pending_review`, or `already_<status>` (approved, denied, cancelled, expired,
+    extended)."""
+    if status in (OrderStatus.DRAFT, OrderStatus.PENDING_REVIEW):
+        return f"is_{status.value}"
+    return f"already_{status.value}"
+
+
+REFUSAL_CODES = frozenset(refused_by(s) for s in OrderStatus)
+
+
 def _changeable(session: so.Session, order: Order, now: dt.datetime, refusal: str) -> Order:
     """Lock an approved or pended order whose study is not done yet, or refuse (`refusal`)."""
     order = lock(session, order)
     status = effective_status(order, now)
     if status not in CANCELLABLE:
-        raise OrderError(f"not_{status.value}", refusal.format(status=status.value))
+        raise OrderError(refused_by(status), refusal.format(status=status.value))
     if order.performed_at is not None:
         raise OrderError("performed", "the study was already performed")
     return order
@@ -84,7 +96,7 @@ def _pended(session: so.Session, order: Order, verb: str) -> Order:
     """Lock a pended order for a clinician's decision, or refuse."""
     order = lock(session, order)
     if order.status != OrderStatus.PENDING_REVIEW:
-        raise OrderError(f"not_{order.status.value}", f"only a pended order can be {verb}")
+        raise OrderError(refused_by(order.status), f"only a pended order can be {verb}")
     return order
 
 
@@ -99,10 +111,11 @@ def lock(session: so.Session, order: Order) -> Order:
     return locked
 
 
-def days_left(order: Order, now: dt.datetime | None = None) -> int | None:
+def days_left(order: Order, zone: str, now: dt.datetime | None = None) -> int | None:
+    """Whole days the order stays valid after today: 60 on its day of issue, 0 on its last."""
     if order.expires_at is None:
         return None
-    return max((order.expires_at - (now or utcnow())).days, 0)
+    return validity.days_left(order.expires_at, now or utcnow(), zone)
 
 
 def replacement(session: so.Session, order: Order) -> Order | None:
@@ -110,15 +123,18 @@ def replacement(session: so.Session, order: Order) -> Order | None:
     return session.scalars(sa.select(Order).where(Order.replaces_id == order.id)).first()
 
 
-def can_extend(order: Order, now: dt.datetime, window_days: int = EXTENSION_WINDOW_DAYS) -> str:
-    """'ok' or why not: an approved order, expired or in its last `window_days`, not done."""
+def can_extend(
+    order: Order, now: dt.datetime, zone: str, window_days: int = EXTENSION_WINDOW_DAYS
+) -> str:
+    """'ok' or why not: an approved order, expired or in its last `window_days` days (the
+    line's calendar days, the last valid day counted), not performed."""
     status = effective_status(order, now)
     if status not in (OrderStatus.APPROVED, OrderStatus.EXPIRED):
-        return f"not_{status.value}"
+        return refused_by(status)
     if order.performed_at is not None:
         return "performed"
     assert order.expires_at is not None
-    if order.expires_at - now > dt.timedelta(days=window_days):
+    if not validity.in_window(order.expires_at, now, window_days, zone):
         return "too_early"
     return "ok"
 
@@ -128,6 +144,7 @@ def extend(
     order: Order,
     actor: Actor,
     *,
+    zone: str,
     now: dt.datetime | None = None,
     window_days: int = EXTENSION_WINDOW_DAYS,
     randbelow: Random = secrets.randbelow,
@@ -135,9 +152,9 @@ def extend(
     """Issue a new order number valid 60 days from today, linked to the old one."""
     now = now or utcnow()
     order = lock(session, order)
-    why = can_extend(order, now, window_days)
+    why = can_extend(order, now, zone, window_days)
     if why != "ok":
-        status = why[4:].replace("_", " ")
+        status = effective_status(order, now).value.replace("_", " ")
         raise OrderError(why, _EXTEND_REFUSALS.get(why, f"a {status} order can't be extended"))
     new = Order(**{name: getattr(order, name) for name in COPIED_ON_EXTENSION})
     new.status = OrderStatus.DRAFT
@@ -145,10 +162,8 @@ def extend(
     new.replaces_id = order.id
     new.submitted_at = now
     assign_unique(session, new, "reference_number", REFERENCE_DIGITS, randbelow)
-    assign_unique(session, new, "order_number", ORDER_NUMBER_DIGITS, randbelow)
-    new.status = OrderStatus.APPROVED
-    new.issued_at = now
-    new.expires_at = now + dt.timedelta(days=VALID_DAYS)
+    issue_number(session, new, now, zone, randbelow)
+    assert new.expires_at is not None
     before = snapshot(order, ["status"])
     order.status = OrderStatus.EXTENDED
     session.flush()
@@ -263,17 +278,19 @@ def approve(
     order: Order,
     actor: Actor,
     *,
+    zone: str,
     now: dt.datetime | None = None,
     randbelow: Random = secrets.randbelow,
 ) -> Order:
-    """A clinician approves a pended order: an order number valid 60 days from now."""
+    """A clinician approves a pended order: an order number valid 60 days from today.
+
+    The pend reason goes (it stays in the history, in this event's `before`).
+    """
     now = now or utcnow()
     order = _pended(session, order, "approved")
-    before = snapshot(order, ["status", "order_number"])
-    assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
-    order.status = OrderStatus.APPROVED
-    order.issued_at = now
-    order.expires_at = now + dt.timedelta(days=VALID_DAYS)
+    before = snapshot(order, ["status", "order_number", "decision_reason"])
+    issue_number(session, order, now, zone, randbelow)
+    order.decision_reason = None
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
@@ -282,7 +299,7 @@ def approve(
         order,
         "approved",
         before,
-        snapshot(order, ["status", "order_number", "expires_at"]),
+        snapshot(order, ["status", "order_number", "expires_at", "decision_reason"]),
         actor,
     )
     return order

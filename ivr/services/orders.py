@@ -15,9 +15,9 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ivr.match.ids import luhn_check_digit, luhn_valid
+from ivr.services import validity
 from ivr.store.models import Order, OrderEvent, OrderStatus, utcnow
 
-VALID_DAYS = 60
 ORDER_NUMBER_DIGITS = 9  # 8 random digits + a Luhn check digit
 REFERENCE_DIGITS = 10  # 9 random digits + a Luhn check digit
 
@@ -191,12 +191,17 @@ def submit(
     outcome: str,
     rule_id: str | None,
     reason: str | None,
+    zone: str,
     now: dt.datetime | None = None,
     call_sid: str | None = None,
     user_id: int | None = None,
     randbelow: Random = secrets.randbelow,
 ) -> Order:
-    """Submit a draft: issue an order number (approved) or pend it for clinical review."""
+    """Submit a draft: issue an order number (approved) or pend it for clinical review.
+
+    `zone` is the line's time zone: an order number is valid through the end of the 60th
+    day after its local day of issue.
+    """
     if order.status != OrderStatus.DRAFT:
         raise OrderError("not_a_draft", f"the request is already {order.status.value}")
     missing = [name for name in REQUIRED if not getattr(order, name)]
@@ -209,12 +214,13 @@ def submit(
     session.flush()
     if outcome == "approved":
         # The number first: a savepoint retried for it must not take other changes along.
-        _approve(session, order, now, randbelow)
+        issue_number(session, order, now, zone, randbelow)
     else:
         order.status = OrderStatus.PENDING_REVIEW
     order.submitted_at = now
     order.criteria_rule = rule_id
-    order.decision_reason = reason
+    # Why it was pended; an approved order carries no reason.
+    order.decision_reason = reason if order.status == OrderStatus.PENDING_REVIEW else None
     session.flush()
     record_event(
         session,
@@ -228,11 +234,14 @@ def submit(
     return order
 
 
-def _approve(session: so.Session, order: Order, now: dt.datetime, randbelow: Random) -> None:
+def issue_number(
+    session: so.Session, order: Order, now: dt.datetime, zone: str, randbelow: Random
+) -> None:
+    """Approve `order`: a new order number, issued `now`, valid 60 days in the line's zone."""
     assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
     order.status = OrderStatus.APPROVED
     order.issued_at = now
-    order.expires_at = now + dt.timedelta(days=VALID_DAYS)
+    order.expires_at = validity.expires_at(now, zone)
 
 
 def effective_status(order: Order, now: dt.datetime | None = None) -> OrderStatus:
