@@ -34,6 +34,7 @@ from ivr.engine import (
     compile_bundle,
     run_turn,
 )
+from ivr.engine.runtime import _key_length
 from ivr.match.catalog import ChoiceCatalog, Entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -645,6 +646,40 @@ def test_fixed_length_digits_gather_that_many() -> None:
     turn = run_turn(MEMBER_FLOW, at("main.pick"), key("2"), CTX)
     assert_asks(turn, "main.zip")
     assert turn.gather is not None and turn.gather.num_digits == 5
+
+
+def test_a_date_question_ends_on_its_eighth_key_and_still_on_pound() -> None:
+    turn = run_turn(MEMBER_FLOW, at("main.pick"), key("3"), CTX)
+    assert_asks(turn, "main.dob")
+    assert turn.gather is not None and turn.gather.num_digits == 8
+    assert turn.gather.finish_on_key == "#"
+    assert set(turn.gather.input) == {"dtmf", "speech"}  # numDigits never cuts speech
+
+
+class _CodeCatalog(ChoiceCatalog):
+    """Keys not listed, but a known length: how the exam catalog declares its codes."""
+
+    key_digits = 5
+
+    def choices(self) -> list[tuple[str, str]]:
+        return []
+
+
+@pytest.mark.parametrize(
+    ("catalog", "expected"),
+    [
+        (PLANS, 1),
+        (ChoiceCatalog([Entry("A", "Alpha", "2358850222"), Entry("B", "Beta", "1696037682")]), 10),
+        (ChoiceCatalog([Entry("A", "Alpha", "9"), Entry("B", "Beta", "10")]), None),
+        (ChoiceCatalog([Entry("A", "Alpha", "")]), None),
+        (_CodeCatalog([Entry("A", "Alpha", "")]), 5),
+    ],
+    ids=["plan keys", "NPIs", "mixed lengths", "no keys", "declared"],
+)
+def test_a_catalog_question_ends_on_the_last_key_of_its_one_key_length(
+    catalog: ChoiceCatalog, expected: int | None
+) -> None:
+    assert _key_length(catalog) == expected
 
 
 @pytest.mark.parametrize(

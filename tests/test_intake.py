@@ -255,6 +255,39 @@ def make_caller(client: FlaskClient) -> Callable[..., Caller]:
     return make
 
 
+# --- how each question's keypad answer ends ------------------------------------------------
+
+# numDigits of each intake question's <Gather>: a fixed-length keypad answer (NPI, date,
+# procedure code, facility NPI) is taken on its last key; the member id (9 to 12 digits) ends
+# on `#`; the speech-only questions listen for no keys at all.
+ENDS_ON_KEY: dict[str, str | None] = {
+    "npi": "10",
+    "member": None,
+    "dob": "8",
+    "exam": "5",
+    "diagnosis": None,
+    "symptoms": None,
+    "history": None,
+    "facility": "10",
+}
+
+
+def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -> None:
+    call = start_intake(caller)
+    for step in STEPS:
+        gather = call.gather
+        assert gather is not None, (step, call.heard)
+        assert gather.get("numDigits") == ENDS_ON_KEY[step], step
+        assert gather.get("finishOnKey") == "#", step
+        speech_only = gather.get("input") == "speech"
+        assert speech_only == (step in ("diagnosis", "symptoms", "history")), step
+        give(call, KEYPAD[step])
+    assert call.heard[-1] == REVIEW_MENU
+    assert call.gather is not None and call.gather.get("numDigits") == "1"
+    call.press("2")  # change one item: 1 to 6, and 9 to go back, each one key
+    assert call.gather is not None and call.gather.get("numDigits") == "1"
+
+
 # --- whole intakes: approved and pended ------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from ivr.engine.types import (
 
 ESCALATION = "_escalation"
 MAX_HINTS = 80
+DATE_KEYS = 8  # a keyed date is MMDDYYYY
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,13 @@ def _gather(node: Node, ctx: Context) -> Gather:
         catalog = ctx.catalogs.get(node.get("catalog", ""))
         if catalog is not None:
             hints.extend(catalog.hints())
-            keys = [k for k, _ in catalog.choices()]
-            if keys and all(len(k) == 1 for k in keys):
-                num_digits = 1
+            num_digits = _key_length(catalog)
         if node.get("expect") == "yesno":
             num_digits = 1
+        elif node.get("expect") == "date":
+            # MMDDYYYY: the 8th key answers at once; `#` still ends a shorter entry, and
+            # numDigits never cuts speech.
+            num_digits = DATE_KEYS
         lo, hi = node.get("min_digits"), node.get("max_digits")
         if lo is not None and lo == hi:
             num_digits = int(lo)
@@ -183,6 +186,19 @@ def _gather(node: Node, ctx: Context) -> Gather:
         num_digits=num_digits,
         timeout=int(node.get("timeout") or ctx.gather_timeout),
     )
+
+
+def _key_length(catalog: Catalog) -> int | None:
+    """The one length of every key of a catalog (plan keys 1, facility NPIs 10), or None.
+
+    A catalog whose keys are not listed (exam codes) may say it with `key_digits`.
+    """
+    keys = [k for k, _ in catalog.choices()]
+    lengths = {len(k) for k in keys}
+    if len(lengths) == 1 and all(k.isdigit() for k in keys):
+        return lengths.pop()
+    declared = getattr(catalog, "key_digits", None)
+    return declared if isinstance(declared, int) and declared > 0 else None
 
 
 def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event: Event) -> Turn:

@@ -338,6 +338,13 @@ class ExamCatalog:
     def choices(self) -> Sequence[tuple[str, str]]:
         return []
 
+    @property
+    def key_digits(self) -> int | None:
+        """How many keys a keyed code takes (5 for CPT), so the keypad answer ends on its
+        last digit; None when the codes a keypad can enter differ in length."""
+        lengths = {len(e.code) for e in self.exams if e.code.isdigit()}
+        return lengths.pop() if len(lengths) == 1 else None
+
     def hints(self) -> Sequence[str]:
         words = ["with contrast", "without contrast", "with and without contrast", "cat scan"]
         firsts = [e.aliases[0] for e in self.exams if e.aliases]
