@@ -892,3 +892,54 @@ def test_a_return_is_followed_back_to_every_call() -> None:
     nodes(docs)["greet"] = {"kind": "say", "prompt": "p.hi_member", "next": "menu"}
     nodes(docs)["menu"]["options"]["1"]["next"] = "lookup"
     check(docs)
+
+
+# How a keypad answer of no fixed length ends, said in each language.
+ENDS_WITH_POUND = {"en-US": "then press pound", "es-US": "luego la tecla numeral"}
+
+
+def _open_length(spec: Any) -> bool:
+    """A question answered by keypad whose length the line can't know: it ends on `#`."""
+    if "dtmf" not in (spec.get("input") or ("dtmf", "speech")) or spec.get("catalog"):
+        return False
+    expect = spec.get("expect")
+    if expect == "digits_or_date":
+        return True
+    return expect == "digits" and spec.get("min_digits") != spec.get("max_digits")
+
+
+def test_every_open_length_keypad_question_says_to_press_pound() -> None:
+    from ivr.versions import read_flow_files
+
+    docs, files = read_flow_files(ROOT / "flows")
+    bundle = compile_bundle(docs, files=files, prompts=_real_prompts())  # forms' asks too
+    tables = {
+        p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted((ROOT / "prompts").glob("*.yaml"))
+    }
+    criteria = yaml.safe_load((ROOT / "data" / "criteria.yaml").read_text(encoding="utf-8"))
+    asked = 0
+    for name, node in bundle.nodes.items():
+        spec = node.spec
+        if node.kind != "ask" or not _open_length(spec):
+            continue
+        for key in (spec["prompt"], spec.get("reprompt") or spec["prompt"]):
+            for language, words in ENDS_WITH_POUND.items():
+                text: Any = tables[language]
+                for part in key.split("."):
+                    text = text[part]
+                if text == "{criteria_question}":  # said from data/criteria.yaml
+                    questions = [
+                        q["text"][language]
+                        for rule in criteria["rules"]
+                        for q in rule.get("questions", ())
+                        if q.get("expect") == "number"
+                    ]
+                    assert questions
+                    assert all(words in q for q in questions), (name, language)
+                    continue
+                assert words in text, (name, key, language, text)
+                asked += 1
+    # member id, helpdesk identifier and factor, order number, status proof: prompt and
+    # reprompt in two languages
+    assert asked == 5 * 2 * 2

@@ -92,7 +92,8 @@ def test_reset_by_caller_id_and_zip(
 ) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
     assert call.heard == [
-        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code."
+        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code, "
+        "then press pound."
     ]
     call.press("10016")
     assert call.heard[0].startswith(SENT)
@@ -116,11 +117,25 @@ def test_reset_by_caller_id_and_zip(
     assert deliver() == "no messages due\n" and len(twilio.requests) == 1
 
 
+def test_the_reset_questions_end_on_pound_and_the_menus_on_one_key(desk: Any) -> None:
+    call = to_desk(desk())
+    assert call.gather is not None and call.gather.get("numDigits") == "1"
+    call.press("1")
+    for _ in range(2):  # NPI (10) or TIN (9); then the last four of the TIN (4) or ZIP (5)
+        assert call.text.endswith("then press pound."), call.heard
+        assert call.gather is not None and call.gather.get("numDigits") is None
+        assert call.gather.get("finishOnKey") == "#"
+        call.press((WHITFIELD_NPI if _ == 0 else "4075") + "#")
+    assert call.heard[0].startswith(SENT)
+
+
 def test_reset_by_npi_then_the_last_four_of_the_tin(
     desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
 ) -> None:
     call = to_desk(desk()).press("1")
-    assert call.heard == ["Enter the NPI or the tax ID number on the portal account."]
+    assert call.heard == [
+        "Enter the NPI or the tax ID number on the portal account, then press pound."
+    ]
     call.press(WHITFIELD_NPI + "#").press("4075")  # the second of two accounts on that NPI
     assert call.heard[0].startswith(SENT)
     deliver()
@@ -189,7 +204,8 @@ def test_unknown_and_locked_accounts_sound_alike_until_the_second_factor(
     the account's ZIP learns that it can't be reset by phone."""
     call = to_desk(desk()).press("1").press(identifier + "#")
     assert call.heard == [
-        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code."
+        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code, "
+        "then press pound."
     ]
     call.press(zip_code)
     assert call.heard[0].startswith(then)

@@ -46,7 +46,7 @@ ASK_NPI = "Enter the ordering physician's 10-digit NPI."
 NPI_REPROMPT = (
     "Please enter the ordering physician's National Provider Identifier, 10 digits, on your keypad."
 )
-ASK_MEMBER = "Enter the patient's member ID."
+ASK_MEMBER = "Enter the patient's member ID, then press pound."
 ASK_DOB = "Enter or say the patient's date of birth."
 DOB_REPROMPT = (
     "Please enter the date of birth as 8 digits, for example 0 3 0 5 1 9 6 0 for "

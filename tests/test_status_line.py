@@ -105,6 +105,24 @@ def test_approved_order_read_in_plain_words(caller: Caller, make_order: Any) -> 
     assert "To extend it, press 1" in text
 
 
+def test_each_status_question_ends_on_pound_or_on_its_last_key(
+    caller: Caller, make_order: Any
+) -> None:
+    """Order or reference number (9 or 10) and proof (NPI 10 or date 8) end on `#`, and say
+    so; the status menu and a new facility NPI end on their last key."""
+    order = make_order("approved", days=40)
+    call = caller.dial().press("1").press("2")
+    for _ in range(2):  # the order number, then the proof
+        assert call.text.endswith("then press pound."), call.heard
+        assert call.gather is not None and call.gather.get("numDigits") is None
+        assert call.gather.get("finishOnKey") == "#"
+        call.press((order.order_number if _ == 0 else NPI) + "#")
+    assert "is approved" in call.text
+    assert call.gather is not None and call.gather.get("numDigits") == "1"
+    call.press("3")  # change the imaging provider
+    assert call.gather is not None and call.gather.get("numDigits") == "10"
+
+
 def test_proof_by_date_of_birth_and_speech(caller: Caller, make_order: Any) -> None:
     order = make_order("approved")
     call = caller.dial().say("summit").say("existing order")
