@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from ivr.store.models import ApiToken, CallEvent, Plan
+from ivr.store.models import ApiToken, CallEvent, ExamType, Plan
 from tests.conftest import bearer
 
 
@@ -84,3 +85,21 @@ def test_python_dash_m_and_console_script_agree(tmp_path: Path) -> None:
     )
     assert broken.returncode != 0
     assert "ivr init-db" in broken.stderr
+
+
+def test_seed_refuses_an_exam_said_with_parentheses(tmp_path: Any, session: Any) -> None:
+    """A description that would read an aside aloud needs a spoken form in the catalog."""
+    from ivr.services.catalogs import seed_exams
+
+    path = Path(tmp_path) / "exam_types.csv"
+    head = "code,modality,body_region,contrast,description,spoken,aliases\n"
+    path.write_text(head + "72148,MRI,lumbar spine,none,MRI of the lower spine (lumbar spine),,\n")
+    with pytest.raises(ValueError, match="needs a spoken"):
+        seed_exams(session, path)
+    path.write_text(
+        head + "72148,MRI,lumbar spine,none,MRI of the lower spine (lumbar spine),"
+        "MRI of the lower spine,\n"
+    )
+    assert seed_exams(session, path) == 1
+    assert session.get(ExamType, "72148").said == "MRI of the lower spine"
+    session.rollback()

@@ -97,7 +97,8 @@ def test_approved_order_read_in_plain_words(caller: Caller, make_order: Any) -> 
     call = to_status(caller, order.order_number)
     text = call.text
     assert f"Order {groups(order.order_number)} is approved" in text
-    assert "MRI of the lower spine (lumbar spine) without contrast" in text
+    assert "for MRI of the lower spine without contrast, at" in text
+    assert "(" not in text  # no aside read aloud
     assert "St. Brigid Hospital Radiology" in text
     assert "40 days from today" in text
     issued = order.issued_at.date()

@@ -59,7 +59,7 @@ def caller_physician(
     ).first()
     if doctor is None:
         return ActionResult("none")
-    return ActionResult("found", {"suggested_npi": doctor.npi, "suggested_name": doctor.name})
+    return ActionResult("found", {"suggested_npi": doctor.npi, "suggested_name": doctor.said})
 
 
 @action("use_suggested_physician", outcomes={"ok"}, fills={"ordering_npi", "ordering_name"})
@@ -94,7 +94,7 @@ def check_ordering_npi(
     doctor = session.get(Provider, npi)
     if doctor is None or doctor.role != "ordering":
         return ActionResult("unknown")
-    return ActionResult("ok", {"ordering_name": doctor.name})
+    return ActionResult("ok", {"ordering_name": doctor.said})
 
 
 @action("verify_member", outcomes={"ok", "not_found"}, fills={"member_age", "member_name"})
@@ -136,8 +136,8 @@ def check_facility(
     if facility is None or facility.role != "facility":
         return ActionResult("unknown")
     if slots.get("plan") not in (facility.plans or []):
-        return ActionResult("not_in_network", {"facility_name": facility.name})
-    return ActionResult("ok", {"facility_name": facility.name})
+        return ActionResult("not_in_network", {"facility_name": facility.said})
+    return ActionResult("ok", {"facility_name": facility.said})
 
 
 @action("save_draft", outcomes={"ok"}, fills={"reference_number"})

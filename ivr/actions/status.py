@@ -144,8 +144,8 @@ def order_status(
         "display_number": order.order_number or order.reference_number,
         "order_number": order.order_number,
         "reference_number": order.reference_number,
-        "exam_name": exam.description if exam else order.exam_code,
-        "facility_name": facility.name if facility else order.facility_npi,
+        "exam_name": exam.said if exam else order.exam_code,
+        "facility_name": facility.said if facility else order.facility_npi,
         "issued_on": _on(order.issued_at, zone),
         "expires_on": _through(order.expires_at, zone),
         "days_left": lifecycle.days_left(order, zone, now),
@@ -221,7 +221,7 @@ def check_new_facility(
         return ActionResult("error")
     problem = lifecycle.facility_problem(session, order, npi)
     facility = session.get(Provider, npi)
-    name = {"new_facility_name": facility.name} if facility is not None else {}
+    name = {"new_facility_name": facility.said} if facility is not None else {}
     return ActionResult(problem or "ok", name)
 
 

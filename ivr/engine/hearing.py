@@ -228,7 +228,7 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
             return replace(heard, outcome="invalid", reason_prompt=_invalid_prompt(node, "default"))
         return heard
     slot = node.spec["slot"]
-    slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.label}
+    slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.said}
     if node.get("confirm_below") is not None:
         slots[f"{slot}_sure"] = inp.kind == "dtmf" or match.score >= float(
             node.spec["confirm_below"]

@@ -19,6 +19,10 @@ class Entry:
     label: str
     key: str | None = None
     aliases: tuple[str, ...] = ()
+    spoken: str | None = None  # how the line says it, when not as the label
+
+    def matched(self, score: float) -> Match:
+        return Match(self.value, self.label, score, self.key, spoken=self.spoken)
 
 
 def _norm(text: str) -> str:
@@ -41,7 +45,7 @@ class ChoiceCatalog:
 
     def by_key(self, digits: str) -> Match | None:
         entry = self._by_key.get(digits)
-        return Match(entry.value, entry.label, 100.0, entry.key) if entry else None
+        return entry.matched(100.0) if entry else None
 
     def match(self, text: str) -> Match | None:
         query = _norm(text)
@@ -49,7 +53,7 @@ class ChoiceCatalog:
             return None
         exact = [e for n, e in zip(self._names, self._owners, strict=True) if n == query]
         if exact:
-            return Match(exact[0].value, exact[0].label, 100.0, exact[0].key)
+            return exact[0].matched(100.0)
         results = process.extract(
             query,
             self._names,
@@ -70,10 +74,10 @@ class ChoiceCatalog:
         # Two different entries scoring alike is a guess, not a match.
         if len(ranked) > 1 and ranked[1][0] >= score - 3 and score < 95:
             return None
-        return Match(entry.value, entry.label, float(score), entry.key)
+        return entry.matched(float(score))
 
     def choices(self) -> Sequence[tuple[str, str]]:
-        return [(e.key, e.label) for e in self.entries if e.key]
+        return [(e.key, e.spoken or e.label) for e in self.entries if e.key]
 
     def hints(self) -> Sequence[str]:
         seen = dict.fromkeys(

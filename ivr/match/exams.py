@@ -229,11 +229,16 @@ class Exam:
     aliases: tuple[str, ...]
     family: tuple[str, str]
     variants: bool = False
+    spoken: str | None = None  # how the line says it, when not as the label
+
+    def matched(self, score: float) -> Match:
+        return Match(self.code, self.label, score, self.code, spoken=self.spoken)
 
 
 class ExamCatalog:
-    """Imaging exam types from rows with code, modality, body_region, contrast, description
-    and aliases (`|`-separated) columns: the CSV or the same keys from the database."""
+    """Imaging exam types from rows with code, modality, body_region, contrast, description,
+    spoken (optional) and aliases (`|`-separated) columns: the CSV or the same keys from the
+    database."""
 
     def __init__(self, rows: Iterable[Mapping[str, str]], *, cutoff: float = MIN_SCORE) -> None:
         self.cutoff = cutoff
@@ -259,7 +264,8 @@ class ExamCatalog:
             families.setdefault(family, set()).add(contrast)
             exams.append(
                 Exam(code, label, contrast, frozenset(modalities), frozenset(primary),
-                     frozenset(regions), cores, aliases, family)
+                     frozenset(regions), cores, aliases, family,
+                     spoken=(row.get("spoken") or "").strip() or None)
             )  # fmt: skip
         # Contrast picks among variants of one study; a study with no variants is only
         # nudged down when the caller asked for a different contrast.
@@ -274,7 +280,7 @@ class ExamCatalog:
     def by_key(self, digits: str) -> Match | None:
         code = re.sub(r"[\s#*.-]", "", digits or "").upper()
         exam = self._by_code.get(code)
-        return Match(exam.code, exam.label, 100.0, exam.code) if exam else None
+        return exam.matched(100.0) if exam else None
 
     def _spoken_code(self, text: str) -> Match | None:
         """A procedure code read out ("seven two one four eight", "c 8929")."""
@@ -328,7 +334,7 @@ class ExamCatalog:
         for score, exam in scored[:n]:
             score = max(0.0, min(100.0, best, score))
             if score >= self.cutoff:
-                out.append(Match(exam.code, exam.label, round(score, 1), exam.code))
+                out.append(exam.matched(round(score, 1)))
         return out
 
     def match(self, text: str) -> Match | None:

@@ -14,3 +14,10 @@ class Match:
     label: str
     score: float
     key: str | None = None
+    # How the line says the entry, when not as its written label.
+    spoken: str | None = None
+
+    @property
+    def said(self) -> str:
+        """The words the caller hears for this entry."""
+        return self.spoken or self.label

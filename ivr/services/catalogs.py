@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from ivr.store import upsert
 from ivr.store.models import ExamType, Member, Plan, Provider
 
 CATALOG_NAMES = frozenset({"plans", "exams", "diagnoses", "facilities"})
+# What no name may carry when said: parentheses read aloud as an aside.
+_UNSAYABLE = re.compile(r"[()\[\]]")
 
 
 def read_csv(path: Path) -> Iterator[dict[str, str]]:
@@ -73,8 +76,12 @@ def seed_providers(session: so.Session, path: Path) -> int:
             raise ValueError(f"{path.name}:{line}: {npi!r} is not a valid NPI")
         if role not in ("ordering", "facility"):
             raise ValueError(f"{path.name}:{line}: role must be ordering or facility")
+        spoken = row.get("spoken", "").strip()
+        if _UNSAYABLE.search(spoken or row["name"]):
+            raise ValueError(f"{path.name}:{line}: a name with parentheses needs a spoken")
         values = {
             "name": row["name"],
+            "spoken": spoken or None,
             "role": role,
             "phone": normalize_phone(row.get("phone")),
             "address": row.get("address") or None,
@@ -115,11 +122,16 @@ def seed_exams(session: so.Session, path: Path) -> int:
         code = row.get("code", "").upper()
         if not code or not row.get("description"):
             raise ValueError(f"{path.name}:{line}: code and description are required")
+        spoken = row.get("spoken", "").strip()
+        if _UNSAYABLE.search(spoken or row["description"]):
+            # Read aloud, "(lumbar spine)" is noise: the line says a name as a person would.
+            raise ValueError(f"{path.name}:{line}: a description with parentheses needs a spoken")
         values = {
             "modality": row.get("modality", ""),
             "body_region": row.get("body_region", ""),
             "contrast": row.get("contrast", ""),
             "description": row["description"],
+            "spoken": spoken or None,
             "aliases": split_multi(row.get("aliases", "")),
         }
         changed += upsert(session, ExamType, {"code": code}, values)
@@ -149,6 +161,7 @@ def exam_catalog(session: so.Session) -> Catalog:
             "body_region": e.body_region,
             "contrast": e.contrast,
             "description": e.description,
+            "spoken": e.spoken or "",
             "aliases": "|".join(e.aliases or ()),
         }
         for e in rows
@@ -159,7 +172,8 @@ def facility_catalog(session: so.Session) -> ChoiceCatalog:
     """Imaging facilities, keyed by NPI (typed on the keypad) and matched by name."""
     rows = session.scalars(sa.select(Provider).where(Provider.role == "facility")).all()
     return ChoiceCatalog(
-        (Entry(value=p.npi, label=p.name, key=p.npi, aliases=()) for p in rows), cutoff=80.0
+        (Entry(value=p.npi, label=p.name, key=p.npi, aliases=(), spoken=p.spoken) for p in rows),
+        cutoff=80.0,
     )
 
 

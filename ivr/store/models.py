@@ -211,6 +211,8 @@ class Provider(Base):
 
     npi: so.Mapped[str] = so.mapped_column(sa.String(10), primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    # How the line says the name, when not as written; None: the name as written.
+    spoken: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     role: so.Mapped[str] = so.mapped_column(sa.String(16), index=True)  # ordering | facility
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(20), index=True)
     address: so.Mapped[str | None] = so.mapped_column(sa.String(200))
@@ -218,6 +220,11 @@ class Provider(Base):
     state: so.Mapped[str | None] = so.mapped_column(sa.String(2))
     zip: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     plans: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
+
+    @property
+    def said(self) -> str:
+        """The name as the line says it."""
+        return self.spoken or self.name
 
 
 class Member(Base):
@@ -244,8 +251,16 @@ class ExamType(Base):
     body_region: so.Mapped[str] = so.mapped_column(sa.String(80))
     contrast: so.Mapped[str] = so.mapped_column(sa.String(8))
     description: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # How the line says it, when the written description would read aloud badly
+    # (parentheses, codes); None: the description is said as written.
+    spoken: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     aliases: so.Mapped[list[str]] = so.mapped_column(JSONValue, default=list)
     active: so.Mapped[bool] = so.mapped_column(default=True)
+
+    @property
+    def said(self) -> str:
+        """The exam as the line says it."""
+        return self.spoken or self.description
 
 
 class OrderStatus(enum.StrEnum):
