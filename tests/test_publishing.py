@@ -191,31 +191,42 @@ def test_a_call_decides_with_its_versions_criteria(app: Flask, tmp_path: Path) -
     assert library.criteria.default != "pending_review"  # the file on disk is not what counts
 
 
-def test_a_process_that_cannot_load_the_newest_version_keeps_the_one_it_serves(
-    app: Flask,
-) -> None:
-    call = caller_of(app).dial()
+def publish_unloadable(app: Flask) -> int:
+    """Store a version no process can load (its main flow starts at a node that does not
+    exist) after the newest one; returns the id of that newest, loadable one."""
     with app.extensions["ivr.store"].sessionmaker() as s:
-        newest = s.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc())).first()
-        assert newest is not None
-        flows = dict(newest.content["flows"])
+        good = s.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc())).first()
+        assert good is not None
+        flows = dict(good.content["flows"])
         flows["main"] = dict(flows["main"], start="nowhere")
+        content = {"flows": flows, "files": good.content["files"]}
         s.add(
             FlowVersion(
                 source="admin",
                 checksum="b" * 64,
-                content={"flows": flows, "files": newest.content["files"]},
-                prompts=newest.prompts,
-                criteria=newest.criteria,
+                content=content,
+                prompts=good.prompts,
+                criteria=good.criteria,
             )
         )
         s.commit()
+        return good.id
+
+
+def version_of(app: Flask, sid: str) -> int:
+    with app.extensions["ivr.store"].sessionmaker() as s:
+        return s.scalars(sa.select(Call.flow_version_id).where(Call.sid == sid)).one()
+
+
+def test_a_process_that_cannot_load_the_newest_version_keeps_the_one_it_serves(
+    app: Flask,
+) -> None:
+    call = caller_of(app).dial()
+    good = publish_unloadable(app)
     look_again(app)
     fresh = caller_of(app).dial()
     assert GREETING in fresh.heard[0]
-    with app.extensions["ivr.store"].sessionmaker() as s:
-        pinned = s.scalars(sa.select(Call.flow_version_id).where(Call.sid == fresh.sid)).one()
-    assert pinned == newest.id
+    assert version_of(app, fresh.sid) == good
     assert call.press("1").reply.status == 200
 
 
@@ -225,28 +236,11 @@ def test_a_process_started_after_a_version_it_cannot_load_serves_the_one_before(
     """A worker started after a bad version landed (or after an upgrade whose code no longer
     compiles the newest version) has served nothing yet: it must not apologise to every
     caller, but start calls on the newest version it can load."""
-    app = make_app()
-    with app.extensions["ivr.store"].sessionmaker() as s:
-        good = s.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc())).first()
-        assert good is not None
-        flows = dict(good.content["flows"])
-        flows["main"] = dict(flows["main"], start="nowhere")
-        s.add(
-            FlowVersion(
-                source="admin",
-                checksum="c" * 64,
-                content={"flows": flows, "files": good.content["files"]},
-                prompts=good.prompts,
-                criteria=good.criteria,
-            )
-        )
-        s.commit()
+    good = publish_unloadable(make_app())
     fresh = make_app()  # another worker, starting now
     call = caller_of(fresh).dial()
     assert GREETING in call.heard[0]
-    with fresh.extensions["ivr.store"].sessionmaker() as s:
-        pinned = s.scalars(sa.select(Call.flow_version_id).where(Call.sid == call.sid)).one()
-    assert pinned == good.id
+    assert version_of(fresh, call.sid) == good
     assert call.press("1").reply.status == 200
 
 
