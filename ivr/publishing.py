@@ -55,24 +55,22 @@ def bundle_checksum(content: Mapping[str, Any]) -> str:
 
 def verify(library: FlowLibrary, content: Mapping[str, Any]) -> Published:
     """Check, load and render a bundle; FlowError names every problem (flow, node, key,
-    language)."""
+    language). What it returns is what every process will serve once it is published."""
     problems: list[str] = []
+    prompts = prompts_of(content["prompts"])
     try:
-        criteria_of(content["criteria"])
+        criteria = criteria_of(content["criteria"])
     except FlowError as exc:
         problems += exc.problems
     try:
-        bundle = library.compile(content["flows"], content["files"], prompts_of(content["prompts"]))
+        bundle = library.compile(content["flows"], content["files"], prompts)
     except FlowError as exc:
         problems += exc.problems
     else:
-        problems += rendering_problems(bundle, prompts_of(content["prompts"]))
+        problems += rendering_problems(bundle, prompts)
     if problems:
         raise FlowError(problems)
-    # Loaded the way every process will load it once it is published.
-    return library.load(
-        0, bundle_checksum(content), content, content["prompts"], content["criteria"]
-    )
+    return Published(0, bundle_checksum(content), bundle, prompts, criteria)
 
 
 def publish_files(

@@ -53,7 +53,6 @@ CLINICIAN_ACTORS = (Role.ADMIN, Role.CLINICIAN)  # approve, deny
 # is_pending_review, already_approved, ...). Every other code is a bad or missing field: 422
 # (invalid_reason, unknown_facility, not_in_network).
 CONFLICT_CODES = frozenset({"performed", "too_early", "same_facility"}) | lifecycle.REFUSAL_CODES
-FIELD_CODES = frozenset({"invalid_reason", "unknown_facility", "not_in_network"})
 _NPI = re.compile(r"[0-9]{10}")
 
 
@@ -66,12 +65,8 @@ class BadRequestBody(Exception):
 
 
 def error_status(code: str) -> int:
-    """The HTTP status of an OrderError code: 422 for a bad field, else 409."""
-    if code in FIELD_CODES:
-        return 422
-    if code in CONFLICT_CODES:
-        return 409
-    return 422
+    """The HTTP status of an OrderError code: 409 for a state that refuses, else 422."""
+    return 409 if code in CONFLICT_CODES else 422
 
 
 def encode_cursor(order_id: int) -> str:
