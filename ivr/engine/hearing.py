@@ -271,11 +271,21 @@ def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
     if expect == "digits_or_date":
         return _digits_or_date(node, inp, ctx)
     # digits
-    digits = inp.digits.rstrip("#") if inp.kind == "dtmf" else spoken_digits(inp.speech)
-    lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
-    if not digits or not digits.isdigit() or not lo <= len(digits) <= hi:
+    digits = _entered_digits(inp)
+    if not _fits(node, digits):
         return Heard("invalid", reason_prompt=invalid)
     return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
+
+
+def _entered_digits(inp: Input) -> str:
+    """The keys pressed (without the closing #), or the digits said."""
+    return inp.digits.rstrip("#") if inp.kind == "dtmf" else spoken_digits(inp.speech) or ""
+
+
+def _fits(node: Node, digits: str) -> bool:
+    """Only digits, as many as the question's min_digits to max_digits."""
+    lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
+    return digits.isdigit() and lo <= len(digits) <= hi
 
 
 def _digits_or_date(node: Node, inp: Input, ctx: Context) -> Heard:
@@ -286,13 +296,12 @@ def _digits_or_date(node: Node, inp: Input, ctx: Context) -> Heard:
     didn't understand (`unreadable`), not a wrong answer.
     """
     slot = node.spec["slot"]
-    lo, hi = int(node.get("min_digits") or 1), int(node.get("max_digits") or 32)
-    raw = inp.digits.rstrip("#") if inp.kind == "dtmf" else inp.speech
-    digits = raw if inp.kind == "dtmf" else spoken_digits(raw)
-    if digits and digits.isdigit() and lo <= len(digits) <= hi and len(digits) != 8:
+    digits = _entered_digits(inp)
+    if _fits(node, digits) and len(digits) != 8:
         return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
-    if inp.kind == "dtmf" and len(raw) != 8:
+    if inp.kind == "dtmf" and len(digits) != 8:
         return Heard("invalid", reason_prompt=_invalid_prompt(node, "default"))
+    raw = digits if inp.kind == "dtmf" else inp.speech
     day, reason = parse_date_reason(raw, today=ctx.today)
     if day is not None:
         keyed = f"{day:%m%d%Y}"
