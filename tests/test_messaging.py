@@ -129,6 +129,29 @@ def send(session: so.Session, message: OutboxMessage, body: str | None, **kw: An
     )
 
 
+def retry_due(
+    session: so.Session, *, config: dict[str, str], http_client: Any, now: dt.datetime
+) -> list[OutboxMessage]:
+    """What the outbox worker does with each due message, in one session: the reissued code
+    and the send (see `ivr.outbox_worker`, which commits between them)."""
+    if not config.get("TWILIO_ACCOUNT_SID"):
+        return []
+    tried = []
+    for message in messaging.due(session, now):
+        go, plaintext = messaging.plaintext_for(session, message, now)
+        if go:
+            messaging.send(
+                session,
+                message,
+                plaintext_body=plaintext,
+                config=config,
+                http_client=http_client,
+                now=now,
+            )
+        tried.append(message)
+    return tried
+
+
 # --- Sending ------------------------------------------------------------------------------
 
 
@@ -143,7 +166,7 @@ def test_without_an_account_sid_nothing_leaves_the_outbox(accounts: so.Session) 
     assert message.next_attempt_at is None and message.attempts == 0
     assert "TWILIO_ACCOUNT_SID" in (message.error or "")
     # The auth token alone (it validates webhooks) does not send either.
-    assert messaging.retry_due(session, config=DEV_CONFIG, http_client=fake, now=NOW) == []
+    assert retry_due(session, config=DEV_CONFIG, http_client=fake, now=NOW) == []
 
 
 def test_a_reset_code_goes_to_twilio_exactly_once(
@@ -192,11 +215,9 @@ def test_a_failed_send_is_retried_with_a_new_code(
     assert message.status == "failed"
     assert message.attempts == 1 and message.next_attempt_at == NOW + MINUTE
     assert message.error is not None and message.error.startswith("Twilio HTTP 500, code 20500")
-    assert (
-        messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + 30 * SECOND) == []
-    )
+    assert retry_due(session, config=CONFIG, http_client=fake, now=NOW + 30 * SECOND) == []
 
-    tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
+    tried = retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
     assert tried == [message]
     assert message.status == "sent" and message.attempts == 2 and message.error is None
     assert len(fake.requests) == 2
@@ -224,12 +245,12 @@ def test_retries_back_off_then_give_up(accounts: so.Session) -> None:
         assert message.next_attempt_at is not None
         waits.append(message.next_attempt_at - now)
         now = message.next_attempt_at
-        assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=now) == [message]
+        assert retry_due(session, config=CONFIG, http_client=fake, now=now) == [message]
     assert waits == [MINUTE, 5 * MINUTE, 15 * MINUTE, 15 * MINUTE]
     assert message.status == "gave_up" and message.attempts == 5
     assert message.next_attempt_at is None and "HTTP 500" in (message.error or "")
     assert len(fake.requests) == 5
-    assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=now + DAY) == []
+    assert retry_due(session, config=CONFIG, http_client=fake, now=now + DAY) == []
 
 
 @pytest.mark.parametrize(
@@ -269,7 +290,7 @@ def test_other_messages_are_stored_as_sent_and_resent_as_stored(session: so.Sess
     fake = FakeTwilio(500, "ok")
     send(session, message, None, http_client=fake)
     assert message.status == "failed"
-    messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
+    retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
     assert message.status == "sent"
     assert fake.bodies == [REGISTRATION, REGISTRATION]
     assert message.body == REGISTRATION
@@ -291,7 +312,7 @@ def test_a_failed_code_replaced_by_a_newer_reset_is_not_retried(accounts: so.Ses
     send(
         session, newer_message, newer.plaintext_body, http_client=fake, now=newer_message.created_at
     )
-    tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
+    tried = retry_due(session, config=CONFIG, http_client=fake, now=NOW + MINUTE)
     assert tried == [message]
     assert message.status == "cancelled" and message.next_attempt_at is None
     assert len(fake.requests) == 2
@@ -305,8 +326,8 @@ def test_a_queued_message_is_due_at_once(session: so.Session) -> None:
         session, to="+16145550150", kind="registration_steps", body_masked=REGISTRATION, now=NOW
     )
     fake = FakeTwilio()
-    assert messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW - SECOND) == []
-    tried = messaging.retry_due(session, config=CONFIG, http_client=fake, now=NOW)
+    assert retry_due(session, config=CONFIG, http_client=fake, now=NOW - SECOND) == []
+    tried = retry_due(session, config=CONFIG, http_client=fake, now=NOW)
     assert tried == [message] and message.status == "sent"
 
 

@@ -262,34 +262,6 @@ def plaintext_for(
     return True, plaintext
 
 
-def retry_due(
-    session: so.Session,
-    *,
-    config: Mapping[str, Any],
-    http_client: HttpClient | None = None,
-    now: dt.datetime,
-) -> list[OutboxMessage]:
-    """Send every due message within this session's transaction; returns those tried (and
-    those cancelled). The worker (`ivr.outbox_worker`) does the same, one short
-    transaction per message. Without TWILIO_ACCOUNT_SID nothing is tried."""
-    if not config.get("TWILIO_ACCOUNT_SID"):
-        return []
-    tried: list[OutboxMessage] = []
-    for message in due(session, now):
-        go, plaintext = plaintext_for(session, message, now)
-        if go:
-            send(
-                session,
-                message,
-                plaintext_body=plaintext,
-                config=config,
-                http_client=http_client,
-                now=now,
-            )
-        tried.append(message)
-    return tried
-
-
 def latest(
     session: so.Session, *, limit: int = 50, status: str | None = None
 ) -> list[OutboxMessage]:
