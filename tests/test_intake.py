@@ -1145,9 +1145,7 @@ def test_going_back_from_change_one_item_in_spanish(make_app: Callable[..., Any]
     answer(call).press("2")
     assert call.heard[-1].endswith("Para regresar, oprima 9.")
     call.say("regresar")
-    assert call.heard == [
-        said("order.review.menu", "es-US")
-    ]
+    assert call.heard == [said("order.review.menu", "es-US")]
 
 
 def test_a_yes_no_question_hints_yes_and_no(make_caller: Callable[..., Caller]) -> None:
