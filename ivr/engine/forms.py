@@ -4,8 +4,10 @@ already runs (ask, branch, confirm, action, say, menu, call and return).
 In the spirit of VoiceXML's form interpretation algorithm: the form asks each field in turn
 (a field a `first` section already filled is skipped), confirms an answer heard with low
 confidence, reads everything back and offers "change one item", which asks that field again
-and comes back to the readback. A field's questions are a section run by `call` and ending
-in `return`, so the first pass and every change share one copy of them.
+and comes back to the readback. A keyed code (the letter by its key) that fits one entry
+is read back (`keyed_confirm`), a few are offered as a keypad choice (`choose`). A field's
+questions are a section run by `call` and ending in `return`, so the first pass and every
+change share one copy of them.
 
 A question's node is named ``ask_<slot>`` (or its own ``node:``) and its confirmation
 ``confirm_<slot>``, as hand-written ones were; the other nodes a form makes are named

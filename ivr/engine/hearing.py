@@ -219,6 +219,8 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     if catalog is None:
         raise EngineError(f"catalog {node.spec['catalog']!r} is not loaded")
     match: Match | None
+    # A catalog keyed by codes with letters (diagnoses) says which entries keys stand for;
+    # only a question that confirms (confirm_below: its form reads back or offers a choice).
     keyed = getattr(catalog, "keyed", None)
     if inp.kind == "dtmf" and callable(keyed) and node.get("confirm_below") is not None:
         return _keyed(node, list(keyed(inp.digits.rstrip("#"))))
