@@ -38,6 +38,17 @@ def keypad(call: SimulatedCall) -> None:
     call.press("1")
 
 
+def keys_only(call: SimulatedCall) -> None:
+    """No word said: the diagnosis as its code by keys (M54.50), symptoms and history skipped."""
+    for keys in ("1", "1", "1234567893", "537548187#", "09271995", "72148", "65450#", "1"):
+        call.press(keys)
+    call.press("#")
+    call.press("#")
+    call.press(FACILITY)
+    answer_criteria(call)
+    call.press("1")
+
+
 def speech(call: SimulatedCall) -> None:
     for words in (
         "summit health",
@@ -98,6 +109,7 @@ def main() -> int:
         print(f"{header}  target < {TARGET_SECONDS:.0f} s")
         paths: list[tuple[str, Callable[[SimulatedCall], None]]] = [
             ("keypad", keypad),
+            ("keys", keys_only),
             ("speech", speech),
         ]
         for name, walk in paths:

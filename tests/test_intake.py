@@ -58,18 +58,14 @@ EXAM_REPROMPT = (
     "Please say the type of scan and the body part, for example CT of the head without "
     "contrast, or enter the procedure code."
 )
-ASK_DIAGNOSIS = "Say the diagnosis or its ICD-10 code."
-DIAGNOSIS_REPROMPT = (
-    "Please say the diagnosis in a few words, like low back pain, or its ICD-10 code, "
-    "like M 54 point 50."
-)
-ASK_SYMPTOMS = "Briefly describe the symptoms."
-ASK_HISTORY = "Briefly describe the treatment and clinical history."
+ASK_DIAGNOSIS = said("order.diagnosis.ask")
+DIAGNOSIS_REPROMPT = said("order.diagnosis.reprompt")
+ASK_SYMPTOMS = said("order.symptoms.ask")
+ASK_HISTORY = said("order.history.ask")
 ASK_FACILITY = said("order.facility.ask")
 FACILITY_REPROMPT = (
     "Please enter the NPI of the facility that will perform the exam, or say the facility's name."
 )
-SAY_IT = "Please say it rather than using the keypad."
 NO_MATCH = "Sorry, I didn't understand that."
 REVIEW_MENU = said("order.review.menu")
 CHANGE_MENU = (
@@ -259,29 +255,31 @@ def make_caller(client: FlaskClient) -> Callable[..., Caller]:
 # --- how each question's keypad answer ends ------------------------------------------------
 
 # numDigits of each intake question's <Gather>: a fixed-length keypad answer (NPI, date,
-# procedure code, facility NPI) is taken on its last key; the member id (9 to 12 digits) ends
-# on `#`; the speech-only questions listen for no keys at all.
+# procedure code, facility NPI) is taken on its last key; the member id (9 to 12 digits) and
+# the diagnosis code end on `#`; at symptoms and history the one key, `#`, skips at once.
 ENDS_ON_KEY: dict[str, str | None] = {
     "npi": "10",
     "member": None,
     "dob": "8",
     "exam": "5",
     "diagnosis": None,
-    "symptoms": None,
-    "history": None,
+    "symptoms": "1",
+    "history": "1",
     "facility": "10",
 }
 
 
 def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -> None:
+    # Changed with keypad-only calls: every question takes keys (the diagnosis its code, the
+    # free-text ones `#` to skip); `#` is the skip itself there, not a key that ends one.
     call = start_intake(caller)
     for step in STEPS:
         gather = call.gather
         assert gather is not None, (step, call.heard)
         assert gather.get("numDigits") == ENDS_ON_KEY[step], step
-        assert gather.get("finishOnKey") == "#", step
-        speech_only = gather.get("input") == "speech"
-        assert speech_only == (step in ("diagnosis", "symptoms", "history")), step
+        skips = step in ("symptoms", "history")
+        assert gather.get("finishOnKey") == ("" if skips else "#"), step
+        assert gather.get("input") == "dtmf speech", step
         give(call, KEYPAD[step])
     assert call.heard[-1] == REVIEW_MENU
     assert call.gather is not None and call.gather.get("numDigits") == "1"
@@ -745,18 +743,22 @@ def test_a_facility_out_of_network_is_refused(
 
 @pytest.mark.parametrize("step", ["symptoms", "history"])
 def test_keys_at_a_free_speech_question_ask_to_say_it(caller: Caller, step: str) -> None:
+    # Changed with keypad-only calls: these questions take `#` (skip), so other keys hear
+    # "say it, or press pound to skip" rather than "say it".
     call = at_question(caller, step)
-    assert call.gather is not None and call.gather.get("input") == "speech"
-    call.press("123")
-    assert call.heard[0] == SAY_IT
-    assert call.gather is not None and call.gather.get("input") == "speech"
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
+    call.press("1")
+    assert call.heard[0] == said("order.text.say_or_skip")
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
 
 
-def test_keys_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
+def test_keys_no_code_fits_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
+    # Changed with keypad-only calls: keys are a code now; M54 (6 5 4) is a category, no
+    # billable code, so the caller hears why and is asked again.
     call = at_question(caller, "diagnosis")
-    assert call.gather is not None and call.gather.get("input") == "speech"
-    call.press("5450")
-    assert call.heard == [NO_MATCH, DIAGNOSIS_REPROMPT]
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
+    call.press("654#")
+    assert call.heard == [said("order.diagnosis.no_code"), DIAGNOSIS_REPROMPT]
 
 
 @pytest.mark.parametrize(
