@@ -131,7 +131,7 @@ def test_a_control_character_that_reached_a_prompt_is_not_spoken_into_invalid_xm
 
     from ivr.store.models import Outage
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     session.add(
         Outage(
             title="Portal\x07",
