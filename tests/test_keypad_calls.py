@@ -90,7 +90,7 @@ def test_a_keypad_only_order_request_gets_an_order_number(
     keys(call, "1")
     skip_both(call)
     keys(call, LAKESIDE)
-    assert "Diagnosis: Tension-type headache, unspecified, not intractable." in readback(call)
+    assert "1960, for Tension-type headache, unspecified, not intractable." in readback(call)
     assert call.heard[-1] == REVIEW_MENU
     keys(call, "1")
     assert ORDER_NUMBER_READ.search(call.text), call.heard
@@ -132,7 +132,7 @@ def test_keys_that_fit_several_codes_offer_them_in_words(caller: Caller, session
     keys(call, "1")
     skip_both(call)
     keys(call, LAKESIDE)
-    assert "Diagnosis: Headache, unspecified." in readback(call)
+    assert "1960, for Headache, unspecified." in readback(call)
     keys(call, "1")
     assert order_of(session, call.sid).diagnosis_codes == ["R51.9"]
 
