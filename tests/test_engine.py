@@ -34,7 +34,7 @@ from ivr.engine import (
     compile_bundle,
     run_turn,
 )
-from ivr.engine.runtime import _key_length
+from ivr.engine.hearing import _key_length
 from ivr.match.catalog import ChoiceCatalog, Entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -348,8 +348,8 @@ MEMBER_FLOW = make(
 def test_start_greets_then_asks_for_the_plan_by_name_or_key() -> None:
     turn = real_start()
     assert turn.say[0] == t("main.greeting")
-    assert turn.say[1].startswith(t("main.plan.ask").split("{")[0].strip())
-    assert "For Summit Health Plan, press 1. For Lakeshore Medicaid, press 2." in turn.say[1]
+    # The question, not the list of plans: `*` reads the list (see the repeat test).
+    assert turn.say[1] == t("main.plan.ask")
     assert len(turn.say) == 2
     assert_asks(turn, "main.select_plan")
     assert turn.gather is not None
@@ -390,7 +390,7 @@ def test_unknown_plan_key_is_no_match_with_the_reprompt() -> None:
     assert turn.event.outcome == "no_match"
     assert turn.say[0] == t("system.no_match")
     assert turn.say[1].startswith(t("main.plan.reprompt").split("{")[0].strip())
-    assert "For Summit Health Plan, press 1." in turn.say[1]  # {choices} filled in
+    assert "Summit Health Plan, press 1." in turn.say[1]  # {choices} filled in
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
 
@@ -452,7 +452,11 @@ def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> No
     assert first.state.attempts == 1
     turn = real(first.state, inp)
     assert turn.event.outcome == "repeat"
-    assert turn.say == (real_start().say[1],)  # the question itself, not the reprompt
+    # The plan question's `repeat:` says the plans and their keys, not the reprompt.
+    assert turn.say == (
+        "Summit Health Plan, press 1. Lakeshore Medicaid, press 2. Prairie Care Advantage, "
+        "press 3. Harbor Family Health, press 4. Or say the plan's name.",
+    )
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
     # Still two tries left, not one.
@@ -524,6 +528,9 @@ def test_main_menu_by_key_spoken_number_or_words(inp: Input, choice: str) -> Non
 def test_main_menu_options_lead_to_known_flows_or_queues() -> None:
     for choice, target in MENU_OPTIONS.items():
         node = MAIN_NODES[target]
+        if target == "change_plan":  # the plan question again
+            assert node["kind"] == "ask" and node["slot"] == "plan", node
+            continue
         assert node["kind"] in ("goto", "transfer"), (choice, node)
         if node["kind"] == "goto":
             assert (ROOT / "flows" / f"{node['flow']}.yaml").exists(), node["flow"]
@@ -609,7 +616,10 @@ def test_digits_within_min_and_max(inp: Input, member: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "inp", [key("123"), key("1234567"), said("blue"), key("0"), key("12*4")], ids=repr
+    # A lone 0 is not among them: it asks for a person (test_zero_alone_...).
+    "inp",
+    [key("123"), key("1234567"), said("blue"), key("1"), key("12*4")],
+    ids=repr,
 )
 def test_digits_outside_min_and_max_are_invalid(inp: Input) -> None:
     turn = run_turn(MEMBER_FLOW, at("main.member"), inp, CTX)
@@ -704,7 +714,7 @@ def test_date_of_birth(inp: Input) -> None:
     [
         (key("06162024"), "A date of birth can't be in the future."),
         (key("01012030"), "A date of birth can't be in the future."),
-        (key("0"), "That is not a valid date of birth."),
+        (key("1"), "That is not a valid date of birth."),
         (key("13452001"), "That is not a valid date of birth."),
         (said("purple"), "That is not a valid date of birth."),
     ],
@@ -1252,11 +1262,12 @@ def test_free_speech_is_kept_as_said_even_with_operator_words() -> None:
     assert_asks(turn, "main.review")
 
 
-def test_free_speech_question_listens_for_speech() -> None:
+def test_free_speech_question_listens_for_speech_and_the_way_out_keys() -> None:
     first = run_turn(
         INTAKE, at("main.npi"), key(NPI), with_actions(FakeActions(ActionResult("ok")))
     )
-    assert first.gather is not None and first.gather.input == ("speech",)
+    # `input: [speech]`: an answer is spoken, but 0, * and *0 are keys, heard everywhere.
+    assert first.gather is not None and first.gather.input == ("dtmf", "speech")
 
 
 @pytest.mark.parametrize(

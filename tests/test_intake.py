@@ -279,8 +279,8 @@ def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -
         assert gather is not None, (step, call.heard)
         assert gather.get("numDigits") == ENDS_ON_KEY[step], step
         assert gather.get("finishOnKey") == "#", step
-        speech_only = gather.get("input") == "speech"
-        assert speech_only == (step in ("diagnosis", "symptoms", "history")), step
+        # Every question hears keys: at a speech-only one only the way out (0, *, *0, *8).
+        assert gather.get("input") == "dtmf speech", step
         give(call, KEYPAD[step])
     assert call.heard[-1] == REVIEW_MENU
     assert call.gather is not None and call.gather.get("numDigits") == "1"
@@ -745,15 +745,13 @@ def test_a_facility_out_of_network_is_refused(
 @pytest.mark.parametrize("step", ["symptoms", "history"])
 def test_keys_at_a_free_speech_question_ask_to_say_it(caller: Caller, step: str) -> None:
     call = at_question(caller, step)
-    assert call.gather is not None and call.gather.get("input") == "speech"
     call.press("123")
     assert call.heard[0] == SAY_IT
-    assert call.gather is not None and call.gather.get("input") == "speech"
+    assert call.gather is not None
 
 
 def test_keys_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
     call = at_question(caller, "diagnosis")
-    assert call.gather is not None and call.gather.get("input") == "speech"
     call.press("5450")
     assert call.heard == [NO_MATCH, DIAGNOSIS_REPROMPT]
 

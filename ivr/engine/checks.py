@@ -73,7 +73,8 @@ class Checker:
                 if not self.exists(target):
                     self.add(node, fld, f"names unknown node '{target}'")
         for flow, d in self.b.defaults.items():
-            for fld, default in (("operator", d.operator), ("on_fail", d.on_fail)):
+            named = (("operator", d.operator), ("on_fail", d.on_fail), ("main_menu", d.main_menu))
+            for fld, default in named:
                 if default and not self.exists(default):
                     self.add(None, f"defaults.{fld}", f"names unknown node '{default}'", flow)
         self.keys_in_all_languages()
@@ -83,6 +84,8 @@ class Checker:
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
+        if isinstance(node.spec.get("choice"), str):
+            keys.append(("choice", node.spec["choice"]))
         invalid = node.spec.get("invalid")
         if isinstance(invalid, str):
             keys.append(("invalid", invalid))
@@ -116,6 +119,8 @@ class Checker:
                 self.add(node, "catalog", "an ask node needs exactly one of catalog or expect")
             if has_expect and spec["expect"] not in EXPECTS:
                 self.add(node, "expect", f"unknown validator {spec['expect']!r}")
+            if "choice" in spec and not has_catalog:
+                self.add(node, "choice", "only a question with a catalog says choices")
             if has_catalog and self.catalogs is not None and spec["catalog"] not in self.catalogs:
                 self.add(node, "catalog", f"unknown catalog {spec['catalog']!r}")
         if node.kind == "ask" and "validate" in spec and self.actions is not None:
@@ -205,7 +210,10 @@ class Checker:
     def keys_in_all_languages(self) -> None:
         for prompts in self.prompts:
             lang_file = f"prompts/{prompts.language}.yaml"
-            for key in SYSTEM_PROMPTS + SYSTEM_WORDS:
+            needed: tuple[str, ...] = SYSTEM_PROMPTS + SYSTEM_WORDS
+            if any(d.main_menu for d in self.b.defaults.values()):
+                needed += ("words.main_menu",)  # what callers say to go to the main menu
+            for key in needed:
                 if key not in prompts:
                     self.problems.append(f"{lang_file}: missing key '{key}' the engine needs")
             for node in self.b.nodes.values():
@@ -252,7 +260,7 @@ class Checker:
         seen: set[str] = set()
         todo = [self.b.starts[ENTRY_FLOW]]
         for d in self.b.defaults.values():
-            todo += [t for t in (d.operator, d.on_fail) if t]
+            todo += [t for t in (d.operator, d.on_fail, d.main_menu) if t]
         while todo:
             current = todo.pop()
             if current.endswith(".@start"):
