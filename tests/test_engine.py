@@ -455,7 +455,7 @@ def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> No
     # The plan question's `repeat:` says the plans and their keys, not the reprompt.
     assert turn.say == (
         "Summit Health Plan, press 1. Lakeshore Medicaid, press 2. Prairie Care Advantage, "
-        "press 3. Harbor Family Health, press 4. Or say the plan's name.",
+        "press 3. Harbor Family Health, press 4.",
     )
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
