@@ -161,6 +161,7 @@ TABLE: dict[str, Any] = {
     "words": {
         "operator": ["agent", "representative", "a person"],
         "repeat": ["repeat", "say that again"],
+        "main_menu": ["main menu"],
         "filler": ["press", "please", "i", "want", "my", "the", "to"],
         "yes": ["yes", "yeah"],
         "no": ["no", "nope"],
@@ -1522,3 +1523,98 @@ def test_any_keys_get_a_question_or_a_transfer(
 ) -> None:
     before = replace_attempts(state, attempts)
     _answers(real(before, key(digits)))
+
+
+# --- the way out: *0, *8, a lone 0 or 8, and the main menu -----------------------------------
+
+HOME_FLOW = make(
+    {
+        "menu": {
+            "kind": "menu",
+            "prompt": "q.menu",
+            "options": {
+                "1": {"next": "into", "words": "words.menu.order"},
+                "2": {"next": "bye", "words": "words.menu.status"},
+            },
+        },
+        "into": {"kind": "call", "flow": "sub", "next": "bye"},
+    },
+    defaults={"main_menu": "menu", "main_menu_keeps": ["plan"]},
+    flows={
+        "sub": {
+            "start": "npi",
+            "nodes": {
+                "npi": {
+                    "kind": "ask",
+                    "prompt": "q.npi",
+                    "slot": "npi",
+                    "expect": "digits",
+                    "min_digits": 10,
+                    "max_digits": 10,
+                    "next": "weeks",
+                },
+                "weeks": {
+                    "kind": "ask",
+                    "prompt": "q.member",
+                    "slot": "weeks",
+                    "expect": "digits",
+                    "min_digits": 1,
+                    "max_digits": 3,
+                    "next": "urgent",
+                },
+                "urgent": {"kind": "confirm", "prompt": "q.urgent", "yes": "done", "no": "done"},
+                "done": {"kind": "return"},
+            },
+        }
+    },
+)
+
+
+def in_sub(node: str) -> CallState:
+    return CallState(
+        node=f"sub.{node}", slots={"plan": "GOLD", "npi": "1234567893"}, stack=("main.bye",)
+    )
+
+
+@pytest.mark.parametrize("node", ["npi", "weeks", "urgent"])
+@pytest.mark.parametrize("inp", [key("*8"), key("*8#"), said("main menu"), said("the main menu")])
+def test_main_menu_from_a_section_keeps_only_the_kept_slots(node: str, inp: Input) -> None:
+    turn = run_turn(HOME_FLOW, in_sub(node), inp, CTX)
+    assert turn.event.outcome == "main_menu"
+    assert_asks(turn, "main.menu")
+    assert turn.say == ("Press 1 for orders, 2 for status.",)
+    assert public(turn.state.slots) == {"plan": "GOLD"}
+    assert turn.state.stack == ()
+
+
+@pytest.mark.parametrize(
+    ("node", "inp", "outcome"),
+    [
+        ("npi", key("0"), "operator"),  # no NPI is 0
+        ("npi", key("0#"), "operator"),
+        ("weeks", key("0#"), "matched"),  # 0 weeks is an answer...
+        ("weeks", key("*0"), "operator"),  # ...and *0 a person everywhere
+        ("urgent", key("0"), "operator"),
+        ("npi", key("*0#"), "operator"),
+        ("urgent", key("8"), "main_menu"),  # a one-key question: the 8 of *8
+        ("weeks", key("8"), "matched"),  # 8 weeks
+        ("npi", key("8#"), "invalid"),  # not a one-key question: only *8 goes home
+        ("npi", said("zero"), "operator"),
+        ("npi", key("*"), "repeat"),
+    ],
+    ids=repr,
+)
+def test_the_way_out_rule(node: str, inp: Input, outcome: str) -> None:
+    turn = run_turn(HOME_FLOW, in_sub(node), inp, CTX)
+    assert turn.event.outcome == outcome
+    if outcome == "operator":
+        assert_transfers(
+            turn, "general", f"caller_request: caller asked for a person at sub.{node}"
+        )
+
+
+def test_without_a_main_menu_star_eight_is_no_way_out() -> None:
+    turn = run_turn(MEMBER_FLOW, at("main.member"), key("*8"), CTX)
+    assert turn.event.outcome == "invalid"
+    turn = run_turn(MEMBER_FLOW, at("main.member"), said("main menu"), CTX)
+    assert turn.event.outcome == "invalid"

@@ -191,6 +191,15 @@ class Checker:
         if not isinstance(options, Mapping) or not options:
             self.add(node, "options", "a menu needs at least one option")
             return
+        d = self.b.defaults_for(node)
+        if d.main_menu and d.main_menu_key in {str(k) for k in options}:
+            # `*8` at a one-key menu is `*` (the menu again), then 8: here this option.
+            self.warn(
+                node,
+                f"options.{d.main_menu_key}",
+                f"option {d.main_menu_key} is the main-menu key: *{d.main_menu_key} here "
+                "chooses it instead of going to the main menu",
+            )
         for key, option in options.items():
             if not (
                 isinstance(key, str | int) and len(str(key)) == 1 and str(key) in "0123456789*#"
