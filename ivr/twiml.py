@@ -36,6 +36,9 @@ def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
         attrs: dict[str, object] = {}
         if "speech" in g.input:
             attrs["speech_timeout"] = "auto"
+            # Speaking stops the prompt, as a key does: a caller who knows the answer need
+            # not hear the question out (Twilio's default, said so it stays so).
+            attrs["barge_in"] = True
             if g.hints:
                 attrs["hints"] = ", ".join(h.replace(",", " ") for h in g.hints)
         if g.num_digits:

@@ -34,7 +34,7 @@ from ivr.engine import (
     compile_bundle,
     run_turn,
 )
-from ivr.engine.runtime import _key_length
+from ivr.engine.hearing import _key_length
 from ivr.match.catalog import ChoiceCatalog, Entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +161,7 @@ TABLE: dict[str, Any] = {
     "words": {
         "operator": ["agent", "representative", "a person"],
         "repeat": ["repeat", "say that again"],
+        "main_menu": ["main menu"],
         "filler": ["press", "please", "i", "want", "my", "the", "to"],
         "yes": ["yes", "yeah"],
         "no": ["no", "nope"],
@@ -348,8 +349,8 @@ MEMBER_FLOW = make(
 def test_start_greets_then_asks_for_the_plan_by_name_or_key() -> None:
     turn = real_start()
     assert turn.say[0] == t("main.greeting")
-    assert turn.say[1].startswith(t("main.plan.ask").split("{")[0].strip())
-    assert "For Summit Health Plan, press 1. For Lakeshore Medicaid, press 2." in turn.say[1]
+    # The question, not the list of plans: `*` reads the list (see the repeat test).
+    assert turn.say[1] == t("main.plan.ask")
     assert len(turn.say) == 2
     assert_asks(turn, "main.select_plan")
     assert turn.gather is not None
@@ -390,7 +391,7 @@ def test_unknown_plan_key_is_no_match_with_the_reprompt() -> None:
     assert turn.event.outcome == "no_match"
     assert turn.say[0] == t("system.no_match")
     assert turn.say[1].startswith(t("main.plan.reprompt").split("{")[0].strip())
-    assert "For Summit Health Plan, press 1." in turn.say[1]  # {choices} filled in
+    assert "Summit Health Plan, press 1." in turn.say[1]  # {choices} filled in
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
 
@@ -452,7 +453,11 @@ def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> No
     assert first.state.attempts == 1
     turn = real(first.state, inp)
     assert turn.event.outcome == "repeat"
-    assert turn.say == (real_start().say[1],)  # the question itself, not the reprompt
+    # The plan question's `repeat:` says the plans and their keys, not the reprompt.
+    assert turn.say == (
+        "Summit Health Plan, press 1. Lakeshore Medicaid, press 2. Prairie Care Advantage, "
+        "press 3. Harbor Family Health, press 4.",
+    )
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
     # Still two tries left, not one.
@@ -524,6 +529,9 @@ def test_main_menu_by_key_spoken_number_or_words(inp: Input, choice: str) -> Non
 def test_main_menu_options_lead_to_known_flows_or_queues() -> None:
     for choice, target in MENU_OPTIONS.items():
         node = MAIN_NODES[target]
+        if target == "change_plan":  # the plan question again
+            assert node["kind"] == "ask" and node["slot"] == "plan", node
+            continue
         assert node["kind"] in ("goto", "transfer"), (choice, node)
         if node["kind"] == "goto":
             assert (ROOT / "flows" / f"{node['flow']}.yaml").exists(), node["flow"]
@@ -609,7 +617,10 @@ def test_digits_within_min_and_max(inp: Input, member: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "inp", [key("123"), key("1234567"), said("blue"), key("0"), key("12*4")], ids=repr
+    # A lone 0 is not among them: it asks for a person (test_zero_alone_...).
+    "inp",
+    [key("123"), key("1234567"), said("blue"), key("1"), key("12*4")],
+    ids=repr,
 )
 def test_digits_outside_min_and_max_are_invalid(inp: Input) -> None:
     turn = run_turn(MEMBER_FLOW, at("main.member"), inp, CTX)
@@ -704,7 +715,7 @@ def test_date_of_birth(inp: Input) -> None:
     [
         (key("06162024"), "A date of birth can't be in the future."),
         (key("01012030"), "A date of birth can't be in the future."),
-        (key("0"), "That is not a valid date of birth."),
+        (key("1"), "That is not a valid date of birth."),
         (key("13452001"), "That is not a valid date of birth."),
         (said("purple"), "That is not a valid date of birth."),
     ],
@@ -1252,11 +1263,12 @@ def test_free_speech_is_kept_as_said_even_with_operator_words() -> None:
     assert_asks(turn, "main.review")
 
 
-def test_free_speech_question_listens_for_speech() -> None:
+def test_free_speech_question_listens_for_speech_and_the_way_out_keys() -> None:
     first = run_turn(
         INTAKE, at("main.npi"), key(NPI), with_actions(FakeActions(ActionResult("ok")))
     )
-    assert first.gather is not None and first.gather.input == ("speech",)
+    # `input: [speech]`: an answer is spoken, but 0, * and *0 are keys, heard everywhere.
+    assert first.gather is not None and first.gather.input == ("dtmf", "speech")
 
 
 @pytest.mark.parametrize(
@@ -1511,3 +1523,98 @@ def test_any_keys_get_a_question_or_a_transfer(
 ) -> None:
     before = replace_attempts(state, attempts)
     _answers(real(before, key(digits)))
+
+
+# --- the way out: *0, *8, a lone 0 or 8, and the main menu -----------------------------------
+
+HOME_FLOW = make(
+    {
+        "menu": {
+            "kind": "menu",
+            "prompt": "q.menu",
+            "options": {
+                "1": {"next": "into", "words": "words.menu.order"},
+                "2": {"next": "bye", "words": "words.menu.status"},
+            },
+        },
+        "into": {"kind": "call", "flow": "sub", "next": "bye"},
+    },
+    defaults={"main_menu": "menu", "main_menu_keeps": ["plan"]},
+    flows={
+        "sub": {
+            "start": "npi",
+            "nodes": {
+                "npi": {
+                    "kind": "ask",
+                    "prompt": "q.npi",
+                    "slot": "npi",
+                    "expect": "digits",
+                    "min_digits": 10,
+                    "max_digits": 10,
+                    "next": "weeks",
+                },
+                "weeks": {
+                    "kind": "ask",
+                    "prompt": "q.member",
+                    "slot": "weeks",
+                    "expect": "digits",
+                    "min_digits": 1,
+                    "max_digits": 3,
+                    "next": "urgent",
+                },
+                "urgent": {"kind": "confirm", "prompt": "q.urgent", "yes": "done", "no": "done"},
+                "done": {"kind": "return"},
+            },
+        }
+    },
+)
+
+
+def in_sub(node: str) -> CallState:
+    return CallState(
+        node=f"sub.{node}", slots={"plan": "GOLD", "npi": "1234567893"}, stack=("main.bye",)
+    )
+
+
+@pytest.mark.parametrize("node", ["npi", "weeks", "urgent"])
+@pytest.mark.parametrize("inp", [key("*8"), key("*8#"), said("main menu"), said("the main menu")])
+def test_main_menu_from_a_section_keeps_only_the_kept_slots(node: str, inp: Input) -> None:
+    turn = run_turn(HOME_FLOW, in_sub(node), inp, CTX)
+    assert turn.event.outcome == "main_menu"
+    assert_asks(turn, "main.menu")
+    assert turn.say == ("Press 1 for orders, 2 for status.",)
+    assert public(turn.state.slots) == {"plan": "GOLD"}
+    assert turn.state.stack == ()
+
+
+@pytest.mark.parametrize(
+    ("node", "inp", "outcome"),
+    [
+        ("npi", key("0"), "operator"),  # no NPI is 0
+        ("npi", key("0#"), "operator"),
+        ("weeks", key("0#"), "matched"),  # 0 weeks is an answer...
+        ("weeks", key("*0"), "operator"),  # ...and *0 a person everywhere
+        ("urgent", key("0"), "operator"),
+        ("npi", key("*0#"), "operator"),
+        ("urgent", key("8"), "main_menu"),  # a one-key question: the 8 of *8
+        ("weeks", key("8"), "matched"),  # 8 weeks
+        ("npi", key("8#"), "invalid"),  # not a one-key question: only *8 goes home
+        ("npi", said("zero"), "operator"),
+        ("npi", key("*"), "repeat"),
+    ],
+    ids=repr,
+)
+def test_the_way_out_rule(node: str, inp: Input, outcome: str) -> None:
+    turn = run_turn(HOME_FLOW, in_sub(node), inp, CTX)
+    assert turn.event.outcome == outcome
+    if outcome == "operator":
+        assert_transfers(
+            turn, "general", f"caller_request: caller asked for a person at sub.{node}"
+        )
+
+
+def test_without_a_main_menu_star_eight_is_no_way_out() -> None:
+    turn = run_turn(MEMBER_FLOW, at("main.member"), key("*8"), CTX)
+    assert turn.event.outcome == "invalid"
+    turn = run_turn(MEMBER_FLOW, at("main.member"), said("main menu"), CTX)
+    assert turn.event.outcome == "invalid"

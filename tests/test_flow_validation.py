@@ -824,8 +824,11 @@ def test_check_flows_shows_warnings_and_exits_0(tmp_path: Path) -> None:
     doc["nodes"]["agent"]["prompt"] = "main.agent"
     doc["nodes"]["bye"]["prompt"] = "order.goodbye"
     doc["nodes"]["menu"]["options"]["1"].pop("words")
-    # The real main menu prompt announces 0 and 3 too: the menu must offer them.
-    doc["nodes"]["menu"]["options"].update({"0": {"next": "agent"}, "3": {"next": "bye"}})
+    # The real main menu prompt announces 0, 3 and 4 (change the plan) too: the menu must
+    # offer them.
+    doc["nodes"]["menu"]["options"].update(
+        {"0": {"next": "agent"}, "3": {"next": "bye"}, "4": {"next": "bye"}}
+    )
     doc["nodes"]["lookup"] = {
         "kind": "action",
         "action": "check_facility",

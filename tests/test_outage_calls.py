@@ -1,4 +1,5 @@
-"""Outage notices on calls: all-plan ones before plan selection, plan ones right after."""
+"""Outage notices on calls: every notice for the chosen plan (its own and all-plan ones)
+right after the plan is chosen, so the plan question itself is never delayed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from flask.testing import FlaskClient
 from ivr.simulate import Caller
 from ivr.store.models import utcnow
 from tests.conftest import bearer
+from tests.said import said
 
-PLAN_QUESTION = "Please say or select the plan name."
+PLAN_QUESTION = said("main.plan.ask")
 
 
 def iso(delta: dt.timedelta) -> str:
@@ -34,22 +36,27 @@ def post_outage(client: FlaskClient, token_for: Callable[[str], str]) -> Callabl
     return post
 
 
-def test_an_active_notice_for_all_plans_is_heard_once_before_plan_selection(
+def test_an_active_notice_for_all_plans_is_heard_once_right_after_the_plan(
     caller: Caller, post_outage: Callable[..., int]
 ) -> None:
     post_outage(starts_at=iso(-dt.timedelta(hours=1)), ends_at=iso(dt.timedelta(hours=3)))
     call = caller.dial()
+    assert call.heard == [said("main.greeting"), PLAN_QUESTION]  # nothing before the question
+    call.press("1")
+    assert call.heard[0] == "Summit Health Plan."
     assert call.heard[1].startswith(
         "Portal maintenance: The portal is down for upgrades. Expected to be resolved by "
     )
-    assert call.heard[2].startswith(PLAN_QUESTION)
-    call.press("1")
+    assert call.heard[-1] == said("main.menu.prompt")
+    call.press("4").press("2")  # another plan: the notice was heard already
+    assert not any("Portal maintenance" in line for line in call.heard)
+    call.press("*8")  # the main menu: not again either
     assert not any("Portal maintenance" in line for line in call.heard)
 
 
 def test_an_open_ended_notice_says_no_end(caller: Caller, post_outage: Callable[..., int]) -> None:
     post_outage(starts_at=iso(-dt.timedelta(minutes=5)), title="Claims system down.")
-    call = caller.dial()
+    call = caller.dial().press("1")
     assert call.heard[1] == "Claims system down: The portal is down for upgrades."
 
 
@@ -66,7 +73,7 @@ def test_a_notice_outside_its_window_is_never_played(
 ) -> None:
     post_outage(starts_at=iso(starts), ends_at=iso(ends))
     call = caller.dial()
-    assert call.heard[1].startswith(PLAN_QUESTION)
+    assert call.heard[1] == PLAN_QUESTION
     call.press("1")
     assert not any("Portal maintenance" in line for line in call.transcript)
 
@@ -80,7 +87,7 @@ def test_a_deleted_notice_is_not_played(
     outage = post_outage(starts_at=iso(-dt.timedelta(hours=1)))
     response = client.delete(f"/api/v1/outages/{outage}", headers=bearer(token_for("admin")))
     assert response.status_code == 204
-    assert caller.dial().heard[1].startswith(PLAN_QUESTION)
+    assert not any("Portal maintenance" in line for line in caller.dial().press("1").transcript)
 
 
 @pytest.mark.parametrize(("plan_key", "heard"), [("1", True), ("2", False)])
@@ -94,12 +101,12 @@ def test_a_plan_notice_is_heard_right_after_choosing_that_plan(
         starts_at=iso(-dt.timedelta(hours=1)),
     )
     call = caller.dial()
-    assert call.heard[1].startswith(PLAN_QUESTION)
+    assert call.heard[1] == PLAN_QUESTION
     call.press(plan_key)
-    said = [line for line in call.heard if line.startswith("Summit eligibility delays")]
-    assert bool(said) == heard
+    notices = [line for line in call.heard if line.startswith("Summit eligibility delays")]
+    assert bool(notices) == heard
     if heard:
-        assert call.heard.index(said[0]) == 1, "right after the plan's name"
+        assert call.heard.index(notices[0]) == 1, "right after the plan's name"
         assert call.heard[-1].startswith("For a new order number, press 1.")
 
 
@@ -114,6 +121,6 @@ def test_spanish_text_is_used_when_the_call_is_in_spanish(
         starts_at=iso(-dt.timedelta(hours=1)),
     )
     app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
-    call = Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial()
+    call = Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial().press("1")
     assert "Fuera de servicio." in call.heard[1]
     assert "Se espera resolver" not in call.heard[1]

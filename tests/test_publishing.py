@@ -22,7 +22,7 @@ from tests.conftest import AUTH_TOKEN
 
 OLD_MENU = "For a new order number, press 1."
 NEW_MENU = "Press 1 for a new order number."
-GREETING = "Thanks for calling the imaging prior authorization line."
+GREETING = "Imaging prior authorization."
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from ivr.actions.registry import ACTIONS, Facts, Registered, mask_phi, run_actio
 from ivr.engine import ActionResult
 from ivr.simulate import Caller
 from ivr.store.models import Call
+from tests.said import said
 
 PHI = "member 912345678 born 1960-03-05 (03/05/1960) id W123456789 not in plan SUMMIT"
 
@@ -104,14 +105,14 @@ def test_a_call_whose_action_fails_goes_on_and_the_log_names_call_and_action(
     caplog: pytest.LogCaptureFixture,
     session: Any,
 ) -> None:
-    """The first node of every call announces outages; a failure there must not look like
-    the store being down, and the log must say which call and which action."""
+    """Every call announces outages once a plan is chosen; a failure there must not look
+    like the store being down, and the log must say which call and which action."""
     monkeypatch.setitem(
         ACTIONS, "announce_outages", _raising("announce_outages", RuntimeError(PHI))
     )
     caplog.set_level(logging.INFO)
-    call = caller.dial()
-    assert call.heard[-1].startswith("Please say or select the plan name.")
+    call = caller.dial().press("1")
+    assert call.heard[-1] == said("main.menu.prompt")
     lines = [r.getMessage() for r in caplog.records if r.name == "ivr.actions"]
     assert lines == [
         f"action announce_outages failed on call {call.sid}: RuntimeError: {mask_phi(PHI)}"
@@ -136,7 +137,8 @@ def test_scratch_is_kept_apart_from_the_callers_answers(
         ACTIONS, "announce_outages", Registered(noting, original.outcomes, original.fills)
     )
     call = caller.dial()
-    call.press("1")  # a plan: the plan's own announcement runs
+    call.press("1")  # a plan: the notices are announced once it is chosen
+    call.press("4").press("2")  # another plan: its notices, the scratch handed back
     assert seen == [{}, {"checked": [1]}]
     row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
     assert row.scratch == {"checked": [1, 1]}

@@ -16,7 +16,7 @@ from ivr.config import ConfigError
 from ivr.simulate import Caller, FlaskTransport, Reply, sign
 from ivr.store.models import Call, CallEvent
 from tests.conftest import AUTH_TOKEN, base_config
-from tests.said import said
+from tests.said import said as sd
 
 MENU_HINT = "For a new order number, press 1."
 
@@ -50,9 +50,10 @@ def test_incoming_answers_greeting_and_plan_question(caller: Caller) -> None:
     assert gather.get("actionOnEmptyResult") == "true"
     assert "Summit Health Plan" in (gather.get("hints") or "")
     said = [el.text for el in gather.findall("Say")]
-    assert said[0].startswith("Thanks for calling the imaging prior authorization line")
-    assert "select the plan name" in said[1]
-    assert "For Lakeshore Medicaid, press 2." in said[1]
+    assert said == [sd("main.greeting"), sd("main.plan.ask")]
+    # The plans are read on `*` (the question's own `repeat:`), not before the caller can act.
+    call.press("*")
+    assert "Lakeshore Medicaid, press 2." in call.heard[0]
 
 
 def test_twiml_content_type(client: FlaskClient) -> None:
@@ -227,7 +228,7 @@ def test_speech_call(
 def test_main_menu_one_starts_the_order_intake(caller: Caller, choice: str) -> None:
     call = caller.dial().press("1")
     call.press(choice) if choice.isdigit() else call.say(choice)
-    assert call.heard[0] == said("order.intro")
+    assert call.heard[0] == sd("order.intro")
     assert call.gather is not None
 
 
@@ -256,7 +257,8 @@ def test_plan_menu_in_the_middle_of_the_gather_speaks_the_selected_plan(caller: 
 def test_silence_reprompts_then_reaches_a_person(caller: Caller, session: Any) -> None:
     call = caller.dial().silence()
     assert call.heard[0] == "Sorry, I didn't hear anything."
-    assert "for example, Summit Health Plan" in call.heard[1]
+    assert call.heard[1].startswith(sd("main.plan.reprompt").split("{")[0].strip())
+    assert "Summit Health Plan, press 1." in call.heard[1]
     call.silence()
     assert call.gather is not None
     call.silence()
@@ -273,7 +275,7 @@ def test_nonsense_speech_then_a_good_answer_resets_the_count(caller: Caller, ses
     call.say("xyzzy").say("summit")
     assert any(MENU_HINT in line for line in call.heard)
     call.press("9")
-    call.press("8")
+    call.press("6")  # not 8: at a one-key question 8 is the main menu (*8)
     assert call.gather is not None, "a new question starts a new count"
     call.press("7")
     assert call.enqueued == "general"

@@ -83,7 +83,8 @@ class Checker:
                 if not self.exists(target):
                     self.add(node, fld, f"names unknown node '{target}'")
         for flow, d in self.b.defaults.items():
-            for fld, default in (("operator", d.operator), ("on_fail", d.on_fail)):
+            named = (("operator", d.operator), ("on_fail", d.on_fail), ("main_menu", d.main_menu))
+            for fld, default in named:
                 if default and not self.exists(default):
                     self.add(None, f"defaults.{fld}", f"names unknown node '{default}'", flow)
         self.keys_in_all_languages()
@@ -93,6 +94,8 @@ class Checker:
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
+        if isinstance(node.spec.get("choice"), str):
+            keys.append(("choice", node.spec["choice"]))
         invalid = node.spec.get("invalid")
         if isinstance(invalid, str):
             keys.append(("invalid", invalid))
@@ -136,6 +139,8 @@ class Checker:
                 isinstance(skip, str) and len(skip) == 1 and skip in "123456789#"
             ):
                 self.add(node, "skip_key", "must be one keypad key: 1 to 9 or #")
+            if "choice" in spec and not has_catalog:
+                self.add(node, "choice", "only a question with a catalog says choices")
             if has_catalog and self.catalogs is not None and spec["catalog"] not in self.catalogs:
                 self.add(node, "catalog", f"unknown catalog {spec['catalog']!r}")
         if node.kind == "ask" and "validate" in spec and self.actions is not None:
@@ -206,6 +211,15 @@ class Checker:
         if not isinstance(options, Mapping) or not options:
             self.add(node, "options", "a menu needs at least one option")
             return
+        d = self.b.defaults_for(node)
+        if d.main_menu and d.main_menu_key in {str(k) for k in options}:
+            # `*8` at a one-key menu is `*` (the menu again), then 8: here this option.
+            self.warn(
+                node,
+                f"options.{d.main_menu_key}",
+                f"option {d.main_menu_key} is the main-menu key: *{d.main_menu_key} here "
+                "chooses it instead of going to the main menu",
+            )
         for key, option in options.items():
             if not (
                 isinstance(key, str | int) and len(str(key)) == 1 and str(key) in "0123456789*#"
@@ -225,7 +239,10 @@ class Checker:
     def keys_in_all_languages(self) -> None:
         for prompts in self.prompts:
             lang_file = f"prompts/{prompts.language}.yaml"
-            for key in SYSTEM_PROMPTS + SYSTEM_WORDS:
+            needed: tuple[str, ...] = SYSTEM_PROMPTS + SYSTEM_WORDS
+            if any(d.main_menu for d in self.b.defaults.values()):
+                needed += ("words.main_menu",)  # what callers say to go to the main menu
+            for key in needed:
                 if key not in prompts:
                     self.problems.append(f"{lang_file}: missing key '{key}' the engine needs")
             for node in self.b.nodes.values():
@@ -272,7 +289,7 @@ class Checker:
         seen: set[str] = set()
         todo = [self.b.starts[ENTRY_FLOW]]
         for d in self.b.defaults.values():
-            todo += [t for t in (d.operator, d.on_fail) if t]
+            todo += [t for t in (d.operator, d.on_fail, d.main_menu) if t]
         while todo:
             current = todo.pop()
             if current.endswith(".@start"):

@@ -87,10 +87,14 @@ def compile_bundle(
 
     entry = defaults.get(ENTRY_FLOW)
     if entry is not None:
-        # A flow without its own operator or on_fail uses the main flow's.
+        # A flow without its own operator, on_fail or main menu uses the main flow's.
         for flow, d in list(defaults.items()):
             defaults[flow] = replace(
-                d, operator=d.operator or entry.operator, on_fail=d.on_fail or entry.on_fail
+                d,
+                operator=d.operator or entry.operator,
+                on_fail=d.on_fail or entry.on_fail,
+                main_menu=d.main_menu or entry.main_menu,
+                main_menu_keeps=d.main_menu_keeps or entry.main_menu_keeps,
             )
     bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
     warnings: list[str] = []
@@ -113,12 +117,26 @@ def _defaults(file: str, flow: str, raw: Any, problems: list[str]) -> Defaults:
     if not isinstance(attempts, int) or attempts < 1:
         problems.append(problem(file, None, "defaults.attempts", "must be a positive integer"))
         attempts = 3
+    keys: dict[str, str] = {}
+    for name, default in (("operator_key", "0"), ("repeat_key", "*"), ("main_menu_key", "8")):
+        keys[name] = str(raw.get(name, default))
+        if len(keys[name]) != 1 or keys[name] not in "0123456789*":
+            problems.append(problem(file, None, f"defaults.{name}", "must be one keypad key"))
+            keys[name] = default
+    keeps = raw.get("main_menu_keeps", [])
+    if not isinstance(keeps, list) or not all(isinstance(k, str) for k in keeps):
+        problems.append(problem(file, None, "defaults.main_menu_keeps", "must be a list of slots"))
+        keeps = []
+    main_menu = raw.get("main_menu")
     return Defaults(
         operator=qualify(flow, raw["operator"]) if isinstance(raw.get("operator"), str) else None,
         on_fail=qualify(flow, raw["on_fail"]) if isinstance(raw.get("on_fail"), str) else None,
         attempts=attempts,
-        operator_key=str(raw.get("operator_key", "0")),
-        repeat_key=str(raw.get("repeat_key", "*")),
+        main_menu=qualify(flow, main_menu) if isinstance(main_menu, str) else None,
+        main_menu_keeps=tuple(keeps),
+        operator_key=keys["operator_key"],
+        repeat_key=keys["repeat_key"],
+        main_menu_key=keys["main_menu_key"],
     )
 
 

@@ -39,6 +39,8 @@ def check_placeholders(checker: Checker) -> None:
                 if key not in prompts:
                     continue  # reported as a missing prompt
                 known = (after if fld.startswith("invalid") else before) | local
+                if fld == "choice":
+                    known = known | {"key", "label"}
                 if ANY in known:
                     continue
                 try:
@@ -102,7 +104,7 @@ def _filled_on_arrival(checker: Checker) -> dict[str, set[str]]:
             out += returns_to
         d = bundle.defaults_for(node)
         if node.kind in INPUT_KINDS or node.kind in ("call", "return"):
-            out += [t for t in (d.operator, d.on_fail) if t]
+            out += [t for t in (d.operator, d.on_fail, d.main_menu) if t]
         resolved = []
         for target in out:
             if target.endswith(".@start"):

@@ -23,7 +23,17 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "menu": (
         frozenset({"options"}),
         frozenset(
-            {"prompt", "reprompt", "attempts", "on_fail", "input", "hints", "timeout", "max_visits"}
+            {
+                "prompt",
+                "reprompt",
+                "repeat",
+                "attempts",
+                "on_fail",
+                "input",
+                "hints",
+                "timeout",
+                "max_visits",
+            }
         ),
         frozenset({"on_fail"}),
     ),
@@ -32,12 +42,14 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
         frozenset(
             {
                 "reprompt",
+                "repeat",
                 "attempts",
                 "on_fail",
                 "input",
                 "hints",
                 "timeout",
                 "catalog",
+                "choice",
                 "expect",
                 "min_digits",
                 "max_digits",
@@ -55,7 +67,7 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     ),
     "confirm": (
         frozenset({"prompt", "yes", "no"}),
-        frozenset({"reprompt", "attempts", "on_fail", "input", "timeout", "max_visits"}),
+        frozenset({"reprompt", "repeat", "attempts", "on_fail", "input", "timeout", "max_visits"}),
         frozenset({"yes", "no", "on_fail"}),
     ),
     "action": (
@@ -72,10 +84,22 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "return": (frozenset(), frozenset(), frozenset()),
     "language": (frozenset({"language", "next"}), frozenset(), frozenset({"next"})),
 }
-PROMPT_FIELDS = ("prompt", "reprompt")
+# `repeat` is what `*` (or "repeat") says at the question, when not its prompt again.
+PROMPT_FIELDS = ("prompt", "reprompt", "repeat")
 EXPECTS = frozenset({"digits", "date", "digits_or_date", "yesno", "text", "choice"})
 FLOW_KEYS = frozenset({"description", "start", "defaults", "nodes"})
-DEFAULT_KEYS = frozenset({"operator", "on_fail", "attempts", "operator_key", "repeat_key"})
+DEFAULT_KEYS = frozenset(
+    {
+        "operator",
+        "on_fail",
+        "attempts",
+        "operator_key",
+        "repeat_key",
+        "main_menu",
+        "main_menu_key",
+        "main_menu_keeps",
+    }
+)
 
 
 class FlowError(ValueError):
@@ -141,11 +165,24 @@ class Node:
 
 @dataclass(frozen=True)
 class Defaults:
+    """A flow's defaults; a flow without its own operator, on_fail or main menu uses main's.
+
+    The way out of every question (see `hearing.way_out`): `repeat_key` repeats it;
+    `repeat_key` + `operator_key` (`*0`) reaches a person and `repeat_key` + `main_menu_key`
+    (`*8`) goes to `main_menu`, from any question; `operator_key` alone where it is not itself
+    an answer, and `main_menu_key` alone at a one-key question where it is not an option.
+    Going to the main menu keeps only the slots in `main_menu_keeps` (the plan) and closes
+    every open `call`.
+    """
+
     operator: str | None = None
     on_fail: str | None = None
     attempts: int = 3
     operator_key: str = "0"
     repeat_key: str = "*"
+    main_menu: str | None = None
+    main_menu_key: str = "8"
+    main_menu_keeps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

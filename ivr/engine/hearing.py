@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 from ivr.engine.graph import Bundle, Node
 from ivr.engine.types import (
     CallState,
+    Catalog,
     EngineError,
     Input,
     Match,
@@ -35,13 +36,15 @@ if TYPE_CHECKING:
 _WORD = re.compile(r"[^\w\s']+")
 MAX_CHOICES = 4  # entries one keypad answer may stand for and still be offered by ear
 BACK_KEY = "9"  # "enter it again" at a choice among keyed entries
+DATE_KEYS = 8  # a keyed date is MMDDYYYY
 
 
 @dataclass(frozen=True)
 class Heard:
     """What the caller's input meant at an input node."""
 
-    outcome: str  # matched | repeat | operator | no_input | no_match | invalid | low_confidence
+    # matched | repeat | operator | main_menu | no_input | no_match | invalid | low_confidence
+    outcome: str
     next: str | None = None
     slots: Mapping[str, Any] = field(default_factory=dict)
     matched: str | None = None
@@ -74,29 +77,16 @@ def _strip_filler(text: str, ctx: Context) -> str:
 
 
 def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Context) -> Heard:
-    defaults = bundle.defaults_for(node)
     if inp.kind == "none" or (inp.kind == "dtmf" and not inp.digits):
         return Heard("no_input")
     if inp.kind == "speech" and not _clean(inp.speech):
         return Heard("no_input")
-    if inp.kind == "dtmf":
-        digits = inp.digits.strip()
-        if digits.rstrip("#") == defaults.repeat_key:
-            return Heard("repeat")
-        if digits.rstrip("#") == defaults.operator_key and not _zero_is_answer(node):
-            return Heard("operator")
-    elif node.get("expect") != "text":
-        text = _clean(inp.speech)
-        if _has_phrase(text, ctx.prompts.words("words.operator")):
-            return Heard("operator", matched="operator", confidence=inp.confidence)
-        spoken = spoken_digits(_strip_filler(text, ctx))
-        if spoken == defaults.operator_key and not _zero_is_answer(node):
-            return Heard("operator", matched="operator", confidence=inp.confidence)
-        # "Say it again" is a menu's own option where one says so (hear the number again).
-        if _has_phrase(text, ctx.prompts.words("words.repeat")) and not _option_hit(
-            node, text, ctx
-        ):
-            return Heard("repeat")
+    out = way_out(bundle, node, inp, ctx)
+    if out is not None:
+        return out
+    if inp.kind == "dtmf" and "dtmf" not in _modes(node):
+        # Keys reach a speech-only question for the way out; any other key is no answer.
+        return Heard("invalid", reason_prompt=_invalid_prompt(node, "not_speech"))
     if node.kind == "menu":
         return _menu(node, inp, ctx)
     if node.kind == "confirm":
@@ -110,6 +100,130 @@ def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Con
     if heard.outcome == "matched" and node.get("validate"):
         return _validate(node, state, heard, ctx)
     return heard
+
+
+def way_out(bundle: Bundle, node: Node, inp: Input, ctx: Context) -> Heard | None:
+    """The way out of any question, one rule for every kind, or None for an answer.
+
+    Keys (the whole entry, without the closing `#`): `*` repeats the question; `*0` reaches
+    a person and `*8` the main menu, everywhere; `0` alone reaches a person wherever a lone 0
+    is not itself an answer (a number question takes 0 weeks); `8` alone is the main menu at
+    a one-key question (a menu, yes or no, a plan key) that has no 8 of its own: there the
+    `*` of `*8` has already repeated the question when the 8 comes. Words: "agent",
+    "representative"..., "main menu", "repeat"; at a question that takes free speech only an
+    answer that is nothing but such a request, so "the patient asked to see a specialist" is
+    an answer.
+    """
+    d = bundle.defaults_for(node)
+    home = d.main_menu is not None
+    if inp.kind == "dtmf":
+        entry = inp.digits.strip().rstrip("#")
+        if entry == d.repeat_key:
+            return Heard("repeat")
+        if entry == d.repeat_key + d.operator_key:
+            return Heard("operator")
+        if home and entry == d.repeat_key + d.main_menu_key:
+            return Heard("main_menu")
+        return _lone_key(node, entry, d.operator_key, d.main_menu_key if home else None, ctx)
+    text = _clean(inp.speech)
+    request = _only_phrase if node.get("expect") == "text" else _has_phrase_of
+    if request(text, "words.operator", ctx):
+        return Heard("operator", matched="operator", confidence=inp.confidence)
+    if home and request(text, "words.main_menu", ctx):
+        return Heard("main_menu", matched="main_menu", confidence=inp.confidence)
+    if node.get("expect") == "text":
+        return Heard("repeat") if request(text, "words.repeat", ctx) else None
+    heard = _lone_key(
+        node, spoken_digits(_strip_filler(text, ctx)) or "", d.operator_key, None, ctx
+    )
+    if heard is not None:
+        return replace(heard, matched=heard.outcome, confidence=inp.confidence)
+    # "Say it again" is a menu's own option where one says so (hear the number again).
+    if _has_phrase(text, ctx.prompts.words("words.repeat")) and not _option_hit(node, text, ctx):
+        return Heard("repeat")
+    return None
+
+
+def _lone_key(
+    node: Node, entry: str, operator_key: str, main_menu_key: str | None, ctx: Context
+) -> Heard | None:
+    # A menu's own 0 is the way to a person too: heard as asking for one at this question.
+    if entry == operator_key and (node.kind == "menu" or not _is_answer(node, entry, ctx)):
+        return Heard("operator")
+    if (
+        main_menu_key is not None
+        and entry == main_menu_key
+        and keys_expected(node, ctx) == 1
+        and not _is_answer(node, entry, ctx)
+    ):
+        return Heard("main_menu")
+    return None
+
+
+def _is_answer(node: Node, entry: str, ctx: Context) -> bool:
+    """Whether the keys `entry` are an answer the question itself takes."""
+    if node.kind == "menu":
+        return entry in {str(k) for k in node.spec["options"]}
+    if node.kind == "confirm" or node.get("expect") == "yesno":
+        return yes_no(entry, ctx.prompts.language) is not None
+    catalog = ctx.catalogs.get(node.get("catalog", ""))
+    if catalog is not None:
+        return catalog.by_key(entry) is not None
+    if node.get("expect") in ("digits", "digits_or_date"):
+        return _fits(node, entry)
+    return False  # a date, free speech
+
+
+def _modes(node: Node) -> tuple[str, ...]:
+    return tuple(node.get("input") or ("dtmf", "speech"))
+
+
+def keys_expected(node: Node, ctx: Context) -> int | None:
+    """How many keys answer the question, when that is fixed: its Gather's numDigits."""
+    if node.kind == "menu":
+        options = node.get("options") or {}
+        return 1 if all(len(str(k)) == 1 for k in options) else None
+    if node.kind == "confirm" or node.get("expect") in ("yesno", "choice"):
+        return 1
+    if node.get("expect") == "text" and node.get("skip_key"):
+        return 1  # the one key that skips (or a way out: 0, or * then a key)
+    if node.kind != "ask":
+        return None
+    count: int | None = None
+    catalog = ctx.catalogs.get(node.get("catalog", ""))
+    if catalog is not None:
+        count = _key_length(catalog)
+    elif node.get("expect") == "date":
+        # MMDDYYYY: the 8th key answers at once; `#` still ends a shorter entry, and
+        # numDigits never cuts speech.
+        count = DATE_KEYS
+    lo, hi = node.get("min_digits"), node.get("max_digits")
+    if lo is not None and lo == hi:
+        count = int(lo)
+    return count
+
+
+def _key_length(catalog: Catalog) -> int | None:
+    """The one length of every key of a catalog (plan keys 1, facility NPIs 10), or None.
+
+    A catalog whose keys are not listed (exam codes) may say it with `key_digits`.
+    """
+    keys = [k for k, _ in catalog.choices()]
+    lengths = {len(k) for k in keys}
+    if len(lengths) == 1 and all(k.isdigit() for k in keys):
+        return lengths.pop()
+    declared = getattr(catalog, "key_digits", None)
+    return declared if isinstance(declared, int) and declared > 0 else None
+
+
+def _has_phrase_of(text: str, key: str, ctx: Context) -> bool:
+    return _has_phrase(text, ctx.prompts.words(key)) is not None
+
+
+def _only_phrase(text: str, key: str, ctx: Context) -> bool:
+    """The whole answer, its filler words aside, is one of the phrases `key` lists."""
+    said = _strip_filler(text, ctx)
+    return any(said in (_clean(p), _strip_filler(_clean(p), ctx)) for p in ctx.prompts.words(key))
 
 
 def _invalid_prompt(node: Node, reason: str) -> str:
@@ -144,11 +258,6 @@ def _option_hit(node: Node, text: str, ctx: Context) -> bool:
     return any(
         _has_phrase(text, ctx.prompts.words(option.get("words", ""))) for option in options.values()
     )
-
-
-def _zero_is_answer(node: Node) -> bool:
-    """At a digits question, 0 is a digit, not a request for a person."""
-    return node.kind == "ask" and node.get("expect") in ("digits", "date", "digits_or_date")
 
 
 def _menu(node: Node, inp: Input, ctx: Context) -> Heard:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ivr.engine.graph import INPUT_KINDS, Bundle, Node
-from ivr.engine.hearing import interpret, qualified
+from ivr.engine.hearing import interpret, keys_expected, qualified
 from ivr.engine.menus import menu_prompt
 from ivr.engine.prompts import Prompts
 from ivr.engine.types import (
@@ -26,7 +26,6 @@ from ivr.engine.types import (
 
 ESCALATION = "_escalation"
 MAX_HINTS = 80
-DATE_KEYS = 8  # a keyed date is MMDDYYYY
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,14 @@ def run_turn(bundle: Bundle, state: CallState, inp: Input, ctx: Context) -> Turn
             raise EngineError(f"no operator node for flow {node.flow!r}")
         moved = state.moved(target, **{ESCALATION: f"caller asked for a person at {node.id}"})
         return _walk(bundle, moved, ctx, [], event)
+    if heard.outcome == "main_menu" and defaults.main_menu:
+        # Home, keeping only what the flow keeps (the plan): every open section is closed
+        # and the next task starts fresh; what an action saved (a draft) stays saved.
+        kept = {k: state.slots[k] for k in defaults.main_menu_keeps if k in state.slots}
+        home = replace(state, node=defaults.main_menu, slots=kept, attempts=0, stack=())
+        return _walk(bundle, home, ctx, [], event)
     if heard.outcome == "repeat":
-        return _ask(node, state, ctx, [], event, key="prompt")
+        return _ask(node, state, ctx, [], event, key="repeat")
 
     attempts = state.attempts + 1
     limit = node.get("attempts") or defaults.attempts
@@ -121,8 +126,10 @@ def _values(node: Node, state: CallState, ctx: Context) -> dict[str, Any]:
     values = {k: v for k, v in state.slots.items() if not k.startswith("_")}
     catalog = ctx.catalogs.get(node.get("catalog", ""))
     if catalog is not None:
+        # A question may say its choices its own way (`choice:`, e.g. "{label}, press {key}.").
+        line = node.get("choice") or "system.catalog_choice"
         choice = [
-            ctx.prompts.render("system.catalog_choice", {"key": key, "label": label})
+            ctx.prompts.render(line, {"key": key, "label": label})
             for key, label in catalog.choices()
         ]
         joiner = ctx.prompts.text("system.catalog_choice_joiner") or " "
@@ -148,7 +155,7 @@ def _called(bundle: Bundle, node_id: str) -> str | None:
 def _ask(
     node: Node, state: CallState, ctx: Context, says: list[str], event: Event, *, key: str
 ) -> Turn:
-    prompt_key = node.get(key) if key == "prompt" else node.get("reprompt") or node.get("prompt")
+    prompt_key = node.get(key) if key == "prompt" else node.get(key) or node.get("prompt")
     if prompt_key is None:  # a menu that says its own options
         says.append(menu_prompt(node.spec["options"], ctx.prompts))
     else:
@@ -160,60 +167,34 @@ def _ask(
 
 def _gather(node: Node, ctx: Context) -> Gather:
     hints: list[str] = []
-    num_digits: int | None = None
     finish_on_key = "#"
     if node.kind == "menu":
         options = node.get("options") or {}
         for option in options.values():
             hints.extend(ctx.prompts.words(option.get("words", "")))
-        if all(len(str(k)) == 1 for k in options):
-            num_digits = 1
     elif node.kind == "confirm":
-        num_digits = 1
         hints.extend(ctx.prompts.words("words.yes") + ctx.prompts.words("words.no"))
     elif node.kind == "ask":
         catalog = ctx.catalogs.get(node.get("catalog", ""))
         if catalog is not None:
             hints.extend(catalog.hints())
-            num_digits = _key_length(catalog)
-        if node.get("expect") in ("yesno", "choice"):
-            num_digits = 1
-        elif node.get("expect") == "text" and node.get("skip_key"):
+        if node.get("expect") == "text" and node.get("skip_key"):
             # The one key that skips is the whole keypad answer: taken at once, `#` too.
-            num_digits = 1
             finish_on_key = ""
-        elif node.get("expect") == "date":
-            # MMDDYYYY: the 8th key answers at once; `#` still ends a shorter entry, and
-            # numDigits never cuts speech.
-            num_digits = DATE_KEYS
-        lo, hi = node.get("min_digits"), node.get("max_digits")
-        if lo is not None and lo == hi:
-            num_digits = int(lo)
     hint_key = node.get("hints")
     if isinstance(hint_key, str):
         hints = list(ctx.prompts.words(hint_key)) + hints
     unique = tuple(dict.fromkeys(h for h in hints if h))[:MAX_HINTS]
+    modes = tuple(node.get("input") or ("dtmf", "speech"))
     return Gather(
         action_node=node.id,
-        input=tuple(node.get("input") or ("dtmf", "speech")),
+        # Keys are heard at every question, a speech-only one too: `0`, `*` and `*8`.
+        input=modes if "dtmf" in modes else ("dtmf", *modes),
         hints=unique,
-        num_digits=num_digits,
+        num_digits=keys_expected(node, ctx),
         finish_on_key=finish_on_key,
         timeout=int(node.get("timeout") or ctx.gather_timeout),
     )
-
-
-def _key_length(catalog: Catalog) -> int | None:
-    """The one length of every key of a catalog (plan keys 1, facility NPIs 10), or None.
-
-    A catalog whose keys are not listed (exam codes) may say it with `key_digits`.
-    """
-    keys = [k for k, _ in catalog.choices()]
-    lengths = {len(k) for k in keys}
-    if len(lengths) == 1 and all(k.isdigit() for k in keys):
-        return lengths.pop()
-    declared = getattr(catalog, "key_digits", None)
-    return declared if isinstance(declared, int) and declared > 0 else None
 
 
 def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event: Event) -> Turn:

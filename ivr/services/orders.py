@@ -97,11 +97,14 @@ def find(session: so.Session, number: str) -> Order | None:
     ).first()
 
 
-def draft_for_call(session: so.Session, call_sid: str) -> Order | None:
+def draft_for_call(session: so.Session, call_sid: str, reference_number: str) -> Order | None:
+    """The call's draft with that reference number, while it is a draft."""
     return session.scalars(
-        sa.select(Order)
-        .where(Order.call_sid == call_sid, Order.status == OrderStatus.DRAFT)
-        .order_by(Order.id.desc())
+        sa.select(Order).where(
+            Order.call_sid == call_sid,
+            Order.reference_number == reference_number,
+            Order.status == OrderStatus.DRAFT,
+        )
     ).first()
 
 
@@ -143,8 +146,14 @@ def save_draft(
     slots: Mapping[str, Any],
     randbelow: Random = secrets.randbelow,
 ) -> Order:
-    """Create or update the call's draft from what the caller has answered so far."""
-    order = draft_for_call(session, call_sid)
+    """Create or update the call's draft from what the caller has answered so far.
+
+    The draft is the one the slots name (`reference_number`, filled by the first save): a
+    call that leaves a request for the main menu and starts another keeps the first as it was
+    saved, and the second is a draft of its own.
+    """
+    reference = slots.get("reference_number")
+    order = draft_for_call(session, call_sid, str(reference)) if reference else None
     if order is None:
         order = Order(
             status=OrderStatus.DRAFT,
