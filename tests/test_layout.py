@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 IVR = ROOT / "ivr"
 
 # What a business act (a module of ivr.services) may load of ivr besides the bare package:
-# the store, the matchers, the criteria, the engine's plain types, the settings. Never a web
+# the store, the matchers, the criteria, the engine's plain types, the settings, the rule for
+# safe text (ivr.safetext: no control characters, itself importing nothing). Never a web
 # door (voice, api), the flow actions that call it, the CLI, or the flow versions.
 BUSINESS_ACTS_STAND_ON = (
     "ivr.config",
@@ -25,6 +26,7 @@ BUSINESS_ACTS_STAND_ON = (
     "ivr.match",
     "ivr.criteria",
     "ivr.engine",
+    "ivr.safetext",
 )
 
 LOADED_BY_EACH = """
