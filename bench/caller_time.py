@@ -101,9 +101,12 @@ def status_check(number: str) -> Callable[[SimulatedCall], None]:
 
 
 def reset_registered_mobile(call: SimulatedCall) -> None:
-    """From jmorales's registered mobile: the account is known, only the ZIP is asked."""
+    """From jmorales's registered mobile: the account is known (1: this phone's account, when
+    the line offers another), then only the ZIP is asked."""
     for keys in ("1", "3", "1"):
         call.press(keys)
+    if "press 1" in call.text:  # "For the account registered to this phone, press 1."
+        call.press("1")
     call.press("10016#")
 
 
