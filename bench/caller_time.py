@@ -82,7 +82,7 @@ def answer_criteria(call: SimulatedCall) -> None:
 
     The member is under 50, so lumbar MRI's criteria ask all their questions: the worst case.
     """
-    for _ in range(6):
+    for _ in range(12):
         text = call.text
         if "To submit, press 1" in text:
             return
