@@ -3,7 +3,9 @@
 Places real calls in-process (signed webhooks, a fresh SQLite store) and estimates: every
 word the line speaks at 160 words per minute, plus 3 seconds per answer the caller gives.
 
-- order request, by keypad and by speech: to the first reading of the order number;
+- order request, by keypad (a spoken diagnosis and symptoms), by keys only (the diagnosis
+  as its code, symptoms and history skipped with `#`) and by speech: to the first reading of
+  the order number;
 - status check, by keypad: plan, existing order, number and NPI, to the end of the status
   read (the menu after it not counted);
 - password reset, by keypad: plan, help desk, reset, to the end of "we've sent a code" (the
@@ -54,6 +56,17 @@ def keypad(call: SimulatedCall) -> None:
     call.say("low back pain")
     call.say("lower back pain for eight weeks")
     call.say("physical therapy and ibuprofen for seven weeks")
+    call.press(FACILITY)
+    answer_criteria(call)
+    call.press("1")
+
+
+def keys_only(call: SimulatedCall) -> None:
+    """No word said: the diagnosis as its code by keys (M54.50), symptoms and history skipped."""
+    for keys in ("1", "1", "1234567893", "537548187#", "09271995", "72148", "65450#", "1"):
+        call.press(keys)
+    call.press("#")
+    call.press("#")
     call.press(FACILITY)
     answer_criteria(call)
     call.press("1")
@@ -187,6 +200,7 @@ def main() -> int:
         # name, walk, phone, where it ends, target in seconds
         paths: list[tuple[str, Callable[[SimulatedCall], None], str, Ending, float]] = [
             ("order, keypad", keypad, OTHER_PHONE, order_number_read, 120.0),
+            ("order, keys only", keys_only, OTHER_PHONE, order_number_read, 120.0),
             ("order, speech", speech, OTHER_PHONE, order_number_read, 120.0),
             (
                 "status check",

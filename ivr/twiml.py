@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.engine import Turn
+from ivr.safetext import clean
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
 
 def _say_all(parent: VoiceResponse | Gather, texts: Iterable[str], voice: Voice) -> None:
     for text in texts:
-        parent.say(text, voice=voice.name, language=voice.language)
+        # Whatever reached a prompt (an outage notice, a name from a catalog), a control
+        # character must not make the document invalid XML: the whole line would be down.
+        parent.say(clean(text), voice=voice.name, language=voice.language)
 
 
 def apology(
@@ -73,7 +76,7 @@ def apology(
     """An apology, then a place in an agent `queue` (a call we have no record of), else the
     `backup_number` (the store is down), else goodbye."""
     response = VoiceResponse()
-    response.say(text, voice=voice.name, language=voice.language)
+    response.say(clean(text), voice=voice.name, language=voice.language)
     if queue:
         response.enqueue(queue)
     elif backup_number:

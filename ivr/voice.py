@@ -20,6 +20,7 @@ from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.engine import ActionResult, CallState, Context, Input, run_turn
+from ivr.safetext import CONTROL, clean
 from ivr.services import calls
 from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import FlowLibrary, Published
@@ -29,6 +30,14 @@ log = logging.getLogger("ivr.voice")
 
 _DIGITS = re.compile(r"[^0-9*#]")
 DIGITS_LIMIT = 64
+SID_LIMIT = 64  # calls.sid's width; Twilio's CallSids are 34 characters
+DURATION_LIMIT = 10**7  # seconds (115 days): more is not a call
+
+
+def form_value(name: str, limit: int) -> str | None:
+    """A field of Twilio's form, cleaned, or None when it is empty or longer than `limit`."""
+    value = CONTROL.sub("", request.form.get(name) or "").strip()
+    return value if value and len(value) <= limit else None
 
 
 def twiml(body: str, status: int = 200) -> Response:
@@ -83,7 +92,7 @@ def action_url(number: int) -> str:
 def caller_input(form: Mapping[str, str]) -> Input:
     """Digits, speech or nothing, from Twilio's form; garbage is kept but bounded."""
     raw_digits = form.get("Digits", "") or ""
-    speech = (form.get("SpeechResult", "") or "")[: calls.RAW_INPUT_LIMIT]
+    speech = clean(form.get("SpeechResult", ""))[: calls.RAW_INPUT_LIMIT]
     try:
         said = float(form.get("Confidence", ""))
     except ValueError:
@@ -208,8 +217,8 @@ def _answer(
 def incoming() -> Response:
     """Start a call on the published flow and answer its first turn."""
     started = time.perf_counter()
-    sid = (request.form.get("CallSid") or "").strip()
-    if not sid:
+    sid = form_value("CallSid", SID_LIMIT)
+    if not sid:  # none, or longer than a call row holds: not a call we could follow
         prompts = library().prompts_for(get_settings().default_language)
         return twiml(xml(apology(prompts.text("system.store_down_no_backup"), voice=_voice())))
     session = get_session()
@@ -218,13 +227,12 @@ def incoming() -> Response:
         session.rollback()
         return _replay(session, sid, 0)
     version = library().current(session)
-    form = request.form
     try:
         call = calls.start_call(
             session,
-            sid=sid[:64],
-            from_number=(form.get("From") or None) and form["From"][:32],
-            to_number=(form.get("To") or None) and form["To"][:32],
+            sid=sid,
+            from_number=form_value("From", 32),
+            to_number=form_value("To", 32),
             flow_version_id=version.id,
             node=version.bundle.start,
             language=get_settings().default_language,
@@ -241,20 +249,36 @@ def incoming() -> Response:
 def turn() -> Response:
     """Take the caller's answer to the last question and say what comes next."""
     started = time.perf_counter()
-    sid = (request.form.get("CallSid") or "").strip()
+    sid = form_value("CallSid", SID_LIMIT)
     session = get_session()
     call = calls.lock_call(session, sid) if sid else None
     if call is None:
         session.rollback()
-        return _unknown_call(sid)
-    requested = request.args.get("t", type=int)
+        return _unknown_call(sid or "")
+    requested = turn_number(request.args.get("t"))
+    if requested == call.turn + 1:
+        return _answer(session, call, requested, caller_input(request.form), started)
+    # A turn already played (Twilio retrying) is answered as it was. Anything else (no
+    # turn, not a number, one we never asked) runs nothing: the current question again.
+    replay = None
     if requested is not None and requested <= call.turn:
         replay = calls.recorded_turn(session, call, requested)
-        if replay is not None:
-            session.rollback()
-            return twiml(replay.twiml)
-        # Older than anything we kept: answer the current question again.
-    return _answer(session, call, call.turn + 1, caller_input(request.form), started)
+    if replay is None:
+        if requested is not None and requested <= call.turn:
+            log.info("call %s: turn %d is no longer kept; the current question", sid, requested)
+        else:
+            log.warning("call %s: a request for a turn never asked; the current question", sid)
+        return _replay(session, call.sid, call.turn)
+    session.rollback()
+    return twiml(replay.twiml)
+
+
+def turn_number(raw: str | None) -> int | None:
+    """The `t=` of an action URL: a turn number we wrote (1 to 9 digits), else None."""
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        return None
+    number = int(raw)
+    return number if number >= 1 else None
 
 
 def _replay(session: so.Session, sid: str, number: int) -> Response:
@@ -279,14 +303,13 @@ def _unknown_call(sid: str) -> Response:
 @validate_twilio_request
 def status() -> Response:
     """Record Twilio's status callback: completed, busy, no-answer, failed, duration."""
-    form = request.form
-    sid = (form.get("CallSid") or "").strip()
-    call_status = (form.get("CallStatus") or "").strip().lower()
+    sid = form_value("CallSid", SID_LIMIT)
+    call_status = (form_value("CallStatus", 32) or "").lower()
     if not sid or call_status not in calls.KNOWN_STATUSES:
         return Response("", status=204)
-    try:
-        duration: int | None = int(form.get("CallDuration", ""))
-    except ValueError:
+    raw = form_value("CallDuration", 9) or ""
+    duration = int(raw) if raw.isascii() and raw.isdigit() else None
+    if duration is not None and duration >= DURATION_LIMIT:
         duration = None
     session = get_session()
     try:

@@ -15,6 +15,7 @@ from ivr.engine import (
     Bundle,
     CallState,
     Context,
+    FlowError,
     Input,
     Match,
     Prompts,
@@ -71,6 +72,18 @@ def _table(lang: str) -> dict[str, Any]:
             "fruit_sure": "¿Dijo {fruit_name}?" if spanish else "Did you say {fruit_name}?",
             "day": "¿Qué día?" if spanish else "Which day?",
             "note": "¿Alguna nota?" if spanish else "Any note?",
+            "code": "¿Código?" if spanish else "Code?",
+            "code_sure": "¿{code_name}?" if spanish else "{code_name}?",
+            "code_keyed": "{code:code}, {code_name}: 1 o 2."
+            if spanish
+            else "{code:code}, {code_name}: 1 or 2.",
+            "code_choose": "¿Cuál? {choices} Otra vez, 9."
+            if spanish
+            else "Which? {choices} Again, 9.",
+            "code_none": "Ningún código." if spanish else "No code.",
+            "code_many": "Demasiados." if spanish else "Too many.",
+            "skip": "Nota, o numeral." if spanish else "A note, or pound.",
+            "skip_bad": "Dígala, o numeral." if spanish else "Say it, or pound.",
             "review": "Enviar 1, cambiar 2, repetir 3."
             if spanish
             else "Submit 1, change 2, again 3.",
@@ -82,6 +95,7 @@ def _table(lang: str) -> dict[str, Any]:
             "visit_bad": "No hay visitas ese día." if spanish else "No visits that day.",
             "tally": "Contando." if spanish else "Tallying.",
             "readback": "{member}, {fruit_name}, {day}.",
+            "code_readback": "{code_name}, {note}.",
         },
         "end": {
             "bye": "Adiós." if spanish else "Goodbye.",
@@ -448,3 +462,166 @@ def test_a_field_its_first_section_filled_is_not_asked() -> None:
 def test_a_sure_answer_is_not_confirmed() -> None:
     turn = run(FORM, start(FORM), key("1234"), said("apple"))
     assert turn.say == ("Which day?",)
+
+
+# --- keypad-only answers: codes whose letters are keyed, free text skipped ---------------------
+
+
+class Codes:
+    """Codes with a letter, each letter entered by its keypad key (A, B, C on 2)."""
+
+    CODES = {"A1": "alpha one", "B1": "bravo one", "C1": "charlie one", "D7": "delta seven"}
+    PAD = {"A": "2", "B": "2", "C": "2", "D": "3"}
+
+    def keyed(self, digits: str) -> list[Match]:
+        return [
+            Match(code, label, 100.0)
+            for code, label in self.CODES.items()
+            if self.PAD[code[0]] + code[1:] == digits
+        ] + ([Match(f"X{i}", "x", 100.0) for i in range(5)] if digits == "99" else [])
+
+    def by_key(self, digits: str) -> Match | None:
+        return None
+
+    def match(self, text: str) -> Match | None:
+        return next((Match(c, n, 95.0) for c, n in self.CODES.items() if n == text), None)
+
+    def choices(self) -> Sequence[tuple[str, str]]:
+        return []
+
+    def hints(self) -> Sequence[str]:
+        return []
+
+
+def keyed_nodes(**question: Any) -> dict[str, Any]:
+    code = {
+        "slot": "code",
+        "catalog": "codes",
+        "confirm_below": 90,
+        "confirm": "q.code_sure",
+        "keyed_confirm": "q.code_keyed",
+        "choose": "q.code_choose",
+        "prompt": "q.code",
+        "invalid": {"no_code": "q.code_none", "too_many_codes": "q.code_many"},
+        **question,
+    }
+    return {
+        "form": {
+            "kind": "form",
+            "fields": {
+                "code": {"words": "words.f.fruit", **code},
+                "note": {
+                    "words": "words.f.visit",
+                    "slot": "note",
+                    "expect": "text",
+                    "skip_key": "#",
+                    "prompt": "q.skip",
+                    "invalid": "q.skip_bad",
+                },
+            },
+            "readback": "r.code_readback",
+            "menu": {"submit": "words.f.submit", "change": "words.f.change"},
+            "next": "bye",
+        }
+    }
+
+
+def keyed_bundle(nodes: Mapping[str, Any] | None = None) -> Bundle:
+    doc = {
+        "start": "form",
+        "defaults": {"operator": "agent", "on_fail": "help"},
+        "nodes": {**ENDINGS, **(nodes or keyed_nodes())},
+    }
+    return compile_bundle(
+        {"main": doc},
+        prompts=[EN, ES],
+        catalogs={"codes"},
+        actions=set(),
+        queues={"general"},
+    )
+
+
+def keyed_ctx() -> Context:
+    return Context(prompts=EN, catalogs={"codes": Codes()}, today=dt.date(2024, 6, 15))
+
+
+def test_keys_for_one_code_read_it_back_and_two_enters_it_again() -> None:
+    b, c = keyed_bundle(), keyed_ctx()
+    turn = run(b, start(b, c), key("37#"), c=c)
+    assert turn.say == ("D 7, delta seven: 1 or 2.",)
+    assert turn.state.node == "main.confirm_keyed_code"
+    again = run(b, turn, key("2"), c=c)
+    assert again.say == ("Code?",) and again.state.node == "main.ask_code"
+    on = run(b, turn, key("1"), c=c)
+    assert on.say == ("A note, or pound.",) and on.state.slots["code"] == "D7"
+
+
+def test_keys_for_a_few_codes_offer_a_keypad_choice() -> None:
+    b, c = keyed_bundle(), keyed_ctx()
+    turn = run(b, start(b, c), key("21"), c=c)
+    assert turn.say == (
+        "Which? For alpha one, press 1. For bravo one, press 2. For charlie one, press 3. "
+        "Again, 9.",
+    )
+    assert turn.gather is not None and turn.gather.num_digits == 1
+    assert run(b, turn, key("4"), c=c).say[-1] == turn.say[0]  # no fourth: asked again
+    picked = run(b, turn, key("2"), c=c)
+    assert picked.state.slots["code"] == "B1" and picked.state.slots["code_name"] == "bravo one"
+    assert picked.say == ("A note, or pound.",)
+    assert run(b, turn, key("9"), c=c).say == ("Code?",)
+
+
+def test_keys_for_no_code_or_too_many_hear_why() -> None:
+    b, c = keyed_bundle(), keyed_ctx()
+    assert run(b, start(b, c), key("88"), c=c).say == ("No code.", "Code?")
+    assert run(b, start(b, c), key("99"), c=c).say == ("Too many.", "Code?")
+
+
+def test_a_spoken_code_is_matched_as_before() -> None:
+    b, c = keyed_bundle(), keyed_ctx()
+    turn = run(b, start(b, c), said("alpha one"), c=c)
+    assert turn.say == ("A note, or pound.",) and turn.state.slots["code"] == "A1"
+
+
+def test_pound_skips_a_free_text_question_and_says_so_in_the_slots() -> None:
+    b, c = keyed_bundle(), keyed_ctx()
+    turn = run(b, start(b, c), said("alpha one"), c=c)
+    assert turn.gather is not None
+    assert (turn.gather.num_digits, turn.gather.finish_on_key) == (1, "")
+    assert run(b, turn, key("5"), c=c).say == ("Say it, or pound.", "A note, or pound.")
+    skipped = run(b, turn, key("#"), c=c)
+    assert {k: skipped.state.slots.get(k) for k in ("note", "note_skipped")} == {
+        "note": "",
+        "note_skipped": True,
+    }
+    spoken = run(b, turn, said("mornings"), c=c)
+    assert (spoken.state.slots["note"], spoken.state.slots["note_skipped"]) == ("mornings", False)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"choose": None}, "keyed_confirm and choose go together"),
+        ({"confirm": None}, "it needs confirm and confirm_below"),
+    ],
+)
+def test_a_keyed_question_needs_both_prompts_and_a_confirm(
+    change: dict[str, Any], problem: str
+) -> None:
+    nodes = keyed_nodes()
+    code = nodes["form"]["fields"]["code"]
+    for name, value in change.items():
+        code.pop(name) if value is None else code.update({name: value})
+    with pytest.raises(FlowError, match=problem):
+        keyed_bundle(nodes)
+
+
+def test_skip_key_and_choices_belong_to_their_own_questions() -> None:
+    nodes = keyed_nodes()
+    nodes["form"]["fields"]["code"]["skip_key"] = "#"
+    with pytest.raises(FlowError, match="only with expect: text"):
+        keyed_bundle(nodes)
+    nodes = keyed_nodes()
+    nodes["form"]["fields"]["note"]["skip_key"] = "0"
+    with pytest.raises(FlowError, match="must be one keypad key"):
+        keyed_bundle(nodes)

@@ -307,7 +307,7 @@ def test_registration_steps_and_a_text(
 @pytest.mark.parametrize(("key", "kind"), [("4", "data_issue"), ("5", "navigation")])
 def test_a_ticket_then_the_help_desk_queue(desk: Any, session: Any, key: str, kind: str) -> None:
     call = to_desk(desk()).press(key)
-    assert call.heard == ["Briefly describe the problem."]
+    assert call.heard == [said("helpdesk.ticket.describe")]
     call.say("the member eligibility page shows the wrong plan", confidence=0.83)
     call.press("1").say("jmorales")
     number = re.search(r"ticket number is ([\d ,]+)\.", call.text).group(1)  # type: ignore
@@ -327,6 +327,22 @@ def test_a_ticket_without_a_username(desk: Any, session: Any) -> None:
     assert call.enqueued == "helpdesk"
     session.rollback()
     assert session.scalars(sa.select(Ticket.username)).one() is None
+
+
+def test_a_keypad_only_caller_skips_the_description_and_reaches_the_agent(
+    desk: Any, session: Any
+) -> None:
+    call = to_desk(desk()).press("4")
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
+    call.press("#")  # nothing said: the agent hears the problem instead
+    assert call.heard == [said("helpdesk.ticket.knows_username")]
+    call.press("1").press("#")
+    assert call.enqueued == "helpdesk"
+    session.rollback()
+    ticket = session.scalars(sa.select(Ticket)).one()
+    assert (ticket.kind, ticket.description, ticket.username) == ("data_issue", None, None)
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    assert row.transfer_reason == f"ticket {ticket.number}"
 
 
 def test_agent_from_the_help_desk_menu(desk: Any) -> None:

@@ -25,6 +25,7 @@ from ivr.match.ids import luhn_valid
 from ivr.simulate import Caller, FlaskTransport, SimulatedCall
 from ivr.store.models import Call, ExamType, Order, OrderStatus, Provider
 from tests.conftest import AUTH_TOKEN, bearer
+from tests.said import said
 
 # --- who and what the calls use (data/providers.csv, members.csv, exam_types.csv) --------
 
@@ -43,36 +44,32 @@ OKAFOR = "4455667788"  # LAKESHORE, James Okafor, born 1948-11-23
 
 # --- what the caller hears (prompts/en-US.yaml, data/criteria.yaml) ----------------------
 
-INTRO = "Let's request an order number."
+INTRO = said("order.intro")
 ASK_NPI = "Enter the ordering physician's 10-digit NPI."
 NPI_REPROMPT = (
     "Please enter the ordering physician's National Provider Identifier, 10 digits, on your keypad."
 )
-ASK_MEMBER = "Enter the patient's member ID, then press pound."
-ASK_DOB = "Enter or say the patient's date of birth."
+ASK_MEMBER = said("order.member.ask")
+ASK_DOB = said("order.dob.ask")
 DOB_REPROMPT = (
     "Please enter the date of birth as 8 digits, for example 0 3 0 5 1 9 6 0 for "
     "March 5th, 1960, or say it."
 )
-ASK_EXAM = "Say the exam, like MRI lumbar spine without contrast, or enter its procedure code."
+ASK_EXAM = said("order.exam.ask")
 EXAM_REPROMPT = (
     "Please say the type of scan and the body part, for example CT of the head without "
     "contrast, or enter the procedure code."
 )
-ASK_DIAGNOSIS = "Say the diagnosis or its ICD-10 code."
-DIAGNOSIS_REPROMPT = (
-    "Please say the diagnosis in a few words, like low back pain, or its ICD-10 code, "
-    "like M 54 point 50."
-)
-ASK_SYMPTOMS = "Briefly describe the symptoms."
-ASK_HISTORY = "Briefly describe the treatment and clinical history."
-ASK_FACILITY = "Enter the imaging provider's 10-digit NPI, or say its name."
+ASK_DIAGNOSIS = said("order.diagnosis.ask")
+DIAGNOSIS_REPROMPT = said("order.diagnosis.reprompt")
+ASK_SYMPTOMS = said("order.symptoms.ask")
+ASK_HISTORY = said("order.history.ask")
+ASK_FACILITY = said("order.facility.ask")
 FACILITY_REPROMPT = (
     "Please enter the NPI of the facility that will perform the exam, or say the facility's name."
 )
-SAY_IT = "Please say it rather than using the keypad."
 NO_MATCH = "Sorry, I didn't understand that."
-REVIEW_MENU = "To submit, press 1. To change something, press 2. To hear it again, press 3."
+REVIEW_MENU = said("order.review.menu")
 CHANGE_MENU = (
     "To change the physician, press 1. The patient, 2. The exam, 3. The diagnosis, 4. "
     "The symptoms and history, 5. The imaging provider, 6. To go back, press 9."
@@ -222,7 +219,7 @@ def at_review(caller: Caller, **answers: Answer) -> SimulatedCall:
 
 
 def readback(call: SimulatedCall) -> str:
-    lines = [line for line in call.heard if line.startswith("Here's your request.")]
+    lines = [line for line in call.heard if ", for member " in line]
     assert lines, call.heard
     return lines[0]
 
@@ -271,29 +268,31 @@ def make_caller(client: FlaskClient) -> Callable[..., Caller]:
 # --- how each question's keypad answer ends ------------------------------------------------
 
 # numDigits of each intake question's <Gather>: a fixed-length keypad answer (NPI, date,
-# procedure code, facility NPI) is taken on its last key; the member id (9 to 12 digits) ends
-# on `#`; the speech-only questions listen for no keys at all.
+# procedure code, facility NPI) is taken on its last key; the member id (9 to 12 digits) and
+# the diagnosis code end on `#`; at symptoms and history the one key, `#`, skips at once.
 ENDS_ON_KEY: dict[str, str | None] = {
     "npi": "10",
     "member": None,
     "dob": "8",
     "exam": "5",
     "diagnosis": None,
-    "symptoms": None,
-    "history": None,
+    "symptoms": "1",
+    "history": "1",
     "facility": "10",
 }
 
 
 def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -> None:
+    # Changed with keypad-only calls: every question takes keys (the diagnosis its code, the
+    # free-text ones `#` to skip); `#` is the skip itself there, not a key that ends one.
     call = start_intake(caller)
     for step in STEPS:
         gather = call.gather
         assert gather is not None, (step, call.heard)
         assert gather.get("numDigits") == ENDS_ON_KEY[step], step
-        assert gather.get("finishOnKey") == "#", step
-        speech_only = gather.get("input") == "speech"
-        assert speech_only == (step in ("diagnosis", "symptoms", "history")), step
+        skips = step in ("symptoms", "history")
+        assert gather.get("finishOnKey") == ("" if skips else "#"), step
+        assert gather.get("input") == "dtmf speech", step
         give(call, KEYPAD[step])
     assert call.heard[-1] == REVIEW_MENU
     assert call.gather is not None and call.gather.get("numDigits") == "1"
@@ -307,18 +306,18 @@ def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -
 def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, session: Any) -> None:
     call = at_review(caller)
     assert readback(call) == (
-        "Here's your request. CT of the head without contrast, for member 1 0 0 2 0 0 3 0 0, "
-        "born March 5, 1960. Diagnosis: Headache, unspecified. Ordered by Dr. Alan "
+        "CT of the head without contrast, for member 1 0 0 2 0 0 3 0 0, "
+        "born March 5, 1960, for Headache, unspecified. Ordered by Dr. Alan "
         "Whitfield, at Lakeside Diagnostic Imaging."
     )
     assert order_of(session, call.sid).status == OrderStatus.DRAFT
 
     call.press("1")
-    said = call.heard[0]
-    read = ORDER_NUMBER_READ.search(said)
-    assert read, said
-    assert said.startswith("Approved. ")
-    assert "An order number is not a guarantee of payment" in said
+    heard = call.heard[0]
+    read = ORDER_NUMBER_READ.search(heard)
+    assert read, heard
+    assert heard.startswith("Approved. ")
+    assert "An order number is not a guarantee of payment" in heard
     assert call.heard[-1] == ISSUED_MENU
 
     order = order_of(session, call.sid)
@@ -334,7 +333,7 @@ def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, sessi
     assert order.expires_at == dt.datetime.combine(
         through + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo("America/New_York")
     )
-    assert f"It's valid for 60 days, through {spoken_date(through)}." in said
+    assert f"It's valid for 60 days, through {spoken_date(through)}." in heard
     assert order.submitted_at == order.issued_at
     assert (
         order.plan,
@@ -403,8 +402,8 @@ def test_speech_only_intake_is_approved(caller: Caller, session: Any) -> None:
     ]
     call.say("yes")
     assert readback(call).startswith(
-        "Here's your request. MRI of the brain without contrast, for member "
-        "1 0 0 2 0 0 3 0 0, born March 5, 1960. Diagnosis: Migraine"
+        "MRI of the brain without contrast, for member "
+        "1 0 0 2 0 0 3 0 0, born March 5, 1960, for Migraine"
     )
     call.say("submit")
     read = ORDER_NUMBER_READ.search(call.text)
@@ -451,8 +450,8 @@ def test_mixed_intake_over_50_is_approved_without_questions(caller: Caller, sess
         facility=Say("Northgate Imaging Center"),
     )
     assert readback(call) == (
-        "Here's your request. MRI of the lower spine without contrast, for "
-        "member 4 4 5 5 6 6 7 7 8 8, born November 23, 1948. Diagnosis: Low back pain, "
+        "MRI of the lower spine without contrast, for "
+        "member 4 4 5 5 6 6 7 7 8 8, born November 23, 1948, for Low back pain, "
         "unspecified. Ordered by Dr. Priya Raman, at Northgate Imaging Center."
     )
     call.press("1")
@@ -506,12 +505,12 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
     assert heard[-1] == REVIEW_MENU
 
     call.press("1")
-    said = call.heard[0]
-    assert said.startswith("This request needs a clinician's review.")
-    assert "A clinician will review it and follow up with the ordering office" in said
-    read = REFERENCE_READ.search(said)
-    assert read, said
-    assert "order number" not in said
+    heard = call.heard[0]
+    assert heard.startswith("This request needs a clinician's review.")
+    assert "A clinician will review it and follow up with the ordering office" in heard
+    read = REFERENCE_READ.search(heard)
+    assert read, heard
+    assert "order number" not in heard
     assert call.heard[-1] == PENDED_MENU
 
     order = order_of(session, call.sid)
@@ -766,18 +765,22 @@ def test_a_facility_out_of_network_is_refused(
 
 @pytest.mark.parametrize("step", ["symptoms", "history"])
 def test_keys_at_a_free_speech_question_ask_to_say_it(caller: Caller, step: str) -> None:
+    # Changed with keypad-only calls: these questions take `#` (skip), so other keys hear
+    # "say it, or press pound to skip" rather than "say it".
     call = at_question(caller, step)
-    assert call.gather is not None and call.gather.get("input") == "speech"
-    call.press("123")
-    assert call.heard[0] == SAY_IT
-    assert call.gather is not None and call.gather.get("input") == "speech"
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
+    call.press("1")
+    assert call.heard[0] == said("order.text.say_or_skip")
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
 
 
-def test_keys_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
+def test_keys_no_code_fits_at_the_diagnosis_question_are_asked_again(caller: Caller) -> None:
+    # Changed with keypad-only calls: keys are a code now; M54 (6 5 4) is a category, no
+    # billable code, so the caller hears why and is asked again.
     call = at_question(caller, "diagnosis")
-    assert call.gather is not None and call.gather.get("input") == "speech"
-    call.press("5450")
-    assert call.heard == [NO_MATCH, DIAGNOSIS_REPROMPT]
+    assert call.gather is not None and call.gather.get("input") == "dtmf speech"
+    call.press("654#")
+    assert call.heard == [said("order.diagnosis.no_code"), DIAGNOSIS_REPROMPT]
 
 
 @pytest.mark.parametrize(
@@ -964,13 +967,13 @@ def test_no_offer_without_a_physicians_office_phone(
 def test_changing_the_exam_updates_the_one_draft(caller: Caller, session: Any) -> None:
     call = at_review(caller)
     call.press("3")
-    assert readback(call).startswith("Here's your request. CT of the head without contrast,")
+    assert readback(call).startswith("CT of the head without contrast,")
     call.press("2")
     assert call.heard == [CHANGE_MENU]
     call.press("3")
     assert call.heard == [ASK_EXAM]
     call.press("70460")
-    assert readback(call).startswith("Here's your request. CT of the head with contrast, for")
+    assert readback(call).startswith("CT of the head with contrast, for")
     assert call.heard[-1] == REVIEW_MENU
     call.press("1")
     assert call.heard[0].startswith("Approved. ")
@@ -993,15 +996,15 @@ def test_changing_the_exam_updates_the_one_draft(caller: Caller, session: Any) -
         (
             "2",
             [Press("708072603"), Say("November 23rd 1967")],
-            "for member 7 0 8 0 7 2 6 0 3, born November 23, 1967.",
+            "for member 7 0 8 0 7 2 6 0 3, born November 23, 1967, for ",
             "member_id",
             "708072603",
         ),
-        ("4", [Say("migraine")], "Diagnosis: Migraine", "diagnosis_codes", None),
+        ("4", [Say("migraine")], "1960, for Migraine", "diagnosis_codes", None),
         (
             "5",
             [Say("Worse in the mornings"), Say("None so far")],
-            "Diagnosis: Headache, unspecified.",
+            "for Headache, unspecified.",
             "symptoms",
             "Worse in the mornings",
         ),
@@ -1027,7 +1030,7 @@ def test_changing_one_item_returns_to_the_readback_without_asking_the_rest(
     call = at_review(caller)
     call.press("2").press(item)
     for reply in answers:
-        assert call.gather is not None and not call.heard[0].startswith("Here's")
+        assert call.gather is not None and ", for member " not in call.heard[0]
         give(call, reply)
     assert heard in readback(call), call.heard
     assert call.heard[-1] == REVIEW_MENU
@@ -1046,7 +1049,7 @@ def test_changing_to_an_exam_with_criteria_asks_them_before_the_readback(
     call.press("2").press("3").press("70551")
     assert call.heard == [SUDDEN_HEADACHE]
     call.press("1")  # a thunderclap headache settles it
-    assert readback(call).startswith("Here's your request. MRI of the brain without contrast,")
+    assert readback(call).startswith("MRI of the brain without contrast,")
     call.press("1")
     order = order_of(session, call.sid)
     assert (order.status, order.exam_code, order.criteria_rule) == (
@@ -1167,9 +1170,7 @@ def test_going_back_from_change_one_item_in_spanish(make_app: Callable[..., Any]
     answer(call).press("2")
     assert call.heard[-1].endswith("Para regresar, oprima 9.")
     call.say("regresar")
-    assert call.heard == [
-        "Para enviarla, oprima 1. Para cambiar algo, oprima 2. Para escucharla de nuevo, oprima 3."
-    ]
+    assert call.heard == [said("order.review.menu", "es-US")]
 
 
 def test_a_yes_no_question_hints_yes_and_no(make_caller: Callable[..., Caller]) -> None:
@@ -1353,7 +1354,7 @@ def test_a_call_dropped_after_the_exam_leaves_a_draft(caller: Caller, session: A
 
 
 @pytest.mark.parametrize(
-    ("code", "said"),
+    ("code", "spoken"),
     [
         ("72131", "CT of the lower spine without contrast"),
         ("93312", "Heart ultrasound through the esophagus"),
@@ -1362,11 +1363,11 @@ def test_a_call_dropped_after_the_exam_leaves_a_draft(caller: Caller, session: A
     ],
 )
 def test_the_readback_says_the_exam_as_a_person_would(
-    caller: Caller, session: Any, code: str, said: str
+    caller: Caller, session: Any, code: str, spoken: str
 ) -> None:
     """No aside in parentheses, no code: the written name stays in the catalog."""
     call = at_review(caller, exam=Press(code))
-    assert readback(call).startswith(f"Here's your request. {said}, for member "), call.heard
+    assert readback(call).startswith(f"{spoken}, for member "), call.heard
     assert "(" not in call.text
     written = session.get(ExamType, code).description
     assert "(" in written and written not in call.text
@@ -1395,7 +1396,7 @@ def test_the_spanish_readback_says_the_exam_without_parentheses(
         NEW_ORDER_KEY,
     )
     answer(call, exam=Press("72148"))
-    said = [line for line in call.heard if line.startswith("Esta es su solicitud.")]
-    assert said and said[0].startswith(
-        "Esta es su solicitud. MRI of the lower spine without contrast, para el miembro"
+    lines = [line for line in call.heard if ", para el miembro " in line]
+    assert lines and lines[0].startswith(
+        "MRI of the lower spine without contrast, para el miembro"
     ), call.heard

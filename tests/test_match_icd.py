@@ -195,3 +195,70 @@ def test_never_raises(text: str) -> None:
     assert all(0 <= m.score <= 100 for m in found)
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
     default_index().match(text)
+
+
+# --- codes entered on the keypad: each letter by the key that carries it ----------------
+
+
+@pytest.mark.parametrize(
+    ("code", "keys"),
+    [
+        ("M54.50", "65450"),
+        ("R51.9", "7519"),
+        ("A00.0", "2000"),
+        ("Z99.89", "99989"),
+        ("S72.001A", "7720012"),  # a 7th character letter
+        ("S06.0X0A", "7060902"),  # the X placeholder
+        ("G40.A11", "440211"),  # a letter after the dot
+        ("j01.90", "50190"),
+    ],
+)
+def test_keypad_form_puts_each_letter_on_its_key(code: str, keys: str) -> None:
+    assert icd.keypad_form(code) == keys
+
+
+def test_keypad_letters_are_the_phone_keypad() -> None:
+    pads = {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO", "7": "PQRS",
+            "8": "TUV", "9": "WXYZ"}  # fmt: skip
+    for key, letters in pads.items():
+        assert {icd.keypad_form(letter) for letter in letters} == {key}
+
+
+def test_keys_for_one_billable_code_find_it(index: DiagnosisIndex) -> None:
+    [found] = index.keyed("65450")
+    assert (found.value, found.said) == ("M54.50", "Low back pain, unspecified")
+    assert [m.value for m in index.keyed("65450#")] == ["M54.50"]
+
+
+def test_keys_for_several_codes_find_each_the_likely_chapters_first(
+    index: DiagnosisIndex,
+) -> None:
+    assert [m.value for m in index.keyed("7519")] == ["R51.9", "P51.9", "Q51.9"]
+    assert [m.value for m in index.keyed("7720012")] == ["S72.001A", "S72.001B", "S72.001C"]
+    assert [m.value for m in index.keyed("7060902")] == ["S06.0X0A"]
+
+
+def test_every_keyed_code_is_billable_and_said_without_asides(index: DiagnosisIndex) -> None:
+    for keys in ("7519", "7720012", "440211", "65450"):
+        for match in index.keyed(keys):
+            assert icd.keypad_form(match.value) == keys
+            assert index._cm.is_leaf(match.value)
+            assert "(" not in match.said and "[" not in match.said
+
+
+def test_keys_for_too_many_codes_give_one_more_than_a_caller_can_choose(
+    index: DiagnosisIndex,
+) -> None:
+    assert len(index.keyed("440211")) == icd.MAX_KEYED + 1
+
+
+@pytest.mark.parametrize("keys", ["654", "11111", "", "#", "65*450", "6545O"])
+def test_keys_no_billable_code_fits_find_nothing(index: DiagnosisIndex, keys: str) -> None:
+    assert index.keyed(keys) == []
+
+
+def test_a_description_is_said_without_its_asides() -> None:
+    assert (
+        icd.said_description("Localization-related (focal) (partial) epilepsy [NOS]")
+        == "Localization-related epilepsy"
+    )

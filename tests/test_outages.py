@@ -93,6 +93,11 @@ BAD_FIELDS = [
     ({"ends_at": iso(NOW)}, "ends_at", "after starts_at"),
     ({"starts_at": iso(NOW + DAY), "ends_at": iso(NOW + HOUR)}, "ends_at", "after starts_at"),
     ({"colour": "red"}, "colour", "unknown field"),
+    # Spoken to every caller: one control character would make each new call's TwiML invalid.
+    ({"title": "Portal\x00down"}, "title", "control characters"),
+    ({"message": "Back\x0b soon."}, "message", "control characters"),
+    ({"message": {"en-US": "ok", "es-US": "\x1b[2J pronto"}}, "message", "control characters"),
+    ({"systems": ["claims\nforged"]}, "systems", "control characters"),
 ]
 
 

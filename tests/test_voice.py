@@ -227,7 +227,7 @@ def test_speech_call(
 def test_main_menu_one_starts_the_order_intake(caller: Caller, choice: str) -> None:
     call = caller.dial().press("1")
     call.press(choice) if choice.isdigit() else call.say(choice)
-    assert call.heard[0] == "Let's request an order number."
+    assert call.heard[0] == said("order.intro")
     assert call.gather is not None
 
 

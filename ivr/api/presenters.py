@@ -67,6 +67,7 @@ def order_to_dict(order: Order, *, zone: str, with_events: bool = False) -> dict
         "facility_npi": order.facility_npi,
         "symptoms": order.symptoms,
         "clinical_history": order.clinical_history,
+        "left_for_clinical_review": orders.left_for_review(order),
         "criteria_rule": order.criteria_rule,
         "criteria_answers": dict(order.criteria_answers or {}),
         "decision_reason": order.decision_reason,

@@ -22,7 +22,17 @@ from ivr.engine.prompts import SYSTEM_PROMPTS, SYSTEM_WORDS, Prompts, placeholde
 # Reasons the engine itself gives an ask node's `invalid:` mapping, besides a validating
 # action's outcomes: a bad length or form, a non-spoken text answer, a date it can't take.
 ENGINE_REASONS = frozenset(
-    {"default", "not_speech", "empty", "unreadable", "impossible", "too_old", "future"}
+    {
+        "default",
+        "not_speech",
+        "empty",
+        "unreadable",
+        "impossible",
+        "too_old",
+        "future",
+        "no_code",
+        "too_many_codes",
+    }
 )
 
 
@@ -116,6 +126,16 @@ class Checker:
                 self.add(node, "catalog", "an ask node needs exactly one of catalog or expect")
             if has_expect and spec["expect"] not in EXPECTS:
                 self.add(node, "expect", f"unknown validator {spec['expect']!r}")
+            if spec.get("expect") == "choice" and not isinstance(spec.get("choices"), str):
+                self.add(node, "choices", "a choice names the slot holding its entries")
+            for fld, expect in (("choices", "choice"), ("again", "choice"), ("skip_key", "text")):
+                if fld in spec and spec.get("expect") != expect:
+                    self.add(node, fld, f"only with expect: {expect}")
+            skip = spec.get("skip_key")
+            if "skip_key" in spec and not (
+                isinstance(skip, str) and len(skip) == 1 and skip in "123456789#"
+            ):
+                self.add(node, "skip_key", "must be one keypad key: 1 to 9 or #")
             if has_catalog and self.catalogs is not None and spec["catalog"] not in self.catalogs:
                 self.add(node, "catalog", f"unknown catalog {spec['catalog']!r}")
         if node.kind == "ask" and "validate" in spec and self.actions is not None:

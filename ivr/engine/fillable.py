@@ -34,7 +34,7 @@ def check_placeholders(checker: Checker) -> None:
                 continue
             node = checker.b.nodes[node_id]
             after = before | _fills(node, checker)
-            local = {"choices"} if node.get("catalog") else set()
+            local = {"choices"} if node.get("catalog") or node.get("expect") == "choice" else set()
             for fld, key in checker.prompt_keys(node):
                 if key not in prompts:
                     continue  # reported as a missing prompt
@@ -68,9 +68,11 @@ def _fills(node: Node, checker: Checker) -> set[str]:
         slot = node.spec["slot"]
         out.add(slot)
         if node.get("catalog"):
-            out |= {f"{slot}_name", f"{slot}_sure"}
+            out |= {f"{slot}_name", f"{slot}_sure", f"{slot}_choices"}
+        if node.get("expect") == "choice":
+            out.add(f"{slot}_name")
         if node.get("expect") == "text":
-            out.add(f"{slot}_confidence")
+            out |= {f"{slot}_confidence", f"{slot}_skipped"}
         if isinstance(node.get("validate"), str):
             out |= _action_fills(node.spec["validate"], checker)
     elif node.kind == "menu":

@@ -4,8 +4,10 @@ already runs (ask, branch, confirm, action, say, menu, call and return).
 In the spirit of VoiceXML's form interpretation algorithm: the form asks each field in turn
 (a field a `first` section already filled is skipped), confirms an answer heard with low
 confidence, reads everything back and offers "change one item", which asks that field again
-and comes back to the readback. A field's questions are a section run by `call` and ending
-in `return`, so the first pass and every change share one copy of them.
+and comes back to the readback. A keyed code (the letter by its key) that fits one entry
+is read back (`keyed_confirm`), a few are offered as a keypad choice (`choose`). A field's
+questions are a section run by `call` and ending in `return`, so the first pass and every
+change share one copy of them.
 
 A question's node is named ``ask_<slot>`` (or its own ``node:``) and its confirmation
 ``confirm_<slot>``, as hand-written ones were; the other nodes a form makes are named
@@ -24,6 +26,8 @@ FORM_KEYS = frozenset(
 )
 FIELD_KEYS = frozenset({"words", "first", "questions", "check", "check_failed"})
 MENU_KEYS = frozenset({"prompt", "reprompt", "submit", "change", "repeat", "back"})
+# A question's own fields that make nodes beside its ask, not fields of the ask itself.
+QUESTION_KEYS = frozenset({"confirm", "node", "keyed_confirm", "choose"})
 BACK_KEY = "9"  # "go back" in the change menu: the same key as the status line's menus
 
 
@@ -179,14 +183,39 @@ def _field(
     for j, (slot, question) in enumerate(zip(slots, questions, strict=True)):
         node = asks[j]
         after = asks[j + 1] if j + 1 < len(asks) else end
-        ask = {k: v for k, v in question.items() if k not in ("confirm", "node")}
+        ask = {k: v for k, v in question.items() if k not in QUESTION_KEYS}
+        keyed = [k for k in ("keyed_confirm", "choose") if k in question]
+        if keyed and len(keyed) < 2:
+            bad(keyed[0], "keyed_confirm and choose go together")
+        if keyed and "confirm" not in question:
+            bad(keyed[0], "a keyed answer is confirmed: it needs confirm and confirm_below")
         if "confirm" in question:
             if "confirm_below" not in question:
                 bad("confirm", "confirm-if-unsure needs confirm_below")
+            cases = {"yes": after}
+            if len(keyed) == 2:
+                # Keys that stood for one entry are read back; for a few, a keypad choice.
+                cases["keyed"] = f"confirm_keyed_{slot}"
+                cases["choose"] = f"choose_{slot}"
+                out[f"confirm_keyed_{slot}"] = {
+                    "kind": "confirm",
+                    "prompt": question["keyed_confirm"],
+                    "yes": after,
+                    "no": node,
+                }
+                out[f"choose_{slot}"] = {
+                    "kind": "ask",
+                    "slot": slot,
+                    "expect": "choice",
+                    "choices": f"{slot}_choices",
+                    "again": node,
+                    "prompt": question["choose"],
+                    "next": after,
+                }
             out[f"{where}/{slot}_sure"] = {
                 "kind": "branch",
                 "slot": f"{slot}_sure",
-                "cases": {"yes": after},
+                "cases": cases,
                 "default": f"confirm_{slot}",
             }
             out[f"confirm_{slot}"] = {

@@ -46,9 +46,12 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
                 "params",
                 "confirm_below",
                 "max_visits",
+                "choices",
+                "again",
+                "skip_key",
             }
         ),
-        frozenset({"next", "on_fail"}),
+        frozenset({"next", "on_fail", "again"}),
     ),
     "confirm": (
         frozenset({"prompt", "yes", "no"}),
@@ -70,7 +73,7 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
     "language": (frozenset({"language", "next"}), frozenset(), frozenset({"next"})),
 }
 PROMPT_FIELDS = ("prompt", "reprompt")
-EXPECTS = frozenset({"digits", "date", "digits_or_date", "yesno", "text"})
+EXPECTS = frozenset({"digits", "date", "digits_or_date", "yesno", "text", "choice"})
 FLOW_KEYS = frozenset({"description", "start", "defaults", "nodes"})
 DEFAULT_KEYS = frozenset({"operator", "on_fail", "attempts", "operator_key", "repeat_key"})
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from ivr.engine.runtime import Context
 
 _WORD = re.compile(r"[^\w\s']+")
+MAX_CHOICES = 4  # entries one keypad answer may stand for and still be offered by ear
+BACK_KEY = "9"  # "enter it again" at a choice among keyed entries
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,12 @@ def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Con
         return _menu(node, inp, ctx)
     if node.kind == "confirm":
         return _confirm(node, inp, ctx)
-    heard = _catalog(node, inp, ctx) if node.get("catalog") else _expect(node, inp, ctx)
+    if node.get("expect") == "choice":
+        heard = _choice(node, inp, state)
+    elif node.get("catalog"):
+        heard = _catalog(node, inp, ctx)
+    else:
+        heard = _expect(node, inp, ctx)
     if heard.outcome == "matched" and node.get("validate"):
         return _validate(node, state, heard, ctx)
     return heard
@@ -212,6 +219,11 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     if catalog is None:
         raise EngineError(f"catalog {node.spec['catalog']!r} is not loaded")
     match: Match | None
+    # A catalog keyed by codes with letters (diagnoses) says which entries keys stand for;
+    # only a question that confirms (confirm_below: its form reads back or offers a choice).
+    keyed = getattr(catalog, "keyed", None)
+    if inp.kind == "dtmf" and callable(keyed) and node.get("confirm_below") is not None:
+        return _keyed(node, list(keyed(inp.digits.rstrip("#"))))
     if inp.kind == "dtmf":
         match = catalog.by_key(inp.digits.rstrip("#"))
     else:
@@ -223,7 +235,10 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
                 return Heard("low_confidence", confidence=inp.confidence)
     if match is None:
         heard = _low_or_no_match(inp, ctx) if inp.kind == "speech" else Heard("no_match")
-        if heard.outcome == "no_match" and node.get("invalid"):
+        invalid = node.get("invalid")
+        if heard.outcome == "no_match" and (
+            isinstance(invalid, str) or (isinstance(invalid, Mapping) and "default" in invalid)
+        ):
             # The node's own reason ("I couldn't find that imaging provider").
             return replace(heard, outcome="invalid", reason_prompt=_invalid_prompt(node, "default"))
         return heard
@@ -242,20 +257,55 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     )
 
 
+def _keyed(node: Node, found: list[Match]) -> Heard:
+    """Keys that stand for one or a few catalog entries (an ICD-10 code's letter entered by
+    its keypad digit): one is read back (`{slot}_sure` "keyed"), a few are offered as a
+    keypad menu (`{slot}_sure` "choose", the entries in `{slot}_choices`)."""
+    slot = node.spec["slot"]
+    if not found:
+        return Heard("invalid", reason_prompt=_invalid_prompt(node, "no_code"))
+    if len(found) > MAX_CHOICES:
+        return Heard("invalid", reason_prompt=_invalid_prompt(node, "too_many_codes"))
+    if len(found) == 1:
+        match = found[0]
+        one = {slot: match.value, f"{slot}_name": match.said, f"{slot}_sure": "keyed"}
+        return Heard("matched", node.target("next"), slots=one, matched=match.value)
+    choices = [[m.value, m.said] for m in found]
+    several: dict[str, Any] = {f"{slot}_choices": choices, f"{slot}_sure": "choose"}
+    return Heard("matched", node.target("next"), slots=several, matched=None)
+
+
+def _choice(node: Node, inp: Input, state: CallState) -> Heard:
+    """One of the entries the caller's keys stood for, by its place in the list (1, 2, ...);
+    BACK_KEY goes to `again` (enter the keys again)."""
+    slot = node.spec["slot"]
+    choices = list(state.slots.get(str(node.spec.get("choices"))) or [])
+    pressed = _entered_digits(inp)
+    if pressed == BACK_KEY and node.target("again"):
+        return Heard("matched", node.target("again"), matched=pressed)
+    if not pressed.isdigit() or not 1 <= int(pressed) <= len(choices):
+        return Heard("invalid", reason_prompt=_invalid_prompt(node, "default"))
+    value, said = choices[int(pressed) - 1]
+    slots = {slot: value, f"{slot}_name": said, f"{slot}_choices": None}
+    return Heard("matched", node.target("next"), slots=slots, matched=str(value))
+
+
 def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
     expect, slot = node.spec["expect"], node.spec["slot"]
     invalid = _invalid_prompt(node, "default")
     if expect == "text":
+        skip = node.get("skip_key")
         if inp.kind != "speech":
+            if skip and inp.digits.strip() == str(skip):
+                # Left for the clinician: nothing said, and the call knows it was skipped.
+                slots = {slot: "", f"{slot}_confidence": None, f"{slot}_skipped": True}
+                return Heard("matched", node.target("next"), slots, matched="skipped")
             return Heard("invalid", reason_prompt=_invalid_prompt(node, "not_speech"))
         text = inp.speech.strip()
-        return Heard(
-            "matched",
-            node.target("next"),
-            {slot: text, f"{slot}_confidence": inp.confidence},
-            matched=None,
-            confidence=inp.confidence,
-        )
+        said: dict[str, Any] = {slot: text, f"{slot}_confidence": inp.confidence}
+        if skip:
+            said[f"{slot}_skipped"] = False
+        return Heard("matched", node.target("next"), said, matched=None, confidence=inp.confidence)
     if expect == "yesno":
         answer = yes_no(inp.raw, ctx.prompts.language)
         if answer is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -34,8 +35,12 @@ class _Blank(dict[str, Any]):
         return ""
 
 
+_CODE_LETTER = re.compile(r"(?<=[A-Z])(?=[0-9.])|(?<=[0-9.])(?=[A-Z])")
+
+
 class _Speaker(string.Formatter):
-    """Format specs for the ear: {x:digits} "1 2 3", {x:groups} "4 1 7, 2 2 9", {x:date}."""
+    """Format specs for the ear: {x:digits} "1 2 3", {x:groups} "4 1 7, 2 2 9", {x:date},
+    {x:code} an ICD-10 code's letters apart from its numbers ("M 54.50")."""
 
     def __init__(self, prompts: Prompts) -> None:
         self.prompts = prompts
@@ -51,6 +56,8 @@ class _Speaker(string.Formatter):
             return ", ".join(" ".join(chunk) for chunk in chunks)
         if format_spec == "date":
             return self.prompts.spoken_date(text)
+        if format_spec == "code":  # M54.50 -> "M 54.50", S72.001A -> "S 72.001 A"
+            return _CODE_LETTER.sub(" ", text).strip()
         return str(super().format_field(value, format_spec))
 
 

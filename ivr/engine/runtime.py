@@ -127,6 +127,15 @@ def _values(node: Node, state: CallState, ctx: Context) -> dict[str, Any]:
         ]
         joiner = ctx.prompts.text("system.catalog_choice_joiner") or " "
         values["choices"] = joiner.join(choice)
+    elif node.get("expect") == "choice":
+        # The entries the caller's keys stood for, each with its key: 1, 2, ...
+        entries = state.slots.get(str(node.get("choices"))) or []
+        choice = [
+            ctx.prompts.render("system.catalog_choice", {"key": i, "label": said})
+            for i, (_value, said) in enumerate(entries, start=1)
+        ]
+        joiner = ctx.prompts.text("system.catalog_choice_joiner") or " "
+        values["choices"] = joiner.join(choice)
     return values
 
 
@@ -152,6 +161,7 @@ def _ask(
 def _gather(node: Node, ctx: Context) -> Gather:
     hints: list[str] = []
     num_digits: int | None = None
+    finish_on_key = "#"
     if node.kind == "menu":
         options = node.get("options") or {}
         for option in options.values():
@@ -166,8 +176,12 @@ def _gather(node: Node, ctx: Context) -> Gather:
         if catalog is not None:
             hints.extend(catalog.hints())
             num_digits = _key_length(catalog)
-        if node.get("expect") == "yesno":
+        if node.get("expect") in ("yesno", "choice"):
             num_digits = 1
+        elif node.get("expect") == "text" and node.get("skip_key"):
+            # The one key that skips is the whole keypad answer: taken at once, `#` too.
+            num_digits = 1
+            finish_on_key = ""
         elif node.get("expect") == "date":
             # MMDDYYYY: the 8th key answers at once; `#` still ends a shorter entry, and
             # numDigits never cuts speech.
@@ -184,6 +198,7 @@ def _gather(node: Node, ctx: Context) -> Gather:
         input=tuple(node.get("input") or ("dtmf", "speech")),
         hints=unique,
         num_digits=num_digits,
+        finish_on_key=finish_on_key,
         timeout=int(node.get("timeout") or ctx.gather_timeout),
     )
 

@@ -63,6 +63,17 @@ _DURATION = re.compile(
 # Chapters a caller rarely means unless saying so: pregnancy, perinatal, congenital,
 # external causes.
 _CHAPTER_PRIOR = {"O": 0.93, "P": 0.93, "Q": 0.93, "V": 0.85, "W": 0.85, "X": 0.85, "Y": 0.85}
+# A letter is entered by the keypad key that carries it (M54.50: 6 5 4 5 0).
+_KEYPAD = {
+    letter: key
+    for key, letters in {
+        "2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL",
+        "6": "MNO", "7": "PQRS", "8": "TUV", "9": "WXYZ",
+    }.items()
+    for letter in letters
+}  # fmt: skip
+MAX_KEYED = 4  # candidates of one keypad entry a caller can choose from by ear
+_ASIDE = re.compile(r"\s*[(\[][^)\]]*[)\]]")
 _import_lock = threading.Lock()
 _default_lock = threading.Lock()
 _default: DiagnosisIndex | None = None
@@ -113,6 +124,16 @@ def _generality(
     return score, code.endswith("9")
 
 
+def keypad_form(code: str) -> str:
+    """The keys that enter an ICD-10-CM code: its letters by their keypad digit, no dot."""
+    return "".join(_KEYPAD.get(ch, ch) for ch in code.upper() if ch.isalnum())
+
+
+def said_description(description: str) -> str:
+    """A description as said: ICD's (parenthesized) and [bracketed] asides left out."""
+    return " ".join(_ASIDE.sub("", description).split())
+
+
 def _f_measure(precision: float, recall: float) -> float:
     if precision <= 0.0 or recall <= 0.0:
         return 0.0
@@ -161,6 +182,10 @@ class DiagnosisIndex:
         self.priors: dict[int, float] = {}
         self.mapped: set[int] = set()  # entries of a category, standing for its billable code
         self._words_of: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._keyed: dict[str, list[str]] = {}  # keypad form -> billable codes
+        for code in cm.get_all_codes(True):
+            if not cm.is_chapter_or_block(code) and cm.is_leaf(code):
+                self._keyed.setdefault(keypad_form(code), []).append(code)
         for (text, code, kind), toks in zip(entries, raw, strict=True):
             required = frozenset(self._canon[w] for w, f in toks if not f)
             extra = {self._canon[w] for w, f in toks if f} - required
@@ -354,7 +379,23 @@ class DiagnosisIndex:
         return found[0] if found else None
 
     def by_key(self, digits: str) -> Match | None:
-        return None  # ICD-10 codes contain letters: they are said, not keyed
+        return None  # ICD-10 codes contain letters: one entry of keys may fit several
+
+    def keyed(self, digits: str) -> list[Match]:
+        """The billable codes whose keypad form is `digits` (each letter by its key), most
+        at MAX_KEYED + 1: more than a caller can choose from by ear."""
+        entered = digits.strip().rstrip("#")
+        found = self._keyed.get(entered, []) if entered.isdigit() else []
+        # The chapters a caller rarely means (newborn, congenital) after the others.
+        codes = sorted(found, key=lambda c: (-_CHAPTER_PRIOR.get(c[0], 1.0), c))[: MAX_KEYED + 1]
+        return [
+            Match(code, self._cm.get_description(code), 100.0, spoken=self.spoken(code))
+            for code in codes
+        ]
+
+    def spoken(self, code: str) -> str:
+        """A code's description as the line says it (no asides in parentheses)."""
+        return said_description(self._cm.get_description(code))
 
     def choices(self) -> Sequence[tuple[str, str]]:
         return []

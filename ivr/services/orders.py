@@ -34,6 +34,11 @@ SLOT_FIELDS = {
     "clinical_history_confidence": "clinical_history_confidence",
 }
 
+# Free-text answers a caller may skip by keypad: the order says they were left for the
+# clinician (never blank, so a reviewer knows nothing was lost), and why.
+SKIPPABLE = {"symptoms": "symptoms", "clinical_history": "clinical_history"}
+LEFT_FOR_REVIEW = "Not given by phone: left for clinical review."
+
 Random = Callable[[int], int]  # randbelow
 
 
@@ -167,6 +172,10 @@ def _changes_from_slots(order: Order, slots: Mapping[str, Any]) -> dict[str, Any
     for slot, column in SLOT_FIELDS.items():
         if slot in slots and slots[slot] is not None:
             wanted[column] = slots[slot]
+    for slot, column in SKIPPABLE.items():
+        if slots.get(f"{slot}_skipped"):
+            wanted[column] = LEFT_FOR_REVIEW
+            wanted[f"{column}_confidence"] = None
     if slots.get("member_dob"):
         try:
             wanted["member_dob"] = dt.date.fromisoformat(str(slots["member_dob"]))
@@ -242,6 +251,11 @@ def issue_number(
     order.status = OrderStatus.APPROVED
     order.issued_at = now
     order.expires_at = validity.expires_at(now, zone)
+
+
+def left_for_review(order: Order) -> list[str]:
+    """The free-text answers the caller skipped, left for the clinician."""
+    return [column for column in SKIPPABLE.values() if getattr(order, column) == LEFT_FOR_REVIEW]
 
 
 def effective_status(order: Order, now: dt.datetime | None = None) -> OrderStatus:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.safetext import has_control
 from ivr.store.models import Outage, Plan
 
 DEFAULT_LANGUAGE = "en-US"
@@ -43,7 +44,16 @@ def _title(value: Any) -> str:
     title = value.strip()
     if len(title) > TITLE_MAX:
         raise OutageError("title", f"title must be at most {TITLE_MAX} characters")
+    _no_control(title, "title", "title")
     return title
+
+
+def _no_control(text: str, field: str, name: str) -> None:
+    """Every caller hears a notice: a control character would make the TwiML invalid."""
+    if has_control(text):
+        raise OutageError(
+            field, f"{name} must not contain control characters (tabs, new lines, NUL)"
+        )
 
 
 def _text(value: Any, field: str) -> str:
@@ -52,6 +62,7 @@ def _text(value: Any, field: str) -> str:
     text = value.strip()
     if len(text) > MESSAGE_MAX:
         raise OutageError("message", f"{field} must be at most {MESSAGE_MAX} characters")
+    _no_control(text, "message", field)
     return text
 
 
@@ -77,16 +88,16 @@ def _systems(value: Any) -> list[str]:
         return []
     if not isinstance(value, list):
         raise OutageError("systems", "systems must be a list of strings")
-    out: list[str] = []
+    out: dict[str, None] = {}  # in order, each once (a set's cost, not a list's)
     for item in value:
         if not isinstance(item, str) or not item.strip():
             raise OutageError("systems", "each system must be a non-empty string")
         name = item.strip()
         if len(name) > SYSTEM_MAX:
             raise OutageError("systems", f"a system name is at most {SYSTEM_MAX} characters")
-        if name not in out:
-            out.append(name)
-    return out
+        _no_control(name, "systems", "a system name")
+        out[name] = None
+    return list(out)
 
 
 def _plans(session: so.Session, value: Any) -> list[str] | None:
