@@ -55,26 +55,44 @@ def intake(
 
 
 A, P = "approved", "pending_review"
+# Warning signs asked one at a time (issue 10): any yes is the old single question's yes.
+LUMBAR_FLAGS = ["red_flag_trauma", "red_flag_cancer", "red_flag_infection", "red_flag_weakness"]
+CERVICAL_FLAGS = ["red_flag_trauma", "red_flag_cancer", "red_flag_infection", "red_flag_weakness",
+                  "red_flag_cord"]  # fmt: skip
+KIDNEY_SIGNS = ["uncontrolled_pain", "infection_sign", "reduced_kidney_function"]
+SINUS_SIGNS = ["complication_eye_swelling", "complication_vision", "complication_brain"]
+
+
+def none_of(ids: list[str], no: str = "2") -> dict[str, str]:
+    return dict.fromkeys(ids, no)
+
+
 CASES = [
     # lumbar spine MRI
-    ("72148", ["M54.50"], 40, {"red_flag": "1"}, ["red_flag"], A),
+    ("72148", ["M54.50"], 40, {"red_flag_trauma": "1"}, ["red_flag_trauma"], A),
+    ("72148", ["M54.50"], 40, {**none_of(LUMBAR_FLAGS[:2]), "red_flag_infection": "1"},
+     LUMBAR_FLAGS[:3], A),
     ("72148", ["M54.50"], 51, {}, [], A),  # over 50 is itself a warning sign
-    ("72148", ["M54.50"], 50, {"red_flag": "2", "weeks_symptoms": "3"},
-     ["red_flag", "weeks_symptoms"], P),
-    ("72158", ["M54.41"], 35, {"red_flag": "2", "weeks_symptoms": "8",
+    ("72148", ["M54.50"], 50, {**none_of(LUMBAR_FLAGS[:3]), "red_flag_weakness": "yes"},
+     LUMBAR_FLAGS, A),
+    ("72148", ["M54.50"], 50, {**none_of(LUMBAR_FLAGS), "weeks_symptoms": "3"},
+     [*LUMBAR_FLAGS, "weeks_symptoms"], P),
+    ("72158", ["M54.41"], 35, {**none_of(LUMBAR_FLAGS), "weeks_symptoms": "8",
                                "weeks_conservative_care": "6"},
-     ["red_flag", "weeks_symptoms", "weeks_conservative_care"], A),
-    ("72148", ["m5450"], 35, {"red_flag": "no", "weeks_symptoms": "8",
+     [*LUMBAR_FLAGS, "weeks_symptoms", "weeks_conservative_care"], A),
+    ("72148", ["m5450"], 35, {**none_of(LUMBAR_FLAGS, "no"), "weeks_symptoms": "8",
                               "weeks_conservative_care": "2#"},
-     ["red_flag", "weeks_symptoms", "weeks_conservative_care"], P),
+     [*LUMBAR_FLAGS, "weeks_symptoms", "weeks_conservative_care"], P),
     # cervical spine MRI
     ("72141", ["M54.2"], 55, {}, [], A),
-    ("72156", ["M50.120"], 30, {"red_flag": "1"}, ["red_flag"], A),
-    ("72141", ["M54.12"], 30, {"red_flag": "2", "weeks_symptoms": "2"},
-     ["red_flag", "weeks_symptoms"], P),
-    ("72141", ["M54.2"], 30, {"red_flag": "2", "weeks_symptoms": "10",
+    ("72156", ["M50.120"], 30, {"red_flag_trauma": "1"}, ["red_flag_trauma"], A),
+    ("72156", ["M50.120"], 30, {**none_of(CERVICAL_FLAGS[:4]), "red_flag_cord": "1"},
+     CERVICAL_FLAGS, A),
+    ("72141", ["M54.12"], 30, {**none_of(CERVICAL_FLAGS), "weeks_symptoms": "2"},
+     [*CERVICAL_FLAGS, "weeks_symptoms"], P),
+    ("72141", ["M54.2"], 30, {**none_of(CERVICAL_FLAGS), "weeks_symptoms": "10",
                               "weeks_conservative_care": "7"},
-     ["red_flag", "weeks_symptoms", "weeks_conservative_care"], A),
+     [*CERVICAL_FLAGS, "weeks_symptoms", "weeks_conservative_care"], A),
     # chest CT for cough
     ("71250", ["R05.3"], 60, {"chest_xray_done": "2"}, ["chest_xray_done"], P),
     ("71260", ["R05.3"], 60, {"chest_xray_done": "1", "chest_xray_abnormal": "1"},
@@ -119,20 +137,26 @@ CASES = [
     ("78815", [], 66, {}, [], P),
     # CT for kidney stones
     ("74176", ["N20.0"], 40, {"first_stone_episode": "1"}, ["first_stone_episode"], A),
-    ("74176", ["N20.1"], 40, {"first_stone_episode": "2", "severe_or_infection": "1"},
-     ["first_stone_episode", "severe_or_infection"], A),
-    ("74150", ["N23"], 40, {"first_stone_episode": "2", "severe_or_infection": "2"},
-     ["first_stone_episode", "severe_or_infection"], P),
+    ("74176", ["N20.1"], 40, {"first_stone_episode": "2", "uncontrolled_pain": "1"},
+     ["first_stone_episode", "uncontrolled_pain"], A),
+    ("74176", ["N20.1"], 40, {"first_stone_episode": "2", **none_of(KIDNEY_SIGNS[:2]),
+                              "reduced_kidney_function": "1"},
+     ["first_stone_episode", *KIDNEY_SIGNS], A),
+    ("74150", ["N23"], 40, {"first_stone_episode": "2", **none_of(KIDNEY_SIGNS)},
+     ["first_stone_episode", *KIDNEY_SIGNS], P),
     # sinus CT
-    ("70486", ["J32.9"], 40, {"complication": "1"}, ["complication"], A),
-    ("70486", ["J32.0"], 40, {"complication": "2", "weeks_symptoms": "14",
+    ("70486", ["J32.9"], 40, {"complication_eye_swelling": "1"}, ["complication_eye_swelling"],
+     A),
+    ("70486", ["J32.9"], 40, {**none_of(SINUS_SIGNS[:2]), "complication_brain": "1"},
+     SINUS_SIGNS[:3], A),
+    ("70486", ["J32.0"], 40, {**none_of(SINUS_SIGNS), "weeks_symptoms": "14",
                               "medical_treatment_tried": "1"},
-     ["complication", "weeks_symptoms", "medical_treatment_tried"], A),
-    ("70486", ["J01.90"], 40, {"complication": "2", "weeks_symptoms": "14",
+     [*SINUS_SIGNS, "weeks_symptoms", "medical_treatment_tried"], A),
+    ("70486", ["J01.90"], 40, {**none_of(SINUS_SIGNS), "weeks_symptoms": "14",
                                "medical_treatment_tried": "2"},
-     ["complication", "weeks_symptoms", "medical_treatment_tried"], P),
-    ("70486", ["J01.90"], 40, {"complication": "2", "weeks_symptoms": "4"},
-     ["complication", "weeks_symptoms"], P),
+     [*SINUS_SIGNS, "weeks_symptoms", "medical_treatment_tried"], P),
+    ("70486", ["J01.90"], 40, {**none_of(SINUS_SIGNS), "weeks_symptoms": "4"},
+     [*SINUS_SIGNS, "weeks_symptoms"], P),
     # no rule: the default applies
     ("93306", ["I50.9"], 70, {}, [], A),
     ("72148", ["S83.511A"], 40, {}, [], A),
@@ -225,13 +249,13 @@ def test_default_pending_review_gives_a_reason() -> None:
 
 def test_unanswered_questions_pend_and_are_named() -> None:
     rule = _rule("lumbar_mri_low_back_pain")
-    decision = CRITERIA.decide(rule, {"red_flag": False}, {"age": 30})
+    decision = CRITERIA.decide(rule, dict.fromkeys(LUMBAR_FLAGS, False), {"age": 30})
     assert decision.outcome == P
     assert decision.reasons[-1] == "Not answered: weeks_symptoms, weeks_conservative_care."
     assert decision.reason_text("es-US").endswith("Sin respuesta: weeks_symptoms, "
                                                   "weeks_conservative_care.")  # fmt: skip
     # Missing age: a missing fact is false, so the questions decide.
-    assert _id(CRITERIA.next_question(rule, {}, {})) == "red_flag"
+    assert _id(CRITERIA.next_question(rule, {}, {})) == "red_flag_trauma"
 
 
 def test_when_skips_questions() -> None:
@@ -409,3 +433,37 @@ def test_asking_stops_only_when_settled(data: st.DataObject, rule: Rule, age: in
     assert "Not answered" not in decision.reason_text()
     rest = {q.id: data.draw(_valid_answer(q)) for q in rule.questions if q.id not in answers}
     assert CRITERIA.decide(rule, {**answers, **rest}, f).outcome == decision.outcome
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "signs", "exam"),
+    [
+        ("lumbar_mri_low_back_pain", LUMBAR_FLAGS, "72148"),
+        ("cervical_mri_neck_pain", CERVICAL_FLAGS, "72141"),
+        ("sinus_ct_sinusitis", SINUS_SIGNS, "70486"),
+        ("ct_kidney_stone", KIDNEY_SIGNS, "74176"),
+    ],
+)
+def test_a_list_question_split_in_one_question_a_sign_decides_as_before(
+    rule_id: str, signs: list[str], exam: str
+) -> None:
+    """Issue 10: a yes/no question that listed several conditions is one question each, asked
+    in turn; a yes to any of them settles the rule as the old question's yes did (approved,
+    nothing more asked), and no to all of them goes on to the rest as the old no did."""
+    rule = _rule(rule_id)
+    f = {"age": 30, "exam": exam, "diagnoses": []}
+    before = {"first_stone_episode": False} if rule_id == "ct_kidney_stone" else {}
+    for n, sign in enumerate(signs):
+        answers = {**before, **dict.fromkeys(signs[:n], False)}
+        assert _id(CRITERIA.next_question(rule, answers, f)) == sign
+        answers[sign] = True
+        assert CRITERIA.next_question(rule, answers, f) is None
+        assert CRITERIA.decide(rule, answers, f).outcome == A
+    answers = {**before, **dict.fromkeys(signs, False)}
+    following = CRITERIA.next_question(rule, answers, f)
+    assert following is None or following.id not in signs
+    assert CRITERIA.decide(rule, answers, f).outcome == P  # nothing else answered yet
+    for q in rule.questions:
+        if q.id in signs:  # each asks one thing: no list of conditions to hold in mind
+            question = q.text("en-US").removesuffix(" Press 1 for yes, 2 for no.")
+            assert question.count(",") <= 1 and len(question.split()) <= 12, question

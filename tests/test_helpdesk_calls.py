@@ -28,7 +28,7 @@ MORALES_MOBILE = "+12125550143"  # jmorales: NPI 1615230939, TIN 310597076, ZIP 
 WHITFIELD_NPI = "1234567893"  # two accounts: TINs 351921609 (ZIP 43215), 357224075 (43085)
 LOCKED_TIN = "359030355"  # scastillo, status locked, ZIP 45202
 STRANGER = "+13125550000"
-SENT = "We've sent a reset code by text message to the mobile number on file."
+SENT = said("helpdesk.reset.sent")
 NO_MATCH = "That doesn't match our records."
 LOCKED = "For security, we can't reset this password by phone right now."
 CANNOT = "We can't reset this password by phone."
@@ -74,8 +74,15 @@ def desk(desk_app: Flask) -> Callable[..., Caller]:
 
 def to_desk(caller: Caller) -> SimulatedCall:
     call = caller.dial().press("1").press("3")
-    assert call.heard[-1].startswith("ProviderPortal help desk. To reset a password, press 1.")
+    assert call.heard[-1] == said("helpdesk.menu")
     return call
+
+
+def own_reset(caller: Caller) -> SimulatedCall:
+    """From a phone registered as an account's mobile: reset that account (1)."""
+    call = to_desk(caller).press("1")
+    assert call.heard == [said("helpdesk.reset.which")]
+    return call.press("1")
 
 
 def outbox(session: Any) -> list[OutboxMessage]:
@@ -92,10 +99,9 @@ def test_reset_by_caller_id_and_zip(
     desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
 ) -> None:
     call = to_desk(desk(MORALES_MOBILE)).press("1")
-    assert call.heard == [
-        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code, "
-        "then press pound."
-    ]
+    assert call.heard == [said("helpdesk.reset.which")]
+    call.press("1")
+    assert call.heard == [said("helpdesk.reset.factor")]
     call.press("10016")
     assert call.heard[0].startswith(SENT)
     assert twilio.requests == [], "the webhook never waits on Twilio"
@@ -134,9 +140,7 @@ def test_reset_by_npi_then_the_last_four_of_the_tin(
     desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
 ) -> None:
     call = to_desk(desk()).press("1")
-    assert call.heard == [
-        "Enter the NPI or the tax ID number on the portal account, then press pound."
-    ]
+    assert call.heard == [said("helpdesk.reset.identify")]
     call.press(WHITFIELD_NPI + "#").press("4075")  # the second of two accounts on that NPI
     assert call.heard[0].startswith(SENT)
     deliver()
@@ -144,7 +148,7 @@ def test_reset_by_npi_then_the_last_four_of_the_tin(
 
 
 def test_a_wrong_factor_then_the_right_one(desk: Any, twilio: FakeTwilio, session: Any) -> None:
-    call = to_desk(desk(MORALES_MOBILE)).press("1").press("99999")
+    call = own_reset(desk(MORALES_MOBILE)).press("99999")
     assert call.heard[0] == NO_MATCH
     call.press("7076")
     assert call.heard[0].startswith(SENT)
@@ -154,7 +158,7 @@ def test_a_wrong_factor_then_the_right_one(desk: Any, twilio: FakeTwilio, sessio
 def test_three_failures_lock_the_phone_path_for_an_hour(
     desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
 ) -> None:
-    call = to_desk(desk(MORALES_MOBILE)).press("1")
+    call = own_reset(desk(MORALES_MOBILE))
     for _ in range(3):
         call.press("11111")
     assert call.heard[0].startswith(LOCKED)
@@ -165,7 +169,7 @@ def test_three_failures_lock_the_phone_path_for_an_hour(
     ).one()
     assert account.phone_locked_until is not None
     assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(hours=1)
-    again = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")  # right factor, locked
+    again = own_reset(desk(MORALES_MOBILE)).press("10016")  # right factor, locked
     assert not again.heard[0].startswith(SENT)
     deliver()
     assert twilio.requests == []
@@ -177,9 +181,9 @@ def test_three_resets_a_day_at_most(
     desk: Any, twilio: FakeTwilio, deliver: Callable[[], str]
 ) -> None:
     for _ in range(3):
-        assert to_desk(desk(MORALES_MOBILE)).press("1").press("10016").heard[0].startswith(SENT)
+        assert own_reset(desk(MORALES_MOBILE)).press("10016").heard[0].startswith(SENT)
         deliver()
-    fourth = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
+    fourth = own_reset(desk(MORALES_MOBILE)).press("10016")
     assert fourth.heard[0].startswith("This account has reached today's limit")
     deliver()
     assert len(twilio.requests) == 3
@@ -204,10 +208,7 @@ def test_unknown_and_locked_accounts_sound_alike_until_the_second_factor(
     """Nothing tells an unknown TIN from a locked account's; only a caller who also knows
     the account's ZIP learns that it can't be reset by phone."""
     call = to_desk(desk()).press("1").press(identifier + "#")
-    assert call.heard == [
-        "Now enter the last 4 digits of the account's tax ID, or its 5-digit ZIP code, "
-        "then press pound."
-    ]
+    assert call.heard == [said("helpdesk.reset.factor")]
     call.press(zip_code)
     assert call.heard[0].startswith(then)
     deliver()
@@ -229,7 +230,7 @@ def test_without_an_account_sid_the_code_stays_in_the_outbox(
     caller = Caller(
         FlaskTransport(app.test_client()), auth_token=WEBHOOK_TOKEN, from_number=MORALES_MOBILE
     )
-    call = to_desk(caller).press("1").press("10016")
+    call = own_reset(caller).press("10016")
     assert call.heard[0].startswith(SENT)
     [message] = outbox(session)
     assert message.status == "queued"
@@ -248,7 +249,7 @@ def test_a_failed_send_is_kept_for_a_retry(
     desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
 ) -> None:
     twilio.script = [500]
-    call = to_desk(desk(MORALES_MOBILE)).press("1").press("10016")
+    call = own_reset(desk(MORALES_MOBILE)).press("10016")
     assert call.reply.status == 200
     assert deliver() == "failed: 1 (1 due)\n"
     [message] = outbox(session)
@@ -364,7 +365,7 @@ def test_after_a_tin_only_the_zip_proves_the_account(
 def test_agents_never_see_which_accounts_the_call_matched(
     desk: Any, desk_app: Flask, session: Any, token_for: Callable[[str], str]
 ) -> None:
-    call = to_desk(desk(MORALES_MOBILE)).press("1")  # the caller id names jmorales's account
+    call = own_reset(desk(MORALES_MOBILE))  # the caller id names jmorales's account
     session.rollback()
     row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
     assert set(row.scratch) == {"portal_candidates"}
@@ -375,3 +376,49 @@ def test_agents_never_see_which_accounts_the_call_matched(
     assert shown.status_code == 200
     body = shown.get_json()
     assert "scratch" not in body and "portal" not in shown.get_data(as_text=True)
+
+
+def test_a_registered_mobile_may_reset_a_different_account(
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
+) -> None:
+    """Issue 10: jmorales's mobile calls about Dr. Whitfield's account: 2 at "which account"
+    goes to the usual identification; jmorales's account is not touched."""
+    call = to_desk(desk(MORALES_MOBILE)).press("1")
+    assert call.heard == [said("helpdesk.reset.which")]
+    call.press("2")
+    assert call.heard == [said("helpdesk.reset.identify")]
+    call.press(WHITFIELD_NPI + "#")
+    assert call.heard == [said("helpdesk.reset.factor")]
+    call.press("10016")  # jmorales's ZIP proves nothing about the other account
+    assert call.heard[0] == NO_MATCH
+    call.press("43085")  # the ZIP of awhitfield.summit
+    assert call.heard[0] == SENT
+    deliver()
+    assert [r["data"]["To"] for r in twilio.requests] == ["+16145550177"]
+    session.rollback()
+    jmorales = portal.get_by_username(session, "jmorales")
+    assert jmorales is not None and jmorales.phone_locked_until is None
+    touched = session.scalars(
+        sa.select(ResetAttempt).where(ResetAttempt.account_id == jmorales.id)
+    ).all()
+    assert touched == []
+    [message] = outbox(session)
+    assert message.to == "+16145550177"
+
+
+def test_the_registered_account_by_speech_and_a_different_one_by_speech(desk: Any) -> None:
+    call = to_desk(desk(MORALES_MOBILE)).press("1").say("a different account")
+    assert call.heard == [said("helpdesk.reset.identify")]
+    call = to_desk(desk(MORALES_MOBILE)).press("1").say("this account")
+    assert call.heard == [said("helpdesk.reset.factor")]
+
+
+def test_which_account_in_spanish(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
+    caller = Caller(
+        FlaskTransport(app.test_client()), auth_token=WEBHOOK_TOKEN, from_number=MORALES_MOBILE
+    )
+    call = caller.dial().press("1").press("3").press("1")
+    assert call.heard == [said("helpdesk.reset.which", "es-US")]
+    call.press("2")
+    assert call.heard == [said("helpdesk.reset.identify", "es-US")]

@@ -12,11 +12,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from flask.testing import FlaskClient
 
 from ivr.match.ids import luhn_valid
@@ -84,11 +86,22 @@ NOT_FOUND = (
     "Let's try again."
 )
 
-RED_FLAG = (
-    "Is there a warning sign: recent trauma, a history of cancer, unexplained weight loss, "
-    "a weakened immune system, intravenous drug use, or new weakness or numbness? "
-    "Press 1 for yes, 2 for no."
-)
+
+def _lumbar_questions() -> dict[str, str]:
+    """The lumbar MRI's criteria questions as the line asks them, by id (data/criteria.yaml)."""
+    path = Path(__file__).resolve().parent.parent / "data" / "criteria.yaml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
+    lumbar = next(r for r in rules if r["id"] == "lumbar_mri_low_back_pain")
+    return {q["id"]: q["text"]["en-US"] for q in lumbar["questions"]}
+
+
+# The warning signs are asked one at a time (issue 10); a yes to any one approves.
+RED_FLAGS = [text for qid, text in _lumbar_questions().items() if qid.startswith("red_flag_")]
+RED_FLAG = RED_FLAGS[0]
+NO_RED_FLAG = ["2"] * len(RED_FLAGS)  # the keys that answer no to each
+NO_RED_FLAG_ANSWERS: dict[str, Any] = {
+    qid: False for qid in _lumbar_questions() if qid.startswith("red_flag_")
+}
 WEEKS_SYMPTOMS = (
     "For how many weeks has the patient had these symptoms? Enter the number of weeks, "
     "then press pound."
@@ -470,11 +483,15 @@ def press_each(call: SimulatedCall, keys: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     ("keys", "questions", "answers"),
     [
-        (["2", "3#"], [RED_FLAG, WEEKS_SYMPTOMS], {"red_flag": False, "weeks_symptoms": 3}),
         (
-            ["2", "8#", "2#"],
-            [RED_FLAG, WEEKS_SYMPTOMS, WEEKS_CARE],
-            {"red_flag": False, "weeks_symptoms": 8, "weeks_conservative_care": 2},
+            [*NO_RED_FLAG, "3#"],
+            [*RED_FLAGS, WEEKS_SYMPTOMS],
+            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 3},
+        ),
+        (
+            [*NO_RED_FLAG, "8#", "2#"],
+            [*RED_FLAGS, WEEKS_SYMPTOMS, WEEKS_CARE],
+            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 8, "weeks_conservative_care": 2},
         ),
     ],
     ids=["short-symptoms", "short-care"],
@@ -521,14 +538,19 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
 @pytest.mark.parametrize(
     ("keys", "questions", "answers"),
     [
-        (["1"], [RED_FLAG], {"red_flag": True}),
+        (["1"], [RED_FLAG], {"red_flag_trauma": True}),
         (
-            ["2", "8#", "6#"],
-            [RED_FLAG, WEEKS_SYMPTOMS, WEEKS_CARE],
-            {"red_flag": False, "weeks_symptoms": 8, "weeks_conservative_care": 6},
+            ["2", "2", "1"],
+            RED_FLAGS[:3],
+            {"red_flag_trauma": False, "red_flag_cancer": False, "red_flag_infection": True},
+        ),
+        (
+            [*NO_RED_FLAG, "8#", "6#"],
+            [*RED_FLAGS, WEEKS_SYMPTOMS, WEEKS_CARE],
+            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 8, "weeks_conservative_care": 6},
         ),
     ],
-    ids=["red-flag", "six-weeks-of-care"],
+    ids=["red-flag", "third-red-flag", "six-weeks-of-care"],
 )
 def test_lumbar_mri_under_50_that_meets_the_criteria_is_approved(
     caller: Caller, session: Any, keys: list[str], questions: list[str], answers: dict[str, Any]
@@ -866,7 +888,8 @@ def test_asking_for_a_person_mid_intake_keeps_the_draft(caller: Caller, session:
 
 def test_an_out_of_range_criteria_number_gets_another_try(caller: Caller) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    call.press("2")
+    for key in NO_RED_FLAG:
+        call.press(key)
     assert call.heard == [WEEKS_SYMPTOMS]
     call.press("600#")
     assert call.enqueued is None, call.heard
@@ -878,7 +901,7 @@ def test_an_out_of_range_criteria_number_gets_another_try(caller: Caller) -> Non
     ("answers", "question", "instruction"),
     [
         ([Press("9")], RED_FLAG, "Press 1 for yes, 2 for no."),
-        ([Press("2"), Say("a few")], WEEKS_SYMPTOMS, "then press pound."),
+        ([*(Press(k) for k in NO_RED_FLAG), Say("a few")], WEEKS_SYMPTOMS, "then press pound."),
     ],
     ids=["yesno", "number"],
 )
@@ -1270,7 +1293,8 @@ def test_the_api_finds_a_pended_order_by_its_reference_number(
     caller: Caller, client: FlaskClient, session: Any, token_for: Callable[[str], str]
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    call.press("2").press("3#").press("1")
+    for key in [*NO_RED_FLAG, "3#", "1"]:
+        call.press(key)
     order = order_of(session, call.sid)
     response = client.get(
         f"/api/v1/orders/{order.reference_number}", headers=bearer(token_for("agent"))
@@ -1283,7 +1307,7 @@ def test_the_api_finds_a_pended_order_by_its_reference_number(
         order.reference_number,
     )
     assert body["decision_reason"] == LUMBAR_REASON
-    assert body["criteria_answers"] == {"red_flag": False, "weeks_symptoms": 3}
+    assert body["criteria_answers"] == {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 3}
     assert body["events"][-1]["kind"] == "submitted"
 
 
@@ -1299,7 +1323,8 @@ def test_the_history_ends_with_the_criteria_answers_the_order_stores(
     caller: Caller, session: Any
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    call.press("2").press("3#").press("1")
+    for key in [*NO_RED_FLAG, "3#", "1"]:
+        call.press(key)
     order = order_of(session, call.sid)
     recorded = [
         e.after["criteria_answers"] for e in order.events if "criteria_answers" in (e.after or {})

@@ -59,7 +59,14 @@ INTAKE: list[Step] = [
     ("press", "2358850222"),  # Lakeside Diagnostic Imaging
     ("press", "1"),  # submit
 ]
-RESET: list[Step] = [("press", "1"), ("press", "3"), ("press", "1"), ("press", "10016")]
+# From a registered mobile: 1 at "this phone's account, or a different one" (issue 10).
+RESET: list[Step] = [
+    ("press", "1"),
+    ("press", "3"),
+    ("press", "1"),
+    ("press", "1"),
+    ("press", "10016"),
+]
 REGISTRATION: list[Step] = [("press", "1"), ("press", "3"), ("press", "3"), ("press", "1")]
 LINCOLN_PARK = "1696037682"  # a Summit facility other than the seeded orders'
 TICKET: list[Step] = [

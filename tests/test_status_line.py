@@ -15,6 +15,7 @@ from flask import Flask
 from ivr.services import lifecycle, orders, validity
 from ivr.simulate import Caller, SimulatedCall
 from ivr.store.models import Call, Order, OrderEvent, OrderStatus, utcnow
+from tests.said import said
 
 ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
 
@@ -83,7 +84,7 @@ def make_order(app: Flask) -> Callable[..., Order]:
 
 def to_status(caller: Caller, number: str, proof: str = NPI) -> SimulatedCall:
     call = caller.dial().press("1").press("2")
-    assert "order number" in call.text
+    assert call.text == said("status.number.ask")
     return call.press(number + "#").press(proof + "#")
 
 
@@ -96,14 +97,13 @@ def test_approved_order_read_in_plain_words(caller: Caller, make_order: Any) -> 
     order = make_order("approved", days=40)
     call = to_status(caller, order.order_number)
     text = call.text
-    assert f"Order {groups(order.order_number)} is approved" in text
-    assert "for MRI of the lower spine without contrast, at" in text
+    # Not the number the caller just entered: the exam, the place and how long it is valid.
+    assert groups(order.order_number) not in text
+    assert "approved, for MRI of the lower spine without contrast, at" in text
     assert "(" not in text  # no aside read aloud
     assert "St. Brigid Hospital Radiology" in text
     assert "40 days from today" in text
-    issued = order.issued_at.date()
-    assert f"issued {issued:%B} {issued.day}, {issued.year}" in text
-    assert "To extend it, press 1" in text
+    assert call.heard[-1] == said("status.menu.approved")
 
 
 def test_each_status_question_ends_on_pound_or_on_its_last_key(
@@ -139,7 +139,7 @@ def test_a_mistyped_number_is_caught_before_any_lookup(
     call = caller.dial().press("1").press("2").press(typo + "#")
     assert call.heard[0] == "That number doesn't look right; a digit may be off. Please try again."
     call.press(order.order_number + "#")
-    assert "privacy" in call.text
+    assert call.text == said("status.proof.ask")
 
 
 def test_unknown_numbers_then_a_person_and_nothing_read(caller: Caller, session: Any) -> None:
@@ -171,7 +171,7 @@ def test_three_failed_proofs_transfer_and_reveal_nothing(
 def test_pended_request_by_reference_number(caller: Caller, make_order: Any) -> None:
     order = make_order("pending_review")
     call = to_status(caller, order.reference_number, proof=DOB)
-    assert f"Request {groups(order.reference_number)}" in call.text
+    assert "request" in call.text and groups(order.reference_number) not in call.text
     assert "waiting for clinical review" in call.text and "2 business days" in call.text
 
 
@@ -187,7 +187,10 @@ def test_a_clinicians_decision_is_heard_on_the_next_call(
         s.commit()
         number = s.get(Order, order.id).order_number
     call = to_status(caller, order.reference_number)
-    assert f"Order {groups(number)} is approved" in call.text
+    # The caller entered the reference number: the new order number is read, twice.
+    assert call.text.count(groups(number)) == 2 and "is approved" in call.text
+    call.press("4")
+    assert call.heard[0].startswith(f"Order {groups(number)}, valid through ")
 
 
 def test_denied_offers_peer_to_peer(caller: Caller, make_order: Any) -> None:
@@ -221,11 +224,11 @@ def test_extension_by_phone(caller: Caller, make_order: Any, session: Any, days:
     call = to_status(caller, order.order_number)
     assert ("expired at the end of" in call.text) == (days < 0)
     call.press("1")
-    said = call.text
-    match = re.search(r"new order number is ((?:\d[ ,]*){9})\.", said)
-    assert match, said
+    heard = call.text
+    match = re.search(r"new order number is ((?:\d[ ,]*){9})\.", heard)
+    assert match, heard
     new_number = re.sub(r"\D", "", match.group(1))
-    assert said.count(groups(new_number)) == 2
+    assert heard.count(groups(new_number)) == 2
     assert orders.is_order_number(new_number)
     replay = call.replay()
     assert replay.body == call.replies[-2].body
@@ -237,6 +240,7 @@ def test_extension_by_phone(caller: Caller, make_order: Any, session: Any, days:
     # whole days of 24 hours from the instant of the extension).
     today = validity.local_day(utcnow(), ZONE)
     assert new[0].expires_at == validity.day_ends(today + dt.timedelta(days=60), ZONE)
+    assert call.heard[-1] == said("status.extend.menu")
     call.press("1")
     assert call.heard[0] == f"Your new order number is {groups(new_number)}."
     call.press("9")
@@ -279,7 +283,6 @@ def test_validity_counts_the_lines_days(
     assert order.expires_at == dt.datetime(2027, 1, 28, 0, 0, tzinfo=NEW_YORK)
     at(monkeypatch, dt.datetime(2026, 11, 28, 23, 50, tzinfo=NEW_YORK))
     text = to_status(caller, order.order_number).text
-    assert "issued November 28, 2026" in text
     assert "valid through January 27, 2027: 60 days from today." in text
     at(monkeypatch, dt.datetime(2027, 1, 13, 23, 59, tzinfo=NEW_YORK))
     call = to_status(caller, order.order_number).press("1")
@@ -298,7 +301,7 @@ def test_too_early_to_extend(caller: Caller, make_order: Any, session: Any) -> N
     order = make_order("approved", days=40)
     call = to_status(caller, order.order_number).press("1")
     assert call.heard[0].startswith("An order can be extended only in its last 14 days, from ")
-    assert "To extend it, press 1" in call.text
+    assert call.heard[-1] == said("status.menu.approved")
     assert stored(session, order).status == OrderStatus.APPROVED
 
 
@@ -315,7 +318,7 @@ def test_cancel_with_a_reason(caller: Caller, make_order: Any, session: Any) -> 
     call.press("3")
     assert "To cancel" in call.text and "press 1" in call.text
     call.press("1")
-    assert call.heard[0] == "It's cancelled."
+    assert call.heard == [said("status.cancel.done"), said("status.menu.closed")]
     row = stored(session, order)
     assert (row.status, row.cancel_reason) == (OrderStatus.CANCELLED, "Duplicate request")
     kinds = session.scalars(
@@ -350,9 +353,13 @@ def test_change_of_imaging_provider(caller: Caller, make_order: Any, session: An
         "Please choose another."
     )
     call.press(other["npi"])
-    assert call.heard == [f"Move this order to {other['name']}? Press 1 for yes, 2 for no."]
+    assert call.heard == [said("status.provider.confirm", new_facility_name=other["name"])]
     call.press("1")
-    assert call.heard[0].startswith(f"Done. The imaging provider is now {other['name']}")
+    # One sentence confirms the change, then the menu: the status is not read again.
+    assert call.heard == [
+        said("status.provider.done", facility_name=other["name"]),
+        said("status.menu.approved"),
+    ]
     row = stored(session, order)
     assert (row.facility_npi, row.order_number) == (other["npi"], order.order_number)
     event = session.scalars(
@@ -370,7 +377,7 @@ def test_change_of_imaging_provider(caller: Caller, make_order: Any, session: An
 def test_extend_by_speech(caller: Caller, make_order: Any) -> None:
     order = make_order("approved", days=5)
     call = to_status(caller, order.order_number).say("I'd like an extension")
-    assert "Extended. Your new order number is" in call.text
+    assert "Your new order number is" in call.text
 
 
 @pytest.mark.parametrize(
@@ -417,14 +424,8 @@ def test_a_spoken_date_in_spanish_is_taken_or_said_unreadable(
     assert "está aprobada" in call.text
 
 
-APPROVED_MENU = (
-    "To extend it, press 1. To cancel it, press 2. To change the imaging provider, press 3. "
-    "To hear this again, press 4. If you're done, press 9."
-)
-PENDING_MENU = (
-    "To cancel the request, press 2. To change the imaging provider, press 3. "
-    "To hear this again, press 4. If you're done, press 9."
-)
+APPROVED_MENU = said("status.menu.approved")
+PENDING_MENU = said("status.menu.pending")
 
 
 @pytest.mark.parametrize(
@@ -443,3 +444,111 @@ def test_going_back_from_the_cancel_reason_cancels_nothing(
     assert stored(session, order).status == OrderStatus(status)
     call.press("4")  # and the menu works as before
     assert "To cancel" in call.text
+
+
+def test_hear_it_again_repeats_only_the_number_and_date(caller: Caller, make_order: Any) -> None:
+    """Issue 10: 4 at the status menu says the fact a caller writes down, not the paragraph."""
+    order = make_order("approved", days=40)
+    call = to_status(caller, order.order_number)
+    status = call.heard[0]
+    call.press("4")
+    through = validity.local_day(utcnow(), ZONE) + dt.timedelta(days=40)
+    assert call.heard == [
+        f"Order {groups(order.order_number)}, valid through {spoken(through)}: 40 days from today.",
+        said("status.menu.approved"),
+    ]
+    assert status not in call.text and "St. Brigid" not in call.text
+    call.say("repeat")  # by speech too, as often as asked
+    assert call.heard[0].startswith(f"Order {groups(order.order_number)}, valid through ")
+
+
+@pytest.mark.parametrize(
+    ("status", "days", "menu"),
+    [
+        ("approved", -5, "status.menu.expired"),
+        ("pending_review", None, "status.menu.pending"),
+        ("cancelled", None, "status.menu.closed"),
+    ],
+)
+def test_hear_it_again_at_each_status_says_one_fact(
+    caller: Caller, make_order: Any, status: str, days: int | None, menu: str
+) -> None:
+    order = make_order(status, days=days)
+    number = order.reference_number if status == "pending_review" else order.order_number
+    call = to_status(caller, number)
+    assert call.heard[-1] == said(menu)
+    call.press("4")
+    [fact, again] = call.heard
+    assert again == said(menu)
+    if days is not None:  # expired
+        day = validity.local_day(utcnow(), ZONE) + dt.timedelta(days=days)
+        assert fact == f"It expired at the end of {spoken(day)}."
+    elif status == "pending_review":
+        assert fact == said("status.again.pending", review_days=2)
+    else:
+        day = validity.local_day(utcnow(), ZONE)
+        assert fact == f"It was cancelled on {spoken(day)}."
+    assert "MRI" not in fact
+
+
+def test_after_cancelling_hear_it_again_says_the_day(
+    caller: Caller, make_order: Any, session: Any
+) -> None:
+    order = make_order("approved")
+    call = to_status(caller, order.order_number).press("2").press("1").press("1")
+    assert call.heard == [said("status.cancel.done"), said("status.menu.closed")]
+    call.press("4")
+    today = validity.local_day(utcnow(), ZONE)
+    assert call.heard == [f"It was cancelled on {spoken(today)}.", said("status.menu.closed")]
+    assert stored(session, order).status == OrderStatus.CANCELLED
+
+
+def test_an_extended_order_repeats_only_its_new_number(
+    caller: Caller, make_order: Any, app: Flask
+) -> None:
+    old = make_order("approved", days=3)
+    with app.app_context():
+        from ivr.db import get_session
+
+        s = get_session()
+        new = lifecycle.extend(s, s.get(Order, old.id), lifecycle.Actor(), zone=ZONE)
+        s.commit()
+        new_number = new.order_number
+    call = to_status(caller, old.order_number)
+    assert call.heard[-1] == said("status.menu.extended")
+    call.press("4")
+    assert call.heard == [
+        f"The new order number is {groups(new_number)}.",
+        said("status.menu.extended"),
+    ]
+
+
+@pytest.mark.parametrize("status", ["approved", "pending_review"])
+def test_a_provider_change_is_confirmed_in_one_sentence(
+    caller: Caller, make_order: Any, session: Any, status: str
+) -> None:
+    """Issue 10: after the change, one sentence and the status's menu; nothing read again."""
+    order = make_order(status)
+    number = order.order_number if status == "approved" else order.reference_number
+    other = "2358850222"  # Lakeside Diagnostic Imaging: in network for Summit
+    call = to_status(caller, number).press("3").press(other)
+    name = call.heard[0].removeprefix("Move this order to ").split("?")[0]
+    call.press("1")
+    menu = "status.menu.approved" if status == "approved" else "status.menu.pending"
+    assert call.heard == [said("status.provider.done", facility_name=name), said(menu)]
+    assert "MRI" not in call.text and "valid through" not in call.text
+    assert stored(session, order).facility_npi == other
+    call.press("9")
+    assert call.reply.hung_up
+
+
+def test_hear_it_again_in_spanish(make_app: Callable[..., Flask], make_order: Any) -> None:
+    from ivr.simulate import FlaskTransport
+    from tests.conftest import AUTH_TOKEN
+
+    order = make_order("approved", days=40)
+    app = make_app(IVR_DEFAULT_LANGUAGE="es-US")
+    call = Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial()
+    call.press("1").press("2").press(order.order_number + "#").press(NPI + "#").press("4")
+    assert call.heard[0].startswith(f"Orden {groups(order.order_number)}, válida hasta el ")
+    assert call.heard[-1] == said("status.menu.approved", "es-US")

@@ -31,6 +31,8 @@ _NOT_CHANGEABLE = {
     lifecycle.refused_by(s) for s in OrderStatus if s not in lifecycle.CANCELLABLE
 } | {"performed"}
 STATUSES = {s.value for s in OrderStatus}
+# An approved order looked up by its request's reference number: its order number is new.
+APPROVED_NUMBER = "approved_number"
 EXTEND = {"ok", "performed", "too_early"} | {
     lifecycle.refused_by(s)
     for s in OrderStatus
@@ -107,8 +109,9 @@ def _through(expires: dt.datetime | None, zone: str) -> str | None:
 
 @action(
     "order_status",
-    outcomes=STATUSES,
+    outcomes=STATUSES | {APPROVED_NUMBER},
     fills={
+        "order_state",
         "display_number",
         "order_number",
         "reference_number",
@@ -132,7 +135,9 @@ def order_status(
     slots: Mapping[str, Any],
     scratch: Mapping[str, Any],
 ) -> ActionResult:
-    """Everything the status prompts read, for a verified caller; outcome = the status."""
+    """Everything the status prompts read, for a verified caller; outcome = the status
+    (`approved_number` when the caller entered the reference number of a request approved
+    since, whose order number they have not heard)."""
     order = _order(session, slots)
     if order is None:
         return ActionResult("error")
@@ -141,6 +146,7 @@ def order_status(
     exam = session.get(ExamType, order.exam_code or "")
     facility = session.get(Provider, order.facility_npi or "")
     out: dict[str, Any] = {
+        "order_state": status.value,
         "display_number": order.order_number or order.reference_number,
         "order_number": order.order_number,
         "reference_number": order.reference_number,
@@ -159,6 +165,9 @@ def order_status(
         out["extend_from"] = opens.isoformat()
     replaced = lifecycle.replacement(session, order)
     out["replaced_by"] = replaced.order_number if replaced is not None else None
+    entered = str(slots.get("lookup_number") or "")
+    if status == OrderStatus.APPROVED and order.order_number and entered != order.order_number:
+        return ActionResult(APPROVED_NUMBER, out)
     return ActionResult(status.value, out)
 
 
@@ -183,7 +192,7 @@ def extend_order(
     return ActionResult("ok", {"new_order_number": new.order_number, "new_expires_on": through})
 
 
-@action("cancel_order", outcomes=CANCEL, fills=set())
+@action("cancel_order", outcomes=CANCEL, fills={"order_state", "cancelled_on"})
 def cancel_order(
     session: so.Session,
     facts: Facts,
@@ -199,7 +208,9 @@ def cancel_order(
         lifecycle.cancel(session, order, _actor(facts), reason=reason)
     except orders.OrderError as exc:
         return ActionResult(exc.code)
-    return ActionResult("ok")
+    # What "hear it again" after the cancellation says.
+    cancelled_on = _on(order.cancelled_at, facts.timezone)
+    return ActionResult("ok", {"order_state": "cancelled", "cancelled_on": cancelled_on})
 
 
 @action(
