@@ -83,6 +83,8 @@ class Checker:
 
     def prompt_keys(self, node: Node) -> list[tuple[str, str]]:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
+        if node.kind == "ask" and isinstance(node.spec.get("keep"), str):
+            keys.append(("keep", node.spec["keep"]))
         invalid = node.spec.get("invalid")
         if isinstance(invalid, str):
             keys.append(("invalid", invalid))

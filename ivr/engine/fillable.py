@@ -68,7 +68,7 @@ def _fills(node: Node, checker: Checker) -> set[str]:
         slot = node.spec["slot"]
         out.add(slot)
         if node.get("catalog"):
-            out |= {f"{slot}_name", f"{slot}_sure"}
+            out |= {f"{slot}_name", f"{slot}_sure", f"{slot}_open"}
         if node.get("expect") == "text":
             out.add(f"{slot}_confidence")
         if isinstance(node.get("validate"), str):

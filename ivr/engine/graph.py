@@ -46,6 +46,10 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
                 "params",
                 "confirm_below",
                 "max_visits",
+                # Asked again from a form's "change one item": `keep` is the prompt that
+                # offers the answer it has; `keep_in` names the form's field (see forms).
+                "keep",
+                "keep_in",
             }
         ),
         frozenset({"next", "on_fail"}),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ivr.engine.graph import INPUT_KINDS, Bundle, Node
-from ivr.engine.hearing import interpret, qualified
+from ivr.engine.hearing import interpret, offers_keep, qualified
 from ivr.engine.menus import menu_prompt
 from ivr.engine.prompts import Prompts
 from ivr.engine.types import (
@@ -144,12 +144,18 @@ def _ask(
         says.append(menu_prompt(node.spec["options"], ctx.prompts))
     else:
         says.append(ctx.prompts.render(prompt_key, _values(node, state, ctx)))
+    keep = offers_keep(node, state)
+    if keep and isinstance(node.get("keep"), str):
+        says.append(ctx.prompts.render(node.spec["keep"], _values(node, state, ctx)))
     return Turn(
-        say=tuple(s for s in says if s), state=state, event=event, gather=_gather(node, ctx)
+        say=tuple(s for s in says if s),
+        state=state,
+        event=event,
+        gather=_gather(node, ctx, keep=keep),
     )
 
 
-def _gather(node: Node, ctx: Context) -> Gather:
+def _gather(node: Node, ctx: Context, *, keep: bool = False) -> Gather:
     hints: list[str] = []
     num_digits: int | None = None
     if node.kind == "menu":
@@ -179,9 +185,12 @@ def _gather(node: Node, ctx: Context) -> Gather:
     if isinstance(hint_key, str):
         hints = list(ctx.prompts.words(hint_key)) + hints
     unique = tuple(dict.fromkeys(h for h in hints if h))[:MAX_HINTS]
+    modes = tuple(node.get("input") or ("dtmf", "speech"))
+    if keep and "dtmf" not in modes:
+        modes = ("dtmf", *modes)  # pound keeps the answer, also at a speech-only question
     return Gather(
         action_node=node.id,
-        input=tuple(node.get("input") or ("dtmf", "speech")),
+        input=modes,
         hints=unique,
         num_digits=num_digits,
         timeout=int(node.get("timeout") or ctx.gather_timeout),
