@@ -195,3 +195,23 @@ def test_never_raises(text: str) -> None:
     assert all(0 <= m.score <= 100 for m in found)
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
     default_index().match(text)
+
+
+# --- a bare general word leaves the diagnosis open (a follow-up asks which) ------------
+
+
+@pytest.mark.parametrize(
+    "word", ["pain", "cancer", "infection", "injury", "fracture", "tumor", "cyst", "lesion"]
+)
+def test_a_bare_kind_of_condition_is_left_open(index: DiagnosisIndex, word: str) -> None:
+    match = index.match(word)
+    assert match is not None and match.open == word
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["headache", "migraine", "stroke", "sciatica", "knee pain", "lung cancer", "R52", "M54.50"],
+)
+def test_a_named_condition_or_a_code_is_not_left_open(index: DiagnosisIndex, words: str) -> None:
+    match = index.match(words)
+    assert match is not None and match.open is None
