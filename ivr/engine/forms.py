@@ -199,6 +199,10 @@ def _field(
     out[done] = {"kind": "return"}
 
     for j, (slot, question) in enumerate(zip(slots, questions, strict=True)):
+        for key in ("then", "keep"):
+            if key in question and not isinstance(question[key], str):
+                what = "a section's node" if key == "then" else "a prompt key"
+                bad(key, f"must name {what} (a string)")
         node = asks[j]
         after = asks[j + 1] if j + 1 < len(asks) else end
         ask = {k: v for k, v in question.items() if k not in QUESTION_ONLY}
