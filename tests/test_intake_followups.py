@@ -78,9 +78,7 @@ def test_two_more_orders_in_one_call_same_patient_then_another(
     call.press("3")
     assert call.heard == [NEXT_ORDER, ASK_EXAM]
     answer(call, start="exam", exam=Press("71250"), facility=Press(LINCOLN_PARK))
-    assert readback(call).startswith(
-        "Here's your request. CT of the chest without contrast, for member 1 0 0 2 0 0 3 0 0,"
-    )
+    assert "CT of the chest without contrast, for member 1 0 0 2 0 0 3 0 0," in readback(call)
     submit(call)
     assert call.heard[-1] == ISSUED_MENU
 
@@ -88,7 +86,7 @@ def test_two_more_orders_in_one_call_same_patient_then_another(
     call.say("another patient")
     assert call.heard == [NEXT_ORDER, ASK_MEMBER]
     answer(call, start="member", member=Press(DELUCA), dob=Press("02071998"))
-    assert f"for member {' '.join(DELUCA)}, born February 7, 1998." in readback(call)
+    assert f"for member {' '.join(DELUCA)}, born February 7, 1998" in readback(call)
     submit(call).press("2")
     assert call.reply.hung_up
 
@@ -237,7 +235,7 @@ def test_pound_keeps_the_exam_chosen_by_mistake(caller: Caller, session: Any) ->
     ]
     assert call.gather is not None and call.gather.get("finishOnKey") == "#"
     call.press("#")
-    assert readback(call).startswith("Here's your request. CT of the head without contrast,")
+    assert "CT of the head without contrast," in readback(call)
     assert call.heard[-1] == REVIEW_MENU
     order = orders_of(session, call.sid)[0]
     assert order.exam_code == "70450"
@@ -253,7 +251,7 @@ def test_silence_or_keep_keeps_spoken_answers(caller: Caller, session: Any) -> N
     ]
     assert call.gather is not None and "dtmf" in (call.gather.get("input") or "")
     call.say("keep it")
-    assert "Diagnosis: Headache, unspecified." in readback(call)
+    assert "Headache, unspecified" in readback(call)
 
     call.press("2").press("5")  # symptoms, then history: keep one, change the other
     assert call.heard[0] == ASK_SYMPTOMS and len(call.heard) == 2
