@@ -53,6 +53,7 @@ def _table(lang: str) -> dict[str, Any]:
             "yes": ["sí"] if spanish else ["yes"],
             "no": ["no"],
             "back": ["sin cambios"] if spanish else ["no change", "go back"],
+            "keep": ["conservar"] if spanish else ["keep", "keep it"],
             "menu": {
                 "order": ["pedido"] if spanish else ["order", "new order"],
                 "status": ["estado"] if spanish else ["status"],
@@ -70,6 +71,9 @@ def _table(lang: str) -> dict[str, Any]:
             "member": "¿Número de miembro?" if spanish else "Member number?",
             "fruit": "¿Qué fruta?" if spanish else "Which fruit?",
             "fruit_sure": "¿Dijo {fruit_name}?" if spanish else "Did you say {fruit_name}?",
+            "fruit_keep": "Para conservar {fruit_name}, oprima numeral."
+            if spanish
+            else "To keep {fruit_name}, press pound.",
             "day": "¿Qué día?" if spanish else "Which day?",
             "note": "¿Alguna nota?" if spanish else "Any note?",
             "code": "¿Código?" if spanish else "Code?",
@@ -625,3 +629,74 @@ def test_skip_key_and_choices_belong_to_their_own_questions() -> None:
     nodes["form"]["fields"]["note"]["skip_key"] = "0"
     with pytest.raises(FlowError, match="must be one keypad key"):
         keyed_bundle(nodes)
+
+
+# --- a question's follow-up section, and keeping an answer when changing it ---------------
+
+
+def follow_up_form() -> Bundle:
+    nodes = form_nodes()
+    fruit = nodes["visit"]["fields"]["fruit"]
+    fruit.update({"then": "fruit_tip", "keep": "q.fruit_keep"})
+    nodes["fruit_tip"] = {"kind": "say", "prompt": "r.tip", "next": "fruit_tip_done"}
+    nodes["fruit_tip_done"] = {"kind": "return"}
+    return bundle(nodes)
+
+
+FOLLOW = follow_up_form()
+
+
+def test_a_follow_up_section_runs_after_the_answer_and_before_its_confirmation() -> None:
+    turn = run(FOLLOW, start(FOLLOW), key("1234"), said("apel"))
+    assert turn.say == ("A tip.", "Did you say apple?")
+    turn = run(FOLLOW, start(FOLLOW), key("1234"), said("apple"))
+    assert turn.say == ("A tip.", "Which day?")
+
+
+def at_readback(b: Bundle) -> Turn:
+    turn = run(b, start(b), key("1234"), said("apple"), key("14"), said("mornings"))
+    assert turn.say[-1] == READBACK[-1]
+    return turn
+
+
+@pytest.mark.parametrize("keep", [key("#"), SILENCE, said("keep it")])
+def test_a_field_changed_by_mistake_keeps_its_answer(keep: Input) -> None:
+    turn = at_readback(FOLLOW)
+    asked = run(FOLLOW, turn, key("2"), key("2"))
+    assert asked.say == ("Which fruit?", "To keep apple, press pound.")
+    assert asked.gather is not None and "dtmf" in asked.gather.input
+    kept = run(FOLLOW, asked, keep)
+    assert kept.say == ("A tip.", *READBACK)  # not confirmed again, nothing else asked
+    assert kept.state.slots["fruit"] == "APPLE"
+
+
+def test_a_field_being_changed_still_takes_a_new_answer() -> None:
+    asked = run(FOLLOW, at_readback(FOLLOW), key("2"), key("2"))
+    changed = run(FOLLOW, asked, key("2"))
+    assert changed.say == ("A tip.", "Tallying.", "1234, pear, 14.", READBACK[-1])
+
+
+def test_keep_is_offered_only_when_changing() -> None:
+    turn = run(FOLLOW, start(FOLLOW), key("1234"))
+    assert turn.say == ("Which fruit?",)
+    assert run(FOLLOW, turn, SILENCE).say == ("I didn't hear you.", "Which fruit?")
+    # Another field chosen from the change menu: the fruit's question offers nothing.
+    member = run(FOLLOW, at_readback(FOLLOW), key("2"), key("1"))
+    assert member.say == ("Member number?",)
+
+
+def test_a_form_without_keep_sets_nothing_when_changing() -> None:
+    options = FORM.nodes["main.visit/change"].spec["options"]
+    assert all("set" not in option for option in options.values())
+    options = FOLLOW.nodes["main.visit/change"].spec["options"]
+    assert options["2"]["set"] == {"_changing": "visit/fruit"}
+    assert "set" not in options["1"]
+
+
+def test_then_and_keep_must_name_a_section_and_a_prompt() -> None:
+    nodes = form_nodes()
+    nodes["visit"]["fields"]["fruit"].update({"then": 3, "keep": ["q.fruit_keep"]})
+    with pytest.raises(FlowError) as err:
+        bundle(nodes)
+    text = str(err.value)
+    assert "fields.fruit.then" in text and "fields.fruit.keep" in text

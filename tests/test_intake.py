@@ -74,8 +74,9 @@ CHANGE_MENU = (
     "To change the physician, press 1. The patient, 2. The exam, 3. The diagnosis, 4. "
     "The symptoms and history, 5. The imaging provider, 6. To go back, press 9."
 )
-ISSUED_MENU = "To hear the number again, press 1. Otherwise, press 2."
-PENDED_MENU = "To hear the reference number again, press 1. Otherwise, press 2."
+# After the number: hear it again, done, or another order (same patient 3, another 4).
+ISSUED_MENU = said("order.issued.more_menu")
+PENDED_MENU = said("order.pended_more_menu")
 GOODBYE = "Thank you for calling. Goodbye."
 AGENT_HELP = (
     "Let me get a representative to help finish this request. They'll see what you've "
@@ -971,7 +972,11 @@ def test_changing_the_exam_updates_the_one_draft(caller: Caller, session: Any) -
     call.press("2")
     assert call.heard == [CHANGE_MENU]
     call.press("3")
-    assert call.heard == [ASK_EXAM]
+    # Asked again from the change menu, the question offers to keep its answer.
+    assert call.heard == [
+        ASK_EXAM,
+        said("order.exam.keep", exam_name="CT of the head without contrast"),
+    ]
     call.press("70460")
     assert readback(call).startswith("CT of the head with contrast, for")
     assert call.heard[-1] == REVIEW_MENU
@@ -1077,7 +1082,8 @@ def test_changing_an_item_that_needed_retries_asks_it_again(caller: Caller, item
         question, key = ASK_DIAGNOSIS, "4"
     assert call.heard[-1] == REVIEW_MENU
     call.press("2").press(key)
-    assert call.heard == [question]
+    # Fresh tries; the question also offers to keep the answer it has.
+    assert call.heard[0] == question and len(call.heard) == 2, call.heard
 
 
 @pytest.mark.parametrize("spoken", ["incorrect", "that's not correct"])
@@ -1221,12 +1227,16 @@ def test_a_close_diagnosis_is_read_back_and_no_asks_again(
 def test_a_close_exam_is_read_back(caller: Caller, session: Any) -> None:
     call = at_question(caller, "exam")
     call.say("brain scan")
+    # Said without its contrast, of a study the catalog has in three: which one? The
+    # read-back that follows names the chosen variant.
+    assert call.heard == [said("order.exam.contrast")]
+    call.press("2")
     assert call.heard == [
         "I heard CT of the head without contrast. Is that right? Press 1 for yes, 2 for no."
     ]
     call.press("2")
     assert call.heard == [ASK_EXAM]
-    call.say("brain scan").say("yes")
+    call.say("brain scan").say("without").say("yes")
     assert call.heard == [ASK_DIAGNOSIS]
     assert order_of(session, call.sid).exam_code == "70450"
 

@@ -177,3 +177,43 @@ def test_never_raises(text: str) -> None:
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
     CATALOG.match(text)
     CATALOG.by_key(text)
+
+
+# --- an exam said without its contrast, of a study the catalog has in several -----------
+
+
+@pytest.mark.parametrize(
+    ("said", "code", "left_open"),
+    [
+        ("MRI of the brain", "70551", "contrast_none_with_both"),
+        ("CT abdomen and pelvis", "74176", "contrast_none_with_both"),
+        ("lumbar MRI", "72148", "contrast_none_both"),
+        ("MRI of the brain without contrast", "70551", None),
+        ("chest CT with contrast", "71260", None),
+        ("neck CT", "70490", None),  # one variant only
+        ("echocardiogram", "93306", None),  # four heart ultrasounds are not one study's variants
+        ("seven zero five five one", "70551", None),  # a code is exact
+    ],
+)
+def test_an_unsaid_contrast_is_left_open(
+    catalog: ExamCatalog, said: str, code: str, left_open: str | None
+) -> None:
+    match = catalog.match(said)
+    assert match is not None and (match.value, match.open) == (code, left_open)
+
+
+def test_a_keyed_code_leaves_nothing_open(catalog: ExamCatalog) -> None:
+    match = catalog.by_key("70551")
+    assert match is not None and match.open is None
+
+
+@pytest.mark.parametrize(
+    ("code", "contrast", "variant"),
+    [("70551", "with", "70552"), ("70551", "both", "70553"), ("72148", "both", "72158"),
+     ("72148", "with", None), ("70490", "with", None), ("93306", "with", None)],
+)  # fmt: skip
+def test_the_variant_of_a_study(
+    catalog: ExamCatalog, code: str, contrast: str, variant: str | None
+) -> None:
+    found = catalog.variant(code, contrast)
+    assert (found.value if found else None) == variant

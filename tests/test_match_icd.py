@@ -262,3 +262,23 @@ def test_a_description_is_said_without_its_asides() -> None:
         icd.said_description("Localization-related (focal) (partial) epilepsy [NOS]")
         == "Localization-related epilepsy"
     )
+
+
+# --- a bare general word leaves the diagnosis open (a follow-up asks which) ------------
+
+
+@pytest.mark.parametrize(
+    "word", ["pain", "cancer", "infection", "injury", "fracture", "tumor", "cyst", "lesion"]
+)
+def test_a_bare_kind_of_condition_is_left_open(index: DiagnosisIndex, word: str) -> None:
+    match = index.match(word)
+    assert match is not None and match.open == word
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["headache", "migraine", "stroke", "sciatica", "knee pain", "lung cancer", "R52", "M54.50"],
+)
+def test_a_named_condition_or_a_code_is_not_left_open(index: DiagnosisIndex, words: str) -> None:
+    match = index.match(words)
+    assert match is not None and match.open is None

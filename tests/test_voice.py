@@ -210,7 +210,7 @@ def test_speech_call(
     assert any(MENU_HINT in line for line in call.heard)
     call.say(spoken_choice)
     if queue == "helpdesk":
-        assert call.heard[-1] == said("helpdesk.menu")
+        assert call.heard[-1] == sd("helpdesk.menu")
         call.press("0")
     assert call.enqueued == queue
     row = call_row(session, call.sid)
@@ -236,7 +236,7 @@ def test_main_menu_one_starts_the_order_intake(caller: Caller, choice: str) -> N
 def test_main_menu_two_asks_for_the_order_number(caller: Caller, choice: str) -> None:
     call = caller.dial().press("1")
     call.press(choice) if choice.isdigit() else call.say(choice)
-    assert call.heard == [said("status.number.ask")]
+    assert call.heard == [sd("status.number.ask")]
 
 
 def test_mixed_keypad_and_speech(caller: Caller, session: Any) -> None:

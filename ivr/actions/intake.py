@@ -297,3 +297,104 @@ def criteria_check(
     if parse_answer(question, params.get("value")) is None:
         return ActionResult("invalid")
     return ActionResult("ok")
+
+
+# What one order's answers fill, cleared for the next order of the call. The plan stays;
+# "keep: patient" also keeps the physician and the verified patient.
+ORDER_SLOTS = (
+    "exam", "exam_name", "exam_sure", "exam_modality", "exam_open",
+    "diagnosis", "diagnosis_name", "diagnosis_sure", "diagnosis_open", "diagnosis_words",
+    "diagnosis_detail", "exam_contrast",
+    "symptoms", "symptoms_confidence", "clinical_history", "clinical_history_confidence",
+    "facility", "facility_name",
+    "criteria_rule", "criteria_qid", "criteria_question", "criteria_answers", "criteria_answer",
+    "reference_number", "order_number", "expires_on",
+)  # fmt: skip
+PATIENT_SLOTS = ("member_id", "member_dob", "member_name", "member_age")
+# The engine's own notes: the question being changed, and each question's visits (a second
+# order gets the tries the first had).
+ENGINE_SLOTS: dict[str, Any] = {"_changing": None, "_visits": {}}
+
+
+@action("start_another_order", outcomes={"ok"}, fills=set())
+def start_another_order(
+    session: so.Session,
+    facts: Facts,
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
+) -> ActionResult:
+    """Clear the last order's answers so the intake makes a new draft and a new order.
+
+    The submitted order stays as it is in the store: the next answer saved finds no draft
+    for the call and starts one. `keep`: "patient" (same physician and patient) or
+    "physician" (another patient of the same physician).
+    """
+    keep = params.get("keep")
+    if keep not in ("patient", "physician"):
+        return ActionResult("error")
+    cleared = ORDER_SLOTS if keep == "patient" else ORDER_SLOTS + PATIENT_SLOTS
+    return ActionResult("ok", {**{name: None for name in cleared}, **ENGINE_SLOTS})
+
+
+@action("choose_exam_contrast", outcomes={"ok"}, fills={"exam", "exam_name", "exam_modality"})
+def choose_exam_contrast(
+    session: so.Session,
+    facts: Facts,
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
+) -> ActionResult:
+    """The exam becomes the variant with the contrast the caller chose."""
+    from ivr.services.catalogs import exam_variant
+    from ivr.store.models import ExamType
+
+    chosen = exam_variant(session, str(slots.get("exam") or ""), str(slots.get("exam_contrast")))
+    exam = session.get(ExamType, chosen.value) if chosen else None
+    if chosen is None or exam is None:
+        return ActionResult("error")
+    return ActionResult(
+        "ok",
+        {
+            "exam": chosen.value,
+            "exam_name": chosen.said,
+            "exam_modality": exam.modality,
+            "exam_open": None,
+            "exam_contrast": None,
+        },
+    )
+
+
+@action(
+    "refine_diagnosis",
+    outcomes={"ok"},
+    fills={"diagnosis", "diagnosis_name", "diagnosis_sure"},
+)
+def refine_diagnosis(
+    session: so.Session,
+    facts: Facts,
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
+) -> ActionResult:
+    """The general word ("pain") and the follow-up ("the left knee") matched together.
+
+    A match that says more than the general code is taken (read back when unsure); one
+    that says no more leaves the general code, to be confirmed by the caller.
+    """
+    from ivr.match.icd import CONFIDENT, default_index
+
+    general, detail = slots.get("diagnosis_open"), slots.get("diagnosis_detail")
+    cleared: dict[str, Any] = {"diagnosis_open": None, "diagnosis_detail": None}
+    found = default_index().match(f"{general} {detail}") if general and detail else None
+    if found is None or found.open or found.value == slots.get("diagnosis"):
+        return ActionResult("ok", {**cleared, "diagnosis_sure": False})
+    return ActionResult(
+        "ok",
+        {
+            **cleared,
+            "diagnosis": found.value,
+            "diagnosis_name": found.said,
+            "diagnosis_sure": found.score >= CONFIDENT,
+        },
+    )

@@ -96,6 +96,8 @@ class Checker:
         keys = [(f, node.spec[f]) for f in PROMPT_FIELDS if isinstance(node.spec.get(f), str)]
         if isinstance(node.spec.get("choice"), str):
             keys.append(("choice", node.spec["choice"]))
+        if node.kind == "ask" and isinstance(node.spec.get("keep"), str):
+            keys.append(("keep", node.spec["keep"]))
         invalid = node.spec.get("invalid")
         if isinstance(invalid, str):
             keys.append(("invalid", invalid))

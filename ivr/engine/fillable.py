@@ -70,7 +70,7 @@ def _fills(node: Node, checker: Checker) -> set[str]:
         slot = node.spec["slot"]
         out.add(slot)
         if node.get("catalog"):
-            out |= {f"{slot}_name", f"{slot}_sure", f"{slot}_choices"}
+            out |= {f"{slot}_name", f"{slot}_sure", f"{slot}_choices", f"{slot}_open"}
         if node.get("expect") == "choice":
             out.add(f"{slot}_name")
         if node.get("expect") == "text":

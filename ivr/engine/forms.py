@@ -12,6 +12,11 @@ change share one copy of them.
 A question's node is named ``ask_<slot>`` (or its own ``node:``) and its confirmation
 ``confirm_<slot>``, as hand-written ones were; the other nodes a form makes are named
 ``<form>/<field>/...``, so a problem in one names the form and the field.
+
+Two question keys go beyond a plain ask: ``then: <section>`` calls a section after the
+answer and before its confirmation (a follow-up the answer may need: which contrast, where
+the pain is), and ``keep: <prompt>`` lets a caller who chose the field from "change one
+item" keep the answer it has (pound, silence or "keep"), offered with that prompt.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.engine.graph import problem
+from ivr.engine.hearing import CHANGING
 
 FORM_KEYS = frozenset(
     {"kind", "fields", "save", "before_readback", "readback", "menu", "change_prompt", "next"}
@@ -27,7 +33,7 @@ FORM_KEYS = frozenset(
 FIELD_KEYS = frozenset({"words", "first", "questions", "check", "check_failed"})
 MENU_KEYS = frozenset({"prompt", "reprompt", "submit", "change", "repeat", "back"})
 # A question's own fields that make nodes beside its ask, not fields of the ask itself.
-QUESTION_KEYS = frozenset({"confirm", "node", "keyed_confirm", "choose"})
+QUESTION_KEYS = frozenset({"confirm", "node", "keyed_confirm", "choose", "then"})
 BACK_KEY = "9"  # "go back" in the change menu: the same key as the status line's menus
 
 
@@ -105,7 +111,12 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
         **({"prompt": spec["change_prompt"]} if "change_prompt" in spec else {}),
         "options": {
             **{
-                str(i + 1): {"next": f"{name}/{f}/change", "words": (fields[f] or {}).get("words")}
+                str(i + 1): {
+                    "next": f"{name}/{f}/change",
+                    "words": (fields[f] or {}).get("words"),
+                    # A field that offers to keep its answers learns it is being changed.
+                    **({"set": {CHANGING: f"{name}/{f}"}} if _keeps(fields[f]) else {}),
+                }
                 for i, f in enumerate(fields)
             },
             # Back to the readback's menu, changing nothing.
@@ -117,6 +128,16 @@ def _form(file: str, name: str, spec: Mapping[str, Any], problems: list[str]) ->
         },
     }
     return out
+
+
+def _keeps(field: Any) -> bool:
+    """Whether a field's questions offer to keep their answers when it is changed."""
+    if not isinstance(field, Mapping):
+        return False
+    questions = field.get("questions")
+    if not isinstance(questions, list):
+        return "keep" in field
+    return any(isinstance(q, Mapping) and "keep" in q for q in questions)
 
 
 def _field(
@@ -181,9 +202,15 @@ def _field(
     out[done] = {"kind": "return"}
 
     for j, (slot, question) in enumerate(zip(slots, questions, strict=True)):
+        for key in ("then", "keep"):
+            if key in question and not isinstance(question[key], str):
+                what = "a section's node" if key == "then" else "a prompt key"
+                bad(key, f"must name {what} (a string)")
         node = asks[j]
         after = asks[j + 1] if j + 1 < len(asks) else end
         ask = {k: v for k, v in question.items() if k not in QUESTION_KEYS}
+        if "keep" in question:
+            ask["keep_in"] = where
         keyed = [k for k in ("keyed_confirm", "choose") if k in question]
         if keyed and len(keyed) < 2:
             bad(keyed[0], "keyed_confirm and choose go together")
@@ -225,6 +252,10 @@ def _field(
                 "no": node,
             }
             after = f"{where}/{slot}_sure"
+        if "then" in question:
+            # The follow-up comes before the confirmation, which reads back its result.
+            out[f"{where}/{slot}_then"] = {"kind": "call", "node": question["then"], "next": after}
+            after = f"{where}/{slot}_then"
         out[node] = {"kind": "ask", **ask, "next": after}
 
     if "first" in spec:

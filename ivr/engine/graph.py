@@ -61,6 +61,10 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
                 "choices",
                 "again",
                 "skip_key",
+                # Asked again from a form's "change one item": `keep` is the prompt that
+                # offers the answer it has; `keep_in` names the form's field (see forms).
+                "keep",
+                "keep_in",
             }
         ),
         frozenset({"next", "on_fail", "again"}),

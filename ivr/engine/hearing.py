@@ -37,6 +37,9 @@ _WORD = re.compile(r"[^\w\s']+")
 MAX_CHOICES = 4  # entries one keypad answer may stand for and still be offered by ear
 BACK_KEY = "9"  # "enter it again" at a choice among keyed entries
 DATE_KEYS = 8  # a keyed date is MMDDYYYY
+# The form field being changed ("intake/exam"): set by a form's change menu, read by the
+# field's questions to offer keeping the answer they have.
+CHANGING = "_changing"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,32 @@ def _strip_filler(text: str, ctx: Context) -> str:
     return " ".join(w for w in text.split() if w not in words)
 
 
+def offers_keep(node: Node, state: CallState) -> bool:
+    """Asked again from "change one item", with an answer to keep: pound (Twilio posts
+    nothing for a lone pound), silence or "keep it" keeps it."""
+    where = node.get("keep_in")
+    return (
+        node.kind == "ask"
+        and isinstance(where, str)
+        and state.slots.get(CHANGING) == where
+        and state.slots.get(node.spec["slot"]) not in (None, "")
+    )
+
+
+def _keeps(inp: Input, ctx: Context) -> bool:
+    if inp.kind == "none":
+        return True
+    if inp.kind == "dtmf":
+        return not inp.digits.strip().rstrip("#")
+    text = _strip_filler(_clean(inp.speech), ctx)
+    return not text or any(text == _clean(p) for p in ctx.prompts.words("words.keep"))
+
+
 def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Context) -> Heard:
+    if offers_keep(node, state) and _keeps(inp, ctx):
+        # The answer stays as it was, and needs no confirming again.
+        sure = {f"{node.spec['slot']}_sure": True} if node.get("confirm_below") is not None else {}
+        return Heard("matched", node.target("next"), sure, matched="keep")
     if inp.kind == "none" or (inp.kind == "dtmf" and not inp.digits):
         return Heard("no_input")
     if inp.kind == "speech" and not _clean(inp.speech):
@@ -97,6 +125,11 @@ def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Con
         heard = _catalog(node, inp, ctx)
     else:
         heard = _expect(node, inp, ctx)
+    if heard.outcome == "matched" and node.get("catalog"):
+        opened = f"{node.spec['slot']}_open"
+        if opened not in heard.slots and state.slots.get(opened) is not None:
+            # A new answer that leaves nothing open clears what an earlier one left.
+            heard = replace(heard, slots={**heard.slots, opened: None})
     if heard.outcome == "matched" and node.get("validate"):
         return _validate(node, state, heard, ctx)
     return heard
@@ -353,6 +386,8 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
         return heard
     slot = node.spec["slot"]
     slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.said}
+    if match.open is not None:
+        slots[f"{slot}_open"] = match.open  # for a follow-up question: which contrast?
     if node.get("confirm_below") is not None:
         slots[f"{slot}_sure"] = inp.kind == "dtmf" or match.score >= float(
             node.spec["confirm_below"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ivr.engine.graph import INPUT_KINDS, Bundle, Node
-from ivr.engine.hearing import interpret, keys_expected, qualified
+from ivr.engine.hearing import interpret, keys_expected, offers_keep, qualified
 from ivr.engine.menus import menu_prompt
 from ivr.engine.prompts import Prompts
 from ivr.engine.types import (
@@ -160,8 +160,14 @@ def _ask(
         says.append(menu_prompt(node.spec["options"], ctx.prompts))
     else:
         says.append(ctx.prompts.render(prompt_key, _values(node, state, ctx)))
+    keep = offers_keep(node, state)
+    if keep and isinstance(node.get("keep"), str):
+        says.append(ctx.prompts.render(node.spec["keep"], _values(node, state, ctx)))
     return Turn(
-        say=tuple(s for s in says if s), state=state, event=event, gather=_gather(node, ctx)
+        say=tuple(s for s in says if s),
+        state=state,
+        event=event,
+        gather=_gather(node, ctx),
     )
 
 
@@ -188,7 +194,8 @@ def _gather(node: Node, ctx: Context) -> Gather:
     modes = tuple(node.get("input") or ("dtmf", "speech"))
     return Gather(
         action_node=node.id,
-        # Keys are heard at every question, a speech-only one too: `0`, `*` and `*8`.
+        # Keys are heard at every question, a speech-only one too: `0`, `*` and `*8`, and
+        # pound to keep an answer when a change re-asks it.
         input=modes if "dtmf" in modes else ("dtmf", *modes),
         hints=unique,
         num_digits=keys_expected(node, ctx),

@@ -109,6 +109,19 @@ _UNSTRUCTURED = 12.0  # no modality, region or contrast word: fuzzy words alone
 _CODE_RE = re.compile(r"[A-Z]?[0-9]{4,5}")
 
 
+_VARIANT_ORDER = ("none", "with", "both")
+
+
+def _one_study(contrasts: list[str]) -> tuple[str, ...]:
+    """A family's contrasts when they are one study's variants: each of none, with and both
+    at most once, and more than one of them (not four heart ultrasounds, all "none")."""
+    if len(contrasts) < 2 or len(set(contrasts)) != len(contrasts):
+        return ()
+    if not set(contrasts) <= set(_VARIANT_ORDER):
+        return ()
+    return tuple(c for c in _VARIANT_ORDER if c in contrasts)
+
+
 def _stem(tok: str) -> str:
     """Plural to singular, roughly ("arteries" -> artery, "sinuses" -> sinus, "lungs" -> lung)."""
     if len(tok) <= 3 or not tok.endswith("s") or tok.endswith(("ss", "us", "is")):
@@ -230,9 +243,12 @@ class Exam:
     family: tuple[str, str]
     variants: bool = False
     spoken: str | None = None  # how the line says it, when not as the label
+    # The contrasts of this one study the catalog has ("none", "with", "both", in that
+    # order) when it has more than one; empty when the family is not one study's variants.
+    contrasts: tuple[str, ...] = ()
 
-    def matched(self, score: float) -> Match:
-        return Match(self.code, self.label, score, self.code, spoken=self.spoken)
+    def matched(self, score: float, *, open: str | None = None) -> Match:
+        return Match(self.code, self.label, score, self.code, spoken=self.spoken, open=open)
 
 
 class ExamCatalog:
@@ -269,8 +285,29 @@ class ExamCatalog:
             )  # fmt: skip
         # Contrast picks among variants of one study; a study with no variants is only
         # nudged down when the caller asked for a different contrast.
-        self.exams = tuple(replace(e, variants=len(families[e.family]) > 1) for e in exams)
+        counts: dict[tuple[str, str], list[str]] = {}
+        for e in exams:
+            counts.setdefault(e.family, []).append(e.contrast)
+        self.exams = tuple(
+            replace(
+                e,
+                variants=len(families[e.family]) > 1,
+                contrasts=_one_study(counts[e.family]),
+            )
+            for e in exams
+        )
         self._by_code = {e.code: e for e in self.exams}
+
+    def variant(self, code: str, contrast: str) -> Match | None:
+        """The exam `code`'s variant with `contrast` ("none", "with", "both"), if the catalog
+        has it."""
+        exam = self._by_code.get(code.upper())
+        if exam is None or contrast not in exam.contrasts:
+            return None
+        found = next(
+            (e for e in self.exams if e.family == exam.family and e.contrast == contrast), None
+        )
+        return found.matched(100.0) if found else None
 
     @classmethod
     def from_csv(cls, path: str | Path) -> ExamCatalog:
@@ -334,7 +371,10 @@ class ExamCatalog:
         for score, exam in scored[:n]:
             score = max(0.0, min(100.0, best, score))
             if score >= self.cutoff:
-                out.append(exam.matched(round(score, 1)))
+                # Said without its contrast, a study the catalog has in several: ask.
+                unsaid = said.contrast is None and len(exam.contrasts) > 1
+                opened = "contrast_" + "_".join(exam.contrasts) if unsaid else None
+                out.append(exam.matched(round(score, 1), open=opened))
         return out
 
     def match(self, text: str) -> Match | None:

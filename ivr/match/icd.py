@@ -74,6 +74,11 @@ _KEYPAD = {
 }  # fmt: skip
 MAX_KEYED = 4  # candidates of one keypad entry a caller can choose from by ear
 _ASIDE = re.compile(r"\s*[(\[][^)\]]*[)\]]")
+# A word found in codes of this many ICD-10-CM categories (the first three characters)
+# names a kind of condition, not one: "pain" (43), "infection" (115), "fracture" (33),
+# "aneurysm" (16), where "headache" (10), "stroke" (9) or "sciatica" (2) name the condition.
+_CATEGORY_SPREAD = 14
+_RAW_WORD = re.compile(r"[a-z][a-z']*")
 _import_lock = threading.Lock()
 _default_lock = threading.Lock()
 _default: DiagnosisIndex | None = None
@@ -306,11 +311,29 @@ class DiagnosisIndex:
         ceiling = 100.0
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < _CLOSE and ranked[0][1] < 1.0:
             ceiling = CONFIDENT - 1  # a close second: read the first back
+        general = self._general_word(text, query)
         for code, f in ranked[:n]:
             score = ceiling = min(100.0 * f, ceiling)
             if score >= MIN_SCORE:
-                out.append(Match(code, self._cm.get_description(code), round(score, 1)))
+                description = self._cm.get_description(code)
+                # A bare general word ("pain") met by an unspecified code, or by a guess
+                # among its many kinds ("cyst": of the kidney?): leave it open.
+                vague = general is not None and (
+                    "unspecified" in description.lower() or score < CONFIDENT
+                )
+                out.append(
+                    Match(code, description, round(score, 1), open=general if vague else None)
+                )
         return out
+
+    def _general_word(self, text: str, query: list[str]) -> str | None:
+        """The caller's one word when it names a kind of condition found all over the code
+        set ("pain", "cancer", "infection"), else None: more words say which one."""
+        said = [w for w in _RAW_WORD.findall(_DURATION.sub(" ", text.lower())) if w not in _FILLER]
+        if len(said) != 1 or not query or any(c.isdigit() for c in text):
+            return None
+        spread = min(len({self.codes[d][:3] for d in self.postings.get(w, ())}) for w in query)
+        return said[0] if spread >= _CATEGORY_SPREAD else None
 
     def _score(self, query: list[str]) -> list[tuple[float, int]]:
         """(score 0-1, entry) for the best entries: IDF-weighted F-measure of the words."""

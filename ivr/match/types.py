@@ -16,6 +16,10 @@ class Match:
     key: str | None = None
     # How the line says the entry, when not as its written label.
     spoken: str | None = None
+    # What the answer leaves open, for one follow-up question: "contrast_none_with_both"
+    # (an exam said without its contrast, the variants the catalog has), or the general word
+    # a diagnosis was said as ("pain"). None: nothing to ask.
+    open: str | None = None
 
     @property
     def said(self) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -17,6 +18,10 @@ from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import portal
 from ivr.store import upsert
 from ivr.store.models import ExamType, Member, Plan, Provider
+
+if TYPE_CHECKING:
+    from ivr.match.exams import ExamCatalog
+    from ivr.match.types import Match
 
 CATALOG_NAMES = frozenset({"plans", "exams", "diagnoses", "facilities"})
 # What no name may carry when said: parentheses read aloud as an aside.
@@ -151,6 +156,15 @@ def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
 
 
 def exam_catalog(session: so.Session) -> Catalog:
+    return _exams(session)
+
+
+def exam_variant(session: so.Session, code: str, contrast: str) -> Match | None:
+    """The active exam that is `code`'s study with `contrast` ("none", "with", "both")."""
+    return _exams(session).variant(code, contrast)
+
+
+def _exams(session: so.Session) -> ExamCatalog:
     from ivr.match.exams import ExamCatalog
 
     rows = session.scalars(sa.select(ExamType).where(ExamType.active.is_(True))).all()
