@@ -15,7 +15,7 @@ word the line speaks at 160 words per minute, plus 3 seconds per answer the call
 Targets: an order request <= 2:00 (keypad and speech), a status check <= 45 s, a password
 reset <= 60 s.
 
-    .venv/bin/python bench/caller_time.py
+    .venv/bin/python bench/caller_time.py [-v]   (-v: every reply heard, with its words)
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ def estimate(call: SimulatedCall, ending: Ending) -> tuple[int, int, float, floa
 
 
 def main() -> int:
+    verbose = "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "TWILIO_AUTH_TOKEN": TOKEN})
         runner = app.test_cli_runner()
@@ -232,6 +233,10 @@ def main() -> int:
                 f"{name:20} {words:6d} {answers:8d} {total:8.1f} {target:7.0f}  "
                 f"{'PASS' if ok else 'FAIL':4} {own:10.1f}"
             )
+            if verbose:  # what the caller heard, answer by answer, with its word count
+                for reply in call.replies:
+                    print(f"    {sum(len(line.split()) for line in reply.heard):4d}  ", end="")
+                    print(" | ".join(reply.heard))
         print(f"{len(paths) - failed} of {len(paths)} paths within their target")
     return 0
 

@@ -68,31 +68,34 @@ def none_of(ids: list[str], no: str = "2") -> dict[str, str]:
 
 
 CASES = [
-    # lumbar spine MRI
-    ("72148", ["M54.50"], 40, {"red_flag_trauma": "1"}, ["red_flag_trauma"], A),
-    ("72148", ["M54.50"], 40, {**none_of(LUMBAR_FLAGS[:2]), "red_flag_infection": "1"},
-     LUMBAR_FLAGS[:3], A),
+    # lumbar spine MRI: the weeks first (they settle most requests), then the warning signs
+    ("72148", ["M54.50"], 40, {"weeks_symptoms": "3", "red_flag_trauma": "1"},
+     ["weeks_symptoms", "red_flag_trauma"], A),  # under 6 weeks: weeks of care can't decide
+    ("72148", ["M54.50"], 40, {"weeks_symptoms": "3", **none_of(LUMBAR_FLAGS[:2]),
+                               "red_flag_infection": "1"},
+     ["weeks_symptoms", *LUMBAR_FLAGS[:3]], A),
     ("72148", ["M54.50"], 51, {}, [], A),  # over 50 is itself a warning sign
-    ("72148", ["M54.50"], 50, {**none_of(LUMBAR_FLAGS[:3]), "red_flag_weakness": "yes"},
-     LUMBAR_FLAGS, A),
-    ("72148", ["M54.50"], 50, {**none_of(LUMBAR_FLAGS), "weeks_symptoms": "3"},
-     [*LUMBAR_FLAGS, "weeks_symptoms"], P),
-    ("72158", ["M54.41"], 35, {**none_of(LUMBAR_FLAGS), "weeks_symptoms": "8",
-                               "weeks_conservative_care": "6"},
-     [*LUMBAR_FLAGS, "weeks_symptoms", "weeks_conservative_care"], A),
-    ("72148", ["m5450"], 35, {**none_of(LUMBAR_FLAGS, "no"), "weeks_symptoms": "8",
-                              "weeks_conservative_care": "2#"},
-     [*LUMBAR_FLAGS, "weeks_symptoms", "weeks_conservative_care"], P),
-    # cervical spine MRI
+    ("72148", ["M54.50"], 50, {"weeks_symptoms": "8", "weeks_conservative_care": "2",
+                               **none_of(LUMBAR_FLAGS[:3]), "red_flag_weakness": "yes"},
+     ["weeks_symptoms", "weeks_conservative_care", *LUMBAR_FLAGS], A),
+    ("72148", ["M54.50"], 50, {"weeks_symptoms": "3", **none_of(LUMBAR_FLAGS)},
+     ["weeks_symptoms", *LUMBAR_FLAGS], P),
+    ("72158", ["M54.41"], 35, {"weeks_symptoms": "8", "weeks_conservative_care": "6"},
+     ["weeks_symptoms", "weeks_conservative_care"], A),  # no warning sign asked
+    ("72148", ["m5450"], 35, {"weeks_symptoms": "8", "weeks_conservative_care": "2#",
+                              **none_of(LUMBAR_FLAGS, "no")},
+     ["weeks_symptoms", "weeks_conservative_care", *LUMBAR_FLAGS], P),
+    # cervical spine MRI: the same order
     ("72141", ["M54.2"], 55, {}, [], A),
-    ("72156", ["M50.120"], 30, {"red_flag_trauma": "1"}, ["red_flag_trauma"], A),
-    ("72156", ["M50.120"], 30, {**none_of(CERVICAL_FLAGS[:4]), "red_flag_cord": "1"},
-     CERVICAL_FLAGS, A),
-    ("72141", ["M54.12"], 30, {**none_of(CERVICAL_FLAGS), "weeks_symptoms": "2"},
-     [*CERVICAL_FLAGS, "weeks_symptoms"], P),
-    ("72141", ["M54.2"], 30, {**none_of(CERVICAL_FLAGS), "weeks_symptoms": "10",
-                              "weeks_conservative_care": "7"},
-     [*CERVICAL_FLAGS, "weeks_symptoms", "weeks_conservative_care"], A),
+    ("72156", ["M50.120"], 30, {"weeks_symptoms": "2", "red_flag_trauma": "1"},
+     ["weeks_symptoms", "red_flag_trauma"], A),
+    ("72156", ["M50.120"], 30, {"weeks_symptoms": "2", **none_of(CERVICAL_FLAGS[:4]),
+                                "red_flag_cord": "1"},
+     ["weeks_symptoms", *CERVICAL_FLAGS], A),
+    ("72141", ["M54.12"], 30, {"weeks_symptoms": "2", **none_of(CERVICAL_FLAGS)},
+     ["weeks_symptoms", *CERVICAL_FLAGS], P),
+    ("72141", ["M54.2"], 30, {"weeks_symptoms": "10", "weeks_conservative_care": "7"},
+     ["weeks_symptoms", "weeks_conservative_care"], A),
     # chest CT for cough
     ("71250", ["R05.3"], 60, {"chest_xray_done": "2"}, ["chest_xray_done"], P),
     ("71260", ["R05.3"], 60, {"chest_xray_done": "1", "chest_xray_abnormal": "1"},
@@ -254,8 +257,10 @@ def test_unanswered_questions_pend_and_are_named() -> None:
     assert decision.reasons[-1] == "Not answered: weeks_symptoms, weeks_conservative_care."
     assert decision.reason_text("es-US").endswith("Sin respuesta: weeks_symptoms, "
                                                   "weeks_conservative_care.")  # fmt: skip
-    # Missing age: a missing fact is false, so the questions decide.
-    assert _id(CRITERIA.next_question(rule, {}, {})) == "red_flag_trauma"
+    # Missing age: a missing fact is false, so the questions decide; the weeks come first
+    # (six of each settle most requests), the warning signs when they don't.
+    assert _id(CRITERIA.next_question(rule, {}, {})) == "weeks_symptoms"
+    assert _id(CRITERIA.next_question(rule, {"weeks_symptoms": 3}, {})) == "red_flag_trauma"
 
 
 def test_when_skips_questions() -> None:
@@ -452,7 +457,13 @@ def test_a_list_question_split_in_one_question_a_sign_decides_as_before(
     nothing more asked), and no to all of them goes on to the rest as the old no did."""
     rule = _rule(rule_id)
     f = {"age": 30, "exam": exam, "diagnoses": []}
-    before = {"first_stone_episode": False} if rule_id == "ct_kidney_stone" else {}
+    # What comes before the signs: a recurring stone; for the spine, too few weeks of
+    # symptoms for the weeks alone to approve (they are asked first).
+    before: dict[str, Any] = {
+        "ct_kidney_stone": {"first_stone_episode": False},
+        "lumbar_mri_low_back_pain": {"weeks_symptoms": 3},
+        "cervical_mri_neck_pain": {"weeks_symptoms": 3},
+    }.get(rule_id, {})
     for n, sign in enumerate(signs):
         answers = {**before, **dict.fromkeys(signs[:n], False)}
         assert _id(CRITERIA.next_question(rule, answers, f)) == sign

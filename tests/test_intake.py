@@ -103,14 +103,9 @@ NO_RED_FLAG = ["2"] * len(RED_FLAGS)  # the keys that answer no to each
 NO_RED_FLAG_ANSWERS: dict[str, Any] = {
     qid: False for qid in _lumbar_questions() if qid.startswith("red_flag_")
 }
-WEEKS_SYMPTOMS = (
-    "For how many weeks has the patient had these symptoms? Enter the number of weeks, "
-    "then press pound."
-)
-WEEKS_CARE = (
-    "For how many weeks has the patient had care directed by a provider, such as physical "
-    "therapy, medicine or a home exercise plan? Enter the number of weeks, then press pound."
-)
+# The weeks are asked first: six of each approve with no warning sign asked.
+WEEKS_SYMPTOMS = _lumbar_questions()["weeks_symptoms"]
+WEEKS_CARE = _lumbar_questions()["weeks_conservative_care"]
 LUMBAR_REASON = (
     "Low back pain without a warning sign, in a patient 50 or younger, with fewer than six "
     "weeks of symptoms or of provider-directed care."
@@ -220,7 +215,7 @@ def at_review(caller: Caller, **answers: Answer) -> SimulatedCall:
 
 
 def readback(call: SimulatedCall) -> str:
-    lines = [line for line in call.heard if ", for member " in line]
+    lines = [line for line in call.heard if " Ordered by " in line]
     assert lines, call.heard
     return lines[0]
 
@@ -307,8 +302,8 @@ def test_each_intake_question_ends_on_its_last_key_or_on_pound(caller: Caller) -
 def test_keypad_intake_is_approved_with_every_field_stored(caller: Caller, session: Any) -> None:
     call = at_review(caller)
     assert readback(call) == (
-        "CT of the head without contrast, for member 1 0 0 2 0 0 3 0 0, "
-        "born March 5, 1960, for Headache, unspecified. Ordered by Dr. Alan "
+        "CT of the head without contrast, for Maria Lopez, "
+        "born March 5, 1960. Diagnosis: Headache, unspecified. Ordered by Dr. Alan "
         "Whitfield, at Lakeside Diagnostic Imaging."
     )
     assert order_of(session, call.sid).status == OrderStatus.DRAFT
@@ -403,8 +398,8 @@ def test_speech_only_intake_is_approved(caller: Caller, session: Any) -> None:
     ]
     call.say("yes")
     assert readback(call).startswith(
-        "MRI of the brain without contrast, for member "
-        "1 0 0 2 0 0 3 0 0, born March 5, 1960, for Migraine"
+        "MRI of the brain without contrast, for Maria Lopez, "
+        "born March 5, 1960. Diagnosis: Migraine"
     )
     call.say("submit")
     read = ORDER_NUMBER_READ.search(call.text)
@@ -452,7 +447,7 @@ def test_mixed_intake_over_50_is_approved_without_questions(caller: Caller, sess
     )
     assert readback(call) == (
         "MRI of the lower spine without contrast, for "
-        "member 4 4 5 5 6 6 7 7 8 8, born November 23, 1948, for Low back pain, "
+        "James Okafor, born November 23, 1948. Diagnosis: Low back pain, "
         "unspecified. Ordered by Dr. Priya Raman, at Northgate Imaging Center."
     )
     call.press("1")
@@ -485,14 +480,14 @@ def press_each(call: SimulatedCall, keys: list[str]) -> list[str]:
     ("keys", "questions", "answers"),
     [
         (
-            [*NO_RED_FLAG, "3#"],
-            [*RED_FLAGS, WEEKS_SYMPTOMS],
-            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 3},
+            ["3#", *NO_RED_FLAG],  # under 6 weeks, weeks of care can't decide: not asked
+            [WEEKS_SYMPTOMS, *RED_FLAGS],
+            {"weeks_symptoms": 3, **NO_RED_FLAG_ANSWERS},
         ),
         (
-            [*NO_RED_FLAG, "8#", "2#"],
-            [*RED_FLAGS, WEEKS_SYMPTOMS, WEEKS_CARE],
-            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 8, "weeks_conservative_care": 2},
+            ["8#", "2#", *NO_RED_FLAG],
+            [WEEKS_SYMPTOMS, WEEKS_CARE, *RED_FLAGS],
+            {"weeks_symptoms": 8, "weeks_conservative_care": 2, **NO_RED_FLAG_ANSWERS},
         ),
     ],
     ids=["short-symptoms", "short-care"],
@@ -539,16 +534,21 @@ def test_lumbar_mri_under_50_without_red_flag_is_pended(
 @pytest.mark.parametrize(
     ("keys", "questions", "answers"),
     [
-        (["1"], [RED_FLAG], {"red_flag_trauma": True}),
+        (["3#", "1"], [WEEKS_SYMPTOMS, RED_FLAG], {"weeks_symptoms": 3, "red_flag_trauma": True}),
         (
-            ["2", "2", "1"],
-            RED_FLAGS[:3],
-            {"red_flag_trauma": False, "red_flag_cancer": False, "red_flag_infection": True},
+            ["3#", "2", "2", "1"],
+            [WEEKS_SYMPTOMS, *RED_FLAGS[:3]],
+            {
+                "weeks_symptoms": 3,
+                "red_flag_trauma": False,
+                "red_flag_cancer": False,
+                "red_flag_infection": True,
+            },
         ),
         (
-            [*NO_RED_FLAG, "8#", "6#"],
-            [*RED_FLAGS, WEEKS_SYMPTOMS, WEEKS_CARE],
-            {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 8, "weeks_conservative_care": 6},
+            ["8#", "6#"],  # six weeks of each: approved, no warning sign asked
+            [WEEKS_SYMPTOMS, WEEKS_CARE],
+            {"weeks_symptoms": 8, "weeks_conservative_care": 6},
         ),
     ],
     ids=["red-flag", "third-red-flag", "six-weeks-of-care"],
@@ -858,6 +858,8 @@ def test_three_failures_at_a_criteria_question_transfer_with_the_draft(
     caller: Caller, session: Any
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
+    assert call.heard == [WEEKS_SYMPTOMS]
+    call.press("3#")
     assert call.heard == [RED_FLAG]
     call.press("9").press("9").press("9")
     assert call.heard == [AGENT_HELP] and call.enqueued == "orders"
@@ -889,9 +891,7 @@ def test_asking_for_a_person_mid_intake_keeps_the_draft(caller: Caller, session:
 
 def test_an_out_of_range_criteria_number_gets_another_try(caller: Caller) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    for key in NO_RED_FLAG:
-        call.press(key)
-    assert call.heard == [WEEKS_SYMPTOMS]
+    assert call.heard[-1] == WEEKS_SYMPTOMS  # the first criteria question
     call.press("600#")
     assert call.enqueued is None, call.heard
     assert call.gather is not None
@@ -901,8 +901,8 @@ def test_an_out_of_range_criteria_number_gets_another_try(caller: Caller) -> Non
 @pytest.mark.parametrize(
     ("answers", "question", "instruction"),
     [
-        ([Press("9")], RED_FLAG, "Press 1 for yes, 2 for no."),
-        ([*(Press(k) for k in NO_RED_FLAG), Say("a few")], WEEKS_SYMPTOMS, "then press pound."),
+        ([Press("3#"), Press("9")], RED_FLAG, "Press 1 for yes, 2 for no."),
+        ([Say("a few")], WEEKS_SYMPTOMS, "then press pound."),
     ],
     ids=["yesno", "number"],
 )
@@ -1001,15 +1001,15 @@ def test_changing_the_exam_updates_the_one_draft(caller: Caller, session: Any) -
         (
             "2",
             [Press("708072603"), Say("November 23rd 1967")],
-            "for member 7 0 8 0 7 2 6 0 3, born November 23, 1967, for ",
+            "for Thomas Martin, born November 23, 1967. Diagnosis: ",
             "member_id",
             "708072603",
         ),
-        ("4", [Say("migraine")], "1960, for Migraine", "diagnosis_codes", None),
+        ("4", [Say("migraine")], "1960. Diagnosis: Migraine", "diagnosis_codes", None),
         (
             "5",
             [Say("Worse in the mornings"), Say("None so far")],
-            "for Headache, unspecified.",
+            "Diagnosis: Headache, unspecified.",
             "symptoms",
             "Worse in the mornings",
         ),
@@ -1035,7 +1035,7 @@ def test_changing_one_item_returns_to_the_readback_without_asking_the_rest(
     call = at_review(caller)
     call.press("2").press(item)
     for reply in answers:
-        assert call.gather is not None and ", for member " not in call.heard[0]
+        assert call.gather is not None and " Ordered by " not in call.heard[0]
         give(call, reply)
     assert heard in readback(call), call.heard
     assert call.heard[-1] == REVIEW_MENU
@@ -1303,7 +1303,7 @@ def test_the_api_finds_a_pended_order_by_its_reference_number(
     caller: Caller, client: FlaskClient, session: Any, token_for: Callable[[str], str]
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    for key in [*NO_RED_FLAG, "3#", "1"]:
+    for key in ["3#", *NO_RED_FLAG, "1"]:
         call.press(key)
     order = order_of(session, call.sid)
     response = client.get(
@@ -1317,7 +1317,7 @@ def test_the_api_finds_a_pended_order_by_its_reference_number(
         order.reference_number,
     )
     assert body["decision_reason"] == LUMBAR_REASON
-    assert body["criteria_answers"] == {**NO_RED_FLAG_ANSWERS, "weeks_symptoms": 3}
+    assert body["criteria_answers"] == {"weeks_symptoms": 3, **NO_RED_FLAG_ANSWERS}
     assert body["events"][-1]["kind"] == "submitted"
 
 
@@ -1333,7 +1333,7 @@ def test_the_history_ends_with_the_criteria_answers_the_order_stores(
     caller: Caller, session: Any
 ) -> None:
     call = answer(start_intake(caller), **LUMBAR_UNDER_50)
-    for key in [*NO_RED_FLAG, "3#", "1"]:
+    for key in ["3#", *NO_RED_FLAG, "1"]:
         call.press(key)
     order = order_of(session, call.sid)
     recorded = [
@@ -1377,7 +1377,7 @@ def test_the_readback_says_the_exam_as_a_person_would(
 ) -> None:
     """No aside in parentheses, no code: the written name stays in the catalog."""
     call = at_review(caller, exam=Press(code))
-    assert readback(call).startswith(f"{spoken}, for member "), call.heard
+    assert readback(call).startswith(f"{spoken}, for Maria Lopez, "), call.heard
     assert "(" not in call.text
     written = session.get(ExamType, code).description
     assert "(" in written and written not in call.text
@@ -1406,7 +1406,7 @@ def test_the_spanish_readback_says_the_exam_without_parentheses(
         NEW_ORDER_KEY,
     )
     answer(call, exam=Press("72148"))
-    lines = [line for line in call.heard if ", para el miembro " in line]
+    lines = [line for line in call.heard if " Ordenado por " in line]
     assert lines and lines[0].startswith(
-        "MRI of the lower spine without contrast, para el miembro"
+        "MRI of the lower spine without contrast, para Maria Lopez,"
     ), call.heard

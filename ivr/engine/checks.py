@@ -274,6 +274,10 @@ class Checker:
         if not isinstance(options, Mapping):
             return
         keys = {str(k) for k in options}
+        # The way out works at every menu without being one of its options: a prompt may
+        # say "or 0 for a person" when the flow has somewhere to send that caller.
+        d = self.b.defaults_for(node)
+        way_out = {d.operator_key} if d.operator else set()
         for fld in PROMPT_FIELDS:
             key = node.spec.get(fld)
             if not isinstance(key, str) or key not in prompts:
@@ -282,7 +286,7 @@ class Checker:
             where = f"prompt '{key}' in prompts/{prompts.language}.yaml"
             for missing in sorted(keys - said - {"*", "#"}):
                 self.add(node, fld, f"{where} never announces option {missing}")
-            for extra in sorted(said - keys):
+            for extra in sorted(said - keys - way_out):
                 self.add(node, fld, f"{where} announces {extra}, which is not an option")
 
     def reachability(self) -> None:
