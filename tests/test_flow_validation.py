@@ -824,11 +824,9 @@ def test_check_flows_shows_warnings_and_exits_0(tmp_path: Path) -> None:
     doc["nodes"]["agent"]["prompt"] = "main.agent"
     doc["nodes"]["bye"]["prompt"] = "order.goodbye"
     doc["nodes"]["menu"]["options"]["1"].pop("words")
-    # The real main menu prompt announces 0, 3 and 4 (change the plan) too: the menu must
-    # offer them.
-    doc["nodes"]["menu"]["options"].update(
-        {"0": {"next": "agent"}, "3": {"next": "bye"}, "4": {"next": "bye"}}
-    )
+    # The real main menu prompt announces 3 and 4 (change the plan) too: the menu must offer
+    # them. (0 it leaves to the way-out rule, said once in the greeting.)
+    doc["nodes"]["menu"]["options"].update({"3": {"next": "bye"}, "4": {"next": "bye"}})
     doc["nodes"]["lookup"] = {
         "kind": "action",
         "action": "check_facility",

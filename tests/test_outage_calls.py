@@ -107,7 +107,7 @@ def test_a_plan_notice_is_heard_right_after_choosing_that_plan(
     assert bool(notices) == heard
     if heard:
         assert call.heard.index(notices[0]) == 1, "right after the plan's name"
-        assert call.heard[-1].startswith("For a new order number, press 1.")
+        assert call.heard[-1] == said("main.menu.prompt")
 
 
 def test_spanish_text_is_used_when_the_call_is_in_spanish(

@@ -19,9 +19,11 @@ from ivr.simulate import Caller, FlaskTransport
 from ivr.store.models import Call, FlowVersion
 from ivr.versions import FlowLibrary
 from tests.conftest import AUTH_TOKEN
+from tests.said import said
 
-OLD_MENU = "For a new order number, press 1."
-NEW_MENU = "Press 1 for a new order number."
+MENU = said("main.menu.prompt")
+OLD_MENU = MENU[: MENU.index(".") + 1]  # its first sentence, on option 1
+NEW_MENU = "Press 1 for a new order."
 GREETING = "Imaging prior authorization."
 
 

@@ -18,7 +18,7 @@ from ivr.store.models import Call, CallEvent
 from tests.conftest import AUTH_TOKEN, base_config
 from tests.said import said as sd
 
-MENU_HINT = "For a new order number, press 1."
+MENU_HINT = sd("main.menu.prompt")
 
 
 def events(session: Any, sid: str) -> list[CallEvent]:

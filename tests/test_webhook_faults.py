@@ -147,4 +147,7 @@ def test_a_control_character_that_reached_a_prompt_is_not_spoken_into_invalid_xm
     call = caller.dial()
     assert call.reply.status == 200 and call.reply.root is not None, call.reply.body
     assert call.gather is not None
+    call.press("1")  # notices, all-plan ones too, are heard once a plan is chosen
+    assert call.reply.status == 200 and call.reply.root is not None, call.reply.body
+    assert call.gather is not None
     assert any("Down for maintenance." in line for line in call.heard), call.heard

@@ -178,6 +178,8 @@ def _gather(node: Node, ctx: Context) -> Gather:
         options = node.get("options") or {}
         for option in options.values():
             hints.extend(ctx.prompts.words(option.get("words", "")))
+        # The way out is not a menu option, but "representative" is said at menus most.
+        hints.extend(ctx.prompts.words("words.operator"))
     elif node.kind == "confirm":
         hints.extend(ctx.prompts.words("words.yes") + ctx.prompts.words("words.no"))
     elif node.kind == "ask":
