@@ -170,7 +170,7 @@ def done() -> Response:
         session.rollback()
         return twiml(replay or body)
     session.commit()
-    log.info("call %s left queue %s: %s", sid, call.node, outcome)
+    log.info("call %s left its queue: %s", sid, outcome)
     return twiml(body)
 
 
@@ -182,10 +182,13 @@ def _confirmation(prompts: Prompts, number: str, when: str = "") -> str:
 # --- callbacks -----------------------------------------------------------------------------
 
 
-def _number_question(prompts: Prompts, mode: str, tries: int, caller_id: str | None) -> Ask:
+def _number_question(
+    prompts: Prompts, mode: str, tries: int, caller_id: str | None, lead: tuple[str, ...] = ()
+) -> Ask:
+    """Which number to call back: the caller id (press 1) or ten digits entered."""
     key = "queue.callback.confirm_number" if caller_id else "queue.callback.ask_number"
     return Ask(
-        (prompts.render(key, {"last4": (caller_id or "")[-4:]}),),
+        (*lead, prompts.render(key, {"last4": (caller_id or "")[-4:]})),
         url("number", m=mode, n=tries),
         input="dtmf",
         num_digits=None,
@@ -240,21 +243,15 @@ def number() -> Response:
             if mode == HOLD:
                 return twiml(xml(on_hold((), voice=voice, pause=1)))  # back to holding
             return twiml(xml(say_then([prompts.text("queue.goodbye")], voice=voice)))
-        question = _number_question(prompts, mode, tries + 1, caller_id)
-        question = Ask(
-            (prompts.text("queue.callback.bad_number"), *question.texts),
-            question.action_url,
-            input="dtmf",
-            num_digits=None,
-            timeout=8,
-        )
+        sorry = (prompts.text("queue.callback.bad_number"),)
+        question = _number_question(prompts, mode, tries + 1, caller_id, sorry)
         return twiml(xml(ask(question, voice=voice)))
     queue = queue_named(_queue_of(session, sid))
     due = None
     when = ""
     if mode == AFTER_HOURS:
         due = queue.schedule.next_open(dt.datetime.now(dt.UTC))
-        when = _when(prompts, due) if due is not None else ""
+        when = spoken_when(prompts, due) if due is not None else ""
     queues.request_callback(
         session, sid=sid, number=chosen, queue=queue.name, language=call.language, due_at=due
     )
@@ -279,12 +276,19 @@ def _weekday(prompts: Prompts, day: int) -> str:
     return names[day] if len(names) == 7 else str(day + 1)
 
 
-def _when(prompts: Prompts, at: dt.datetime) -> str:
+def _month(prompts: Prompts, month: int) -> str:
+    names = prompts.words("words.months")
+    return names[month - 1] if len(names) == 12 else str(month)
+
+
+def spoken_when(prompts: Prompts, at: dt.datetime) -> str:
     return prompts.render(
         "queue.closed.when",
         {
             "day": _weekday(prompts, at.weekday()),
-            "date": prompts.spoken_date(at.date().isoformat()),
+            "date": prompts.render(
+                "queue.date", {"month": _month(prompts, at.month), "day": at.day}
+            ),
             "time": spoken_time(prompts, at.time()),
         },
     )
@@ -329,7 +333,7 @@ def closed_menu(
     day, or a message."""
     texts = [*before, *([spoken_hours(prompts, queue)] if lead is None else lead)]
     due = queue.schedule.next_open(dt.datetime.now(dt.UTC))
-    when = _when(prompts, due) if due is not None else ""
+    when = spoken_when(prompts, due) if due is not None else ""
     offer = Ask(
         (prompts.render("queue.closed.offer", {"when": when}),),
         url("callback", m=AFTER_HOURS),

@@ -19,6 +19,8 @@ class Voice:
 
 
 SPANISH_VOICE = "Polly.Lupe"
+# The longest silence a caller on hold may hear before something is said or played.
+MAX_DEAD_AIR = 30
 
 
 def voice_for(language: str, default: str) -> Voice:
@@ -155,7 +157,9 @@ def on_hold(
     if music_url:
         response.play(music_url)
     else:
-        response.pause(length=min(pause, 30))
+        # The offer's own silence (its timeout) counts toward the 30 s.
+        quiet = MAX_DEAD_AIR - (offer.timeout if offer is not None else 0)
+        response.pause(length=max(1, min(pause, quiet)))
     return response
 
 

@@ -364,10 +364,22 @@ def test_a_wrong_key_after_hours_asks_again(closed: Caller) -> None:
     assert reply.gather is not None
 
 
-def test_spanish_callers_hear_the_hours_in_spanish(closed: Caller) -> None:
+def test_spanish_callers_hear_times_in_spanish() -> None:
     from ivr.hold import spoken_time
     from tests.said import prompts
 
     es = prompts("es-US")
     assert spoken_time(es, dt.time(19, 0)) == "7 de la tarde"
     assert spoken_time(es, dt.time(8, 30)) == "8:30 de la mañana"
+
+
+def test_the_next_open_day_is_said_in_the_callers_language() -> None:
+    from ivr.hold import spoken_when
+    from tests.said import prompts
+
+    monday = dt.datetime(2026, 12, 7, 8, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert spoken_when(prompts("en-US"), monday) == "on Monday, December 7, after 8:30 a.m."
+    assert (
+        spoken_when(prompts("es-US"), monday)
+        == "el lunes 7 de diciembre, después de las 8:30 de la mañana"
+    )
