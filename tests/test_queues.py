@@ -41,30 +41,11 @@ def absolute(call: SimulatedCall, url: str) -> str:
 
 def wait(call: SimulatedCall, *, position: int = 3, waited: int = 30, average: int = 240) -> Reply:
     """Twilio asks the wait URL what a caller on hold hears now."""
-    url = absolute(call, enqueue_of_first(call)["waitUrl"])
-    form = {
-        "QueuePosition": str(position),
-        "QueueTime": str(waited),
-        "AvgQueueTime": str(average),
-        "CurrentQueueSize": str(position + 1),
-        "QueueSid": "QU" + "0" * 32,
-    }
-    return call.post(url, form)
+    return call.wait(position=position, waited=waited, average=average)
 
 
 def leave_queue(call: SimulatedCall, result: str, waited: int) -> Reply:
-    """Twilio posts the Enqueue action: how the caller left the queue, after how long."""
-    url = absolute(call, enqueue_of_first(call)["action"])
-    return call.post(url, {"QueueResult": result, "QueueTime": str(waited)})
-
-
-def enqueue_of_first(call: SimulatedCall) -> dict[str, str]:
-    for reply in call.replies:
-        if reply.root is not None and reply.root.find("Enqueue") is not None:
-            el = reply.root.find("Enqueue")
-            assert el is not None
-            return dict(el.attrib)
-    raise AssertionError("the call was never enqueued")
+    return call.leave_queue(result, waited)
 
 
 def answer(call: SimulatedCall, reply: Reply, extra: dict[str, str]) -> Reply:
@@ -191,10 +172,10 @@ def test_after_two_minutes_a_callback_is_offered_and_keeps_the_callers_place(
     reply = wait(call, waited=125)
     assert reply.gather is not None
     assert [s.text for s in reply.gather.iter("Say")] == [said("queue.offer")]
-    reply = answer(call, reply, {"Digits": "1"})
-    assert reply.gather is not None
-    assert reply.heard == [said("queue.callback.confirm_number", last4="0143")]
-    reply = answer(call, reply, {"Digits": "1"})
+    call.press("1")  # the offer is the wait's Gather: Twilio posts its action
+    assert call.gather is not None
+    assert call.heard == [said("queue.callback.confirm_number", last4="0143")]
+    reply = call.press("1").reply
     assert reply.root is not None and reply.root.find("Leave") is not None
 
     session.rollback()
