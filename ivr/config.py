@@ -107,6 +107,35 @@ class Settings:
         14,
         "an order can be extended in its last this many days (its last valid day counted)",
     )
+    hours_override: str = _var(
+        "IVR_HOURS_OVERRIDE",
+        "",
+        "`open` or `closed` forces every queue's business hours (demos, tests); empty: each"
+        " queue's hours in `data/queues.csv`",
+        shown="empty",
+    )
+    callback_after: int = _var(
+        "IVR_CALLBACK_AFTER",
+        120,
+        "seconds on hold (Twilio's `QueueTime`) before the hold prompts offer a callback",
+    )
+    hold_music_url: str = _var(
+        "IVR_HOLD_MUSIC_URL",
+        "",
+        "audio played on hold between announcements (`<Play>`); empty: a pause",
+    )
+    hold_pause: int = _var(
+        "IVR_HOLD_PAUSE",
+        20,
+        "seconds of pause between hold announcements when no music is set (at most 30)",
+        minimum=1,
+    )
+    voicemail_seconds: int = _var(
+        "IVR_VOICEMAIL_SECONDS",
+        120,
+        "the longest message a caller can leave after hours",
+        minimum=5,
+    )
     catalog_ttl: int = _var(
         "IVR_CATALOG_TTL", 30, "seconds a process keeps the catalogs it read from the store"
     )
@@ -228,6 +257,12 @@ def check(settings: Settings) -> None:
         raise ConfigError(
             f"IVR_TIMEZONE must be an IANA zone name, got {settings.timezone!r}"
         ) from None
+    if settings.hours_override not in ("", "open", "closed"):
+        raise ConfigError(
+            f"IVR_HOURS_OVERRIDE must be open or closed (or unset), got {settings.hours_override!r}"
+        )
+    if settings.hold_pause > 30:
+        raise ConfigError(f"IVR_HOLD_PAUSE must be at most 30, got {settings.hold_pause}")
     if settings.env == PRODUCTION:
         missing = [
             name

@@ -99,6 +99,14 @@ class Reply:
         return (el.text or "").strip() if el is not None else None
 
     @property
+    def hold_urls(self) -> tuple[str, str] | None:
+        """The Enqueue's (waitUrl, action), where Twilio asks and reports about the hold."""
+        el = self.root.find("Enqueue") if self.root is not None else None
+        if el is None:
+            return None
+        return el.get("waitUrl", ""), el.get("action", "")
+
+    @property
     def dialed(self) -> str | None:
         el = self.root.find("Dial") if self.root is not None else None
         return (el.text or "").strip() if el is not None else None
@@ -171,6 +179,28 @@ class SimulatedCall:
         """Say and press nothing until the question times out."""
         self.post(self._action(), {})
         return self
+
+    def _hold_url(self, which: int) -> str:
+        for reply in reversed(self.replies):
+            if reply.hold_urls is not None:
+                return urllib.parse.urljoin(self.caller.base_url + "/", reply.hold_urls[which])
+        raise AssertionError("the call was never enqueued with a wait URL")
+
+    def wait(self, *, position: int = 1, waited: int = 0, average: int = 0) -> Reply:
+        """Twilio asks the wait URL what the caller on hold hears now (position in line,
+        seconds waited, the queue's average wait); answer an offer with `press`/`say`."""
+        form = {
+            "QueuePosition": str(position),
+            "QueueTime": str(waited),
+            "AvgQueueTime": str(average),
+            "CurrentQueueSize": str(max(position, 1)),
+            "QueueSid": "QU" + "0" * 32,
+        }
+        return self.post(self._hold_url(0), form)
+
+    def leave_queue(self, result: str, waited: int) -> Reply:
+        """Twilio posts the Enqueue action: the QueueResult, after `waited` seconds."""
+        return self.post(self._hold_url(1), {"QueueResult": result, "QueueTime": str(waited)})
 
     def replay(self) -> Reply:
         """Send the last webhook again, as Twilio does when a response is slow."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather, Record, VoiceResponse
 
 from ivr.engine import Turn
 from ivr.safetext import clean
@@ -20,6 +20,8 @@ class Voice:
 
 
 SPANISH_VOICE = "Polly.Lupe"
+# The longest silence a caller on hold may hear before something is said or played.
+MAX_DEAD_AIR = 30
 
 
 def voice_for(language: str, default: str) -> Voice:
@@ -28,8 +30,19 @@ def voice_for(language: str, default: str) -> Voice:
     return Voice(default, language)
 
 
-def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
-    """Build the response: speech, then a Gather posting to `action_url`, or an ending."""
+@dataclass(frozen=True)
+class Hold:
+    """Where Twilio asks what a caller on hold hears, and where it reports how they left."""
+
+    wait_url: str
+    action_url: str
+
+
+def render(turn: Turn, *, action_url: str, voice: Voice, hold: Hold | None = None) -> VoiceResponse:
+    """Build the response: speech, then a Gather posting to `action_url`, or an ending.
+
+    A transfer enqueues the caller; with `hold`, Twilio plays its wait URL and posts the
+    queue's outcome to its action URL."""
     response = VoiceResponse()
     if turn.gather is not None:
         g = turn.gather
@@ -60,7 +73,16 @@ def render(turn: Turn, *, action_url: str, voice: Voice) -> VoiceResponse:
         return response
     _say_all(response, turn.say, voice)
     if turn.transfer is not None:
-        response.enqueue(turn.transfer.queue)
+        if hold is None:
+            response.enqueue(turn.transfer.queue)
+        else:
+            response.enqueue(
+                turn.transfer.queue,
+                wait_url=hold.wait_url,
+                wait_url_method="POST",
+                action=hold.action_url,
+                method="POST",
+            )
     elif turn.hangup:
         response.hangup()
     return response
@@ -86,6 +108,118 @@ def apology(
         response.dial(backup_number)
     else:
         response.hangup()
+    return response
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question outside the flows (the hold line's): where the answer goes, how to listen."""
+
+    texts: tuple[str, ...]
+    action_url: str
+    input: str = "dtmf speech"
+    num_digits: int | None = 1
+    hints: tuple[str, ...] = ()
+    timeout: int = 5
+    finish_on_key: str = "#"
+
+
+def _gather(parent: VoiceResponse, ask: Ask, voice: Voice, *, on_empty: bool) -> None:
+    attrs: dict[str, object] = {}
+    if "speech" in ask.input:
+        attrs["speech_timeout"] = "auto"
+        if ask.hints:
+            attrs["hints"] = ", ".join(h.replace(",", " ") for h in ask.hints)
+    if ask.num_digits:
+        attrs["num_digits"] = ask.num_digits
+    gather = Gather(
+        input=ask.input,
+        action=ask.action_url,
+        method="POST",
+        timeout=ask.timeout,
+        finish_on_key=ask.finish_on_key,
+        action_on_empty_result=on_empty,
+        language=voice.language,
+        **attrs,
+    )
+    _say_all(gather, ask.texts, voice)
+    parent.append(gather)
+
+
+def on_hold(
+    texts: Iterable[str],
+    *,
+    voice: Voice,
+    offer: Ask | None = None,
+    music_url: str = "",
+    pause: int = 20,
+) -> VoiceResponse:
+    """What a caller in a queue hears, replayed by Twilio when it ends: news of the wait,
+    maybe an offer they can answer, then music or a pause (never a long dead air)."""
+    response = VoiceResponse()
+    _say_all(response, texts, voice)
+    if offer is not None:
+        _gather(response, offer, voice, on_empty=False)
+    if music_url:
+        response.play(music_url)
+    else:
+        # The offer's own silence (its timeout) counts toward the 30 s.
+        quiet = MAX_DEAD_AIR - (offer.timeout if offer is not None else 0)
+        response.pause(length=max(1, min(pause, quiet)))
+    return response
+
+
+def ask(question: Ask, *, voice: Voice, otherwise: Iterable[str] = ()) -> VoiceResponse:
+    """A question; with no answer Twilio posts the empty result, unless `otherwise` is
+    given: then the caller hears it and the call ends."""
+    response = VoiceResponse()
+    fallback = tuple(otherwise)
+    _gather(response, question, voice, on_empty=not fallback)
+    if fallback:
+        _say_all(response, fallback, voice)
+        response.hangup()
+    return response
+
+
+def say_then(texts: Iterable[str], *, voice: Voice, leave: bool = False) -> VoiceResponse:
+    """Speech, then hang up; or, for a caller on hold, `leave` the queue (Twilio then
+    posts the Enqueue action, which says goodbye)."""
+    response = VoiceResponse()
+    _say_all(response, texts, voice)
+    if leave:
+        response.leave()
+    else:
+        response.hangup()
+    return response
+
+
+def record(
+    texts: Iterable[str],
+    *,
+    voice: Voice,
+    action_url: str,
+    status_url: str,
+    max_length: int,
+    goodbye: Iterable[str],
+) -> VoiceResponse:
+    """A message after the tone; its URL, length and sid come to `action_url` (and, when
+    the recording is ready, to `status_url`)."""
+    response = VoiceResponse()
+    _say_all(response, texts, voice)
+    response.append(
+        Record(
+            action=action_url,
+            method="POST",
+            max_length=max_length,
+            finish_on_key="#",
+            play_beep=True,
+            recording_status_callback=status_url,
+            recording_status_callback_method="POST",
+        )
+    )
+    # No recording at all (silence): Twilio goes on to what follows.
+    _say_all(response, goodbye, voice)
+    response.hangup()
     return response
 
 

@@ -32,7 +32,9 @@ import ivr.actions.status  # noqa: F401  (registers the existing-order actions)
 from ivr.actions.registry import fills_by_action, outcomes_by_action
 from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
-from ivr.services.catalogs import CATALOG_NAMES, Catalogs, queue_names
+from ivr.services.catalogs import CATALOG_NAMES, Catalogs
+from ivr.services.hours import HoursError
+from ivr.services.queues import Queue, read_queues
 from ivr.store.models import FlowVersion
 
 log = logging.getLogger("ivr.flows")
@@ -170,7 +172,7 @@ class FlowLibrary:
         self.clock: Callable[[], float] = time.monotonic
         self._prompts: dict[str, Prompts] | None = None
         self._criteria: Criteria | None = None
-        self._queues: set[str] | None = None
+        self._queues: dict[str, Queue] | None = None
         self._versions: OrderedDict[int, Published] = OrderedDict()
         self._current: Published | None = None
         self._looked_at = float("-inf")
@@ -194,8 +196,16 @@ class FlowLibrary:
 
     @property
     def queues(self) -> set[str]:
+        return set(self.queue_table)
+
+    @property
+    def queue_table(self) -> dict[str, Queue]:
+        """`data/queues.csv` with each queue's hours, read on first use."""
         if self._queues is None:
-            self._queues = queue_names(self.data_dir)
+            try:
+                self._queues = read_queues(self.data_dir)
+            except HoursError as exc:
+                raise FlowError([f"data/{exc}"]) from exc
         return self._queues
 
     def compile(

@@ -6,24 +6,24 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
-from functools import wraps
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, current_app, request, url_for
-from twilio.request_validator import RequestValidator
+from flask import Blueprint, Response, request, url_for
 
+from ivr import hold
 from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
 from ivr.db import get_session
-from ivr.engine import ActionResult, CallState, Context, Input, run_turn
+from ivr.engine import ActionResult, CallState, Context, Input, Turn, run_turn
 from ivr.safetext import CONTROL, clean
 from ivr.services import calls
 from ivr.twiml import Voice, apology, render, voice_for, xml
-from ivr.versions import FlowLibrary, Published
+from ivr.versions import Published
+from ivr.webhooks import default_voice, failsafe, library, twiml, validate_twilio_request
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -38,50 +38,6 @@ def form_value(name: str, limit: int) -> str | None:
     """A field of Twilio's form, cleaned, or None when it is empty or longer than `limit`."""
     value = CONTROL.sub("", request.form.get(name) or "").strip()
     return value if value and len(value) <= limit else None
-
-
-def twiml(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/xml")
-
-
-def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
-    base = get_settings().public_base_url
-    if base:
-        path = request.full_path
-        return base + (path[:-1] if path.endswith("?") else path)
-    return request.url
-
-
-def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature.
-
-    Fails closed: with no auth token nothing can be checked, so every request is refused,
-    unless IVR_ENV=development says this is a local try-out (`make run` sets it).
-    """
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        token = get_settings().twilio_auth_token
-        if not token and get_settings().env == "development":
-            return view(*args, **kwargs)
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not token:
-            log.warning("refused a request to %s: TWILIO_AUTH_TOKEN is not set", request.path)
-        elif not signature or not RequestValidator(token).validate(
-            signed_url(), request.form, signature
-        ):
-            log.warning("rejected unsigned or mis-signed request to %s", request.path)
-        else:
-            return view(*args, **kwargs)
-        return Response("invalid signature\n", status=403, mimetype="text/plain")
-
-    return wrapper
-
-
-def library() -> FlowLibrary:
-    lib: FlowLibrary = current_app.extensions["ivr.flows"]
-    return lib
 
 
 def action_url(number: int) -> str:
@@ -104,36 +60,6 @@ def caller_input(form: Mapping[str, str]) -> Input:
     if speech.strip():
         return Input("speech", speech=speech.strip(), confidence=confidence)
     return Input("none")
-
-
-def _voice(call: calls.CallRow | None = None) -> Voice:
-    language = call.language if call else get_settings().default_language
-    return voice_for(language, get_settings().say_voice)
-
-
-def _store_down(exc: BaseException, sid: str | None) -> Response:
-    log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
-    prompts = library().prompts_for(get_settings().default_language)
-    backup = get_settings().backup_number or None
-    key = "system.store_down" if backup else "system.store_down_no_backup"
-    return twiml(xml(apology(prompts.text(key), voice=_voice(), backup_number=backup)))
-
-
-def _failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Never a 500 to Twilio: a broken store or flow becomes an apology and a person."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        sid = request.form.get("CallSid")
-        try:
-            return view(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - the caller must hear something
-            if not isinstance(exc, sa.exc.SQLAlchemyError):
-                log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
-            get_session().rollback()
-            return _store_down(exc, sid)
-
-    return wrapper
 
 
 def _context(session: so.Session, call: calls.CallRow, version: Published) -> Context:
@@ -189,10 +115,14 @@ def _answer(
     turn = run_turn(version.bundle, state, inp, _context(session, call, version))
     # A `language` node may have switched the call this turn: speak in the new one.
     voice = voice_for(turn.state.language, get_settings().say_voice)
-    body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
+    enqueued = True
+    if turn.transfer is not None:
+        body, enqueued = _transfer(version, turn, number, voice)
+    else:
+        body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
     latency = int((time.perf_counter() - started) * 1000)
     try:
-        saved = calls.record_turn(session, call, number, turn, body, latency)
+        saved = calls.record_turn(session, call, number, turn, body, latency, enqueued=enqueued)
         if saved:
             session.commit()
     except sa.exc.IntegrityError:
@@ -211,16 +141,36 @@ def _answer(
     return twiml(body)
 
 
+def _transfer(version: Published, turn: Turn, number: int, voice: Voice) -> tuple[str, bool]:
+    """A transfer's TwiML, and whether it enqueues: into the queue with its hold line while
+    the queue is open; otherwise its hours and a callback or a message (the transfer's own
+    "please hold" left unsaid)."""
+    assert turn.transfer is not None
+    queue = turn.transfer.queue
+    if hold.is_open(queue):
+        urls = hold.hold_urls()
+        return xml(render(turn, action_url=action_url(number + 1), voice=voice, hold=urls)), True
+    says = list(turn.say)
+    if says and version.bundle.node(turn.state.node).get("prompt"):
+        says.pop()
+    prompts = version.prompts_for(turn.state.language)
+    if "queue.goodbye" not in prompts:
+        prompts = library().prompts.get(turn.state.language) or library().prompts["en-US"]
+    return hold.closed_menu(prompts, hold.queue_named(queue), voice, before=tuple(says)), False
+
+
 @bp.post("/incoming")
 @validate_twilio_request
-@_failsafe
+@failsafe
 def incoming() -> Response:
     """Start a call on the published flow and answer its first turn."""
     started = time.perf_counter()
     sid = form_value("CallSid", SID_LIMIT)
     if not sid:  # none, or longer than a call row holds: not a call we could follow
         prompts = library().prompts_for(get_settings().default_language)
-        return twiml(xml(apology(prompts.text("system.store_down_no_backup"), voice=_voice())))
+        return twiml(
+            xml(apology(prompts.text("system.store_down_no_backup"), voice=default_voice()))
+        )
     session = get_session()
     call = calls.lock_call(session, sid)
     if call is not None:  # Twilio sent the start again
@@ -245,7 +195,7 @@ def incoming() -> Response:
 
 @bp.post("/turn")
 @validate_twilio_request
-@_failsafe
+@failsafe
 def turn() -> Response:
     """Take the caller's answer to the last question and say what comes next."""
     started = time.perf_counter()
@@ -296,7 +246,7 @@ def _unknown_call(sid: str) -> Response:
     log.warning("turn for unknown call %s", sid or "(no CallSid)")
     prompts = library().prompts_for(get_settings().default_language)
     text = prompts.text("system.unknown_call")
-    return twiml(xml(apology(text, voice=_voice(), queue=get_settings().fallback_queue)))
+    return twiml(xml(apology(text, voice=default_voice(), queue=get_settings().fallback_queue)))
 
 
 @bp.post("/status")

@@ -119,10 +119,18 @@ def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent 
 
 
 def record_turn(
-    session: so.Session, call: CallRow, number: int, turn: Turn, twiml: str, latency_ms: int
+    session: so.Session,
+    call: CallRow,
+    number: int,
+    turn: Turn,
+    twiml: str,
+    latency_ms: int,
+    *,
+    enqueued: bool = True,
 ) -> bool:
     """Save the call's new state and the turn's event row in the request's transaction.
 
+    A transfer is `enqueued` unless the queue was closed (the caller heard its hours).
     False, and nothing written, when the call is no longer at the turn `call` was read at
     (another request for the same call got there first).
     """
@@ -143,7 +151,9 @@ def record_turn(
     if turn.transfer is not None:
         changes["queue"] = turn.transfer.queue
         changes["transfer_reason"] = turn.transfer.reason[:120]
-        changes["outcome"] = "transferred"
+        changes["outcome"] = "transferred" if enqueued else "after_hours"
+        if enqueued:
+            changes["enqueued_at"] = now
     elif turn.hangup:
         changes["outcome"] = "self_service"
     conn = session.connection()

@@ -219,7 +219,3 @@ class Catalogs(Mapping[str, Catalog]):
 
     def __len__(self) -> int:
         return len(CATALOG_NAMES)
-
-
-def queue_names(data_dir: Path) -> set[str]:
-    return {row["name"] for row in read_csv(data_dir / "queues.csv")}

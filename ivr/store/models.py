@@ -128,6 +128,12 @@ class Call(Base):
     outcome: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     queue: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     transfer_reason: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    # The queue's side of a transfer: when the caller joined the line (their place in it,
+    # kept by a callback), and how they left it (Twilio's QueueResult) after how long.
+    enqueued_at: so.Mapped[dt.datetime | None]
+    dequeued_at: so.Mapped[dt.datetime | None]
+    queue_result: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    queue_wait_s: so.Mapped[int | None]
     started_at: so.Mapped[created_at]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: so.Mapped[dt.datetime | None]
@@ -137,6 +143,8 @@ class Call(Base):
         back_populates="call", order_by="CallEvent.turn", cascade="all, delete-orphan"
     )
     flow_version: so.Mapped[FlowVersion] = so.relationship()
+
+    __table_args__ = (sa.Index("ix_calls_queue_dequeued_at", "queue", "dequeued_at"),)
 
 
 class CallEvent(Base):
@@ -434,4 +442,44 @@ class Ticket(Base):
     description_confidence: so.Mapped[float | None]
     call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")
+    created_at: so.Mapped[created_at]
+
+
+class Callback(Base):
+    """A caller who asked to be called back rather than hold (or after hours).
+
+    `place_at` is when they joined the line (the original enqueue time, or the request after
+    hours): callbacks are served in that order, so asking for one keeps the caller's place.
+    """
+
+    __tablename__ = "callbacks"
+
+    id: so.Mapped[intpk]
+    call_sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    number: so.Mapped[str] = so.mapped_column(sa.String(32))
+    queue: so.Mapped[str] = so.mapped_column(sa.String(40))
+    language: so.Mapped[str] = so.mapped_column(sa.String(8), default="en-US")
+    requested_at: so.Mapped[created_at]
+    place_at: so.Mapped[dt.datetime]
+    # Not before this instant (the next opening, for one asked for after hours).
+    due_at: so.Mapped[dt.datetime]
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open", index=True)
+    tries: so.Mapped[int] = so.mapped_column(default=0)
+    outcome: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+
+
+class Voicemail(Base):
+    """A message left after hours: Twilio's recording and the call it came from."""
+
+    __tablename__ = "voicemails"
+
+    id: so.Mapped[intpk]
+    call_sid: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    recording_sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    recording_url: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    duration_s: so.Mapped[int | None]
+    queue: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    # Where the call was and why it wanted a person: {"queue", "reason", "node", "plan"}.
+    context: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="new")
     created_at: so.Mapped[created_at]

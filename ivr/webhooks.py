@@ -1,0 +1,95 @@
+"""What every Twilio webhook shares: the signature check, the TwiML response, the flow
+library, and the net that turns any failure into an apology rather than a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+from ivr.config import get_settings
+from ivr.db import get_session
+from ivr.services import calls
+from ivr.twiml import Voice, apology, voice_for, xml
+from ivr.versions import FlowLibrary
+
+log = logging.getLogger("ivr.voice")
+
+
+def twiml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
+    base = get_settings().public_base_url
+    if base:
+        path = request.full_path
+        return base + (path[:-1] if path.endswith("?") else path)
+    return request.url
+
+
+def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Refuse (403, nothing written) any request without a valid X-Twilio-Signature.
+
+    Fails closed: with no auth token nothing can be checked, so every request is refused,
+    unless IVR_ENV=development says this is a local try-out (`make run` sets it).
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        token = get_settings().twilio_auth_token
+        if not token and get_settings().env == "development":
+            return view(*args, **kwargs)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token:
+            log.warning("refused a request to %s: TWILIO_AUTH_TOKEN is not set", request.path)
+        elif not signature or not RequestValidator(token).validate(
+            signed_url(), request.form, signature
+        ):
+            log.warning("rejected unsigned or mis-signed request to %s", request.path)
+        else:
+            return view(*args, **kwargs)
+        return Response("invalid signature\n", status=403, mimetype="text/plain")
+
+    return wrapper
+
+
+def library() -> FlowLibrary:
+    lib: FlowLibrary = current_app.extensions["ivr.flows"]
+    return lib
+
+
+def default_voice(call: calls.CallRow | None = None) -> Voice:
+    language = call.language if call else get_settings().default_language
+    return voice_for(language, get_settings().say_voice)
+
+
+def store_down(exc: BaseException, sid: str | None) -> Response:
+    log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
+    prompts = library().prompts_for(get_settings().default_language)
+    backup = get_settings().backup_number or None
+    key = "system.store_down" if backup else "system.store_down_no_backup"
+    return twiml(xml(apology(prompts.text(key), voice=default_voice(), backup_number=backup)))
+
+
+def failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Never a 500 to Twilio: a broken store or flow becomes an apology and a person."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        sid = request.form.get("CallSid")
+        try:
+            return view(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the caller must hear something
+            if not isinstance(exc, sa.exc.SQLAlchemyError):
+                log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
+            get_session().rollback()
+            return store_down(exc, sid)
+
+    return wrapper
