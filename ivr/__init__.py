@@ -22,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # for the readers of app.config; new code reads the typed object (cfg.get_settings).
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in cfg.names()})
     app.config.update(settings.as_config())
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes)
     app.extensions[cfg.EXTENSION] = settings
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

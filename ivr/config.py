@@ -122,6 +122,27 @@ class Settings:
         "database connections per process (as many again on overflow)",
         minimum=1,
     )
+    max_request_bytes: int = _var(
+        "IVR_MAX_REQUEST_BYTES",
+        1024 * 1024,
+        "the largest request body taken (Flask's `MAX_CONTENT_LENGTH`); a larger one is a 413",
+        shown="`1048576` (1 MiB)",
+        minimum=1024,
+    )
+    db_statement_timeout: int = _var(
+        "IVR_DB_STATEMENT_TIMEOUT",
+        8,
+        "seconds a PostgreSQL statement may run before it is cancelled (the webhook then"
+        " answers the apology, inside Twilio's 15 s)",
+        minimum=1,
+    )
+    db_lock_timeout: int = _var(
+        "IVR_DB_LOCK_TIMEOUT",
+        5,
+        "seconds a request waits for a lock (PostgreSQL `lock_timeout`; SQLite: the writers'"
+        " queue and its busy timeout together)",
+        minimum=1,
+    )
     preload_index: bool = _var(
         "IVR_PRELOAD_INDEX",
         False,

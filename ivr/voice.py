@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.request_validator import RequestValidator
 
 from ivr.actions.registry import Facts, run_action
@@ -26,6 +26,16 @@ from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import FlowLibrary, Published
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+
+@bp.before_request
+def _refuse_huge_bodies() -> None:
+    """A webhook past IVR_MAX_REQUEST_BYTES is a 413 (Werkzeug would read its form as empty,
+    which the signature check would turn into a 403)."""
+    if (request.content_length or 0) > get_settings().max_request_bytes:
+        abort(413)
+
+
 log = logging.getLogger("ivr.voice")
 
 _DIGITS = re.compile(r"[^0-9*#]")
