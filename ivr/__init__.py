@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr import config as cfg
@@ -24,7 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.as_config())
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes)
     app.extensions[cfg.EXTENSION] = settings
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from ivr.store.sqlite import private_dir
+
+    private_dir(app.instance_path)  # the SQLite database lives here: the owner's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from ivr import api, auth, cli, db, errors, health, voice
