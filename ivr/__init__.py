@@ -27,6 +27,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     private_dir(app.instance_path)  # the SQLite database lives here: the owner's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from ivr import logsafe
+
+    logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
     from ivr import api, auth, cli, db, errors, health, voice
     from ivr.cli import outage as cli_outages
