@@ -53,6 +53,9 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         PUBLIC_BASE_URL=base,
         SECRET_KEY="test",
         IVR_BACKUP_NUMBER="+18005550123",
+        # As `make run`: no worker builds the ICD-10 index inside a turn (seconds holding
+        # the call's row, past the lock timeout of the same turn sent twice).
+        IVR_PRELOAD_INDEX="1",
     )
     log = tmp_path / "gunicorn.log"
     cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "4", "--preload"]

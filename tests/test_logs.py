@@ -4,6 +4,7 @@ includes (a URL's path, a CallSid, a header) is escaped, so each record stays on
 from __future__ import annotations
 
 import logging
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -58,6 +59,10 @@ def test_a_forged_line_in_a_url_stays_on_its_line_in_the_access_log(
             urllib.request.urlopen(base + path, timeout=10)  # noqa: S310
         except urllib.error.HTTPError:
             pass
+    deadline = time.monotonic() + 10
+    while "/api/v1/orders/" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.1)  # the worker writes its access line after answering
     text = log.read_text(errors="replace")
     lines = text.splitlines()
     assert not [line for line in lines if line.startswith(("127.0.0.1 FORGED", "FORGED"))]
