@@ -107,6 +107,21 @@ def test_default_timeouts_answer_before_twilio_gives_up(app: Flask) -> None:
     assert settings.db_statement_timeout < 10 and 2 * settings.db_lock_timeout <= 10
 
 
+def test_postgresql_sessions_carry_the_timeouts(
+    make_app: Callable[..., Flask], db_url: str
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only")
+    app = make_app(**LOW)
+    with app.extensions["ivr.store"].sessionmaker() as s:
+        assert s.execute(sa.text("SHOW statement_timeout")).scalar_one() == "2s"
+        assert s.execute(sa.text("SHOW lock_timeout")).scalar_one() == "1s"
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError):  # a statement past it is cancelled
+            s.execute(sa.text("SELECT pg_sleep(30)"))
+        assert time.monotonic() - started < 5
+
+
 def test_dropped_postgresql_connections_are_replaced_before_the_next_turn(
     make_app: Callable[..., Flask], db_url: str
 ) -> None:

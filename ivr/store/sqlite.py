@@ -159,7 +159,10 @@ def sqlite_engine(url: str, *, lock_timeout: float = LOCK_TIMEOUT_S) -> sa.Engin
             conn.exec_driver_sql("BEGIN")
             return
         raw: QueuedConnection = conn.connection.dbapi_connection  # type: ignore[assignment]
-        raw.wait_turn(lock_timeout)
+        try:
+            raw.wait_turn(lock_timeout)
+        except QueueTimeout as exc:  # as SQLite's own "database is locked" would be
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
