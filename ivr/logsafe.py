@@ -43,7 +43,10 @@ def escape(value: str) -> str:
 def _safe(value: Any) -> Any:
     if isinstance(value, Trusted) or isinstance(value, int | float | bool) or value is None:
         return value
-    return escape(value if isinstance(value, str) else str(value))
+    if isinstance(value, str):
+        return escape(value)
+    shown = str(value)  # an exception, a path...: kept as is (for %r, %d) unless it is unsafe
+    return escape(shown) if _UNSAFE.search(shown) else value
 
 
 def safe_args(args: Any) -> Any:

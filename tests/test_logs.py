@@ -31,6 +31,8 @@ def test_escape_writes_control_characters_as_their_escapes() -> None:
         "frame\nframe",
     )
     assert safe_args({"sid": "CA\n1"}) == {"sid": "CA\\n1"}
+    path = Path("/tmp/a")
+    assert safe_args((path, ValueError("bad\nline"))) == (path, "bad\\nline")
 
 
 def test_the_apps_log_lines_escape_every_value(
