@@ -46,11 +46,16 @@ db: $(RUN_STAMP)
 
 # gunicorn, and beside it the outbox worker, which sends the texts calls queue (never inside
 # a webhook). Ctrl-C or SIGTERM stops both; so does gunicorn exiting on its own.
+# --timeout 20: above the store's timeouts (a webhook answers the failsafe within ~10 s), so
+# a worker is only killed when truly stuck; --graceful-timeout 20 lets turns finish on stop.
+# The access log shows the path, never the query (API filters name members), with every
+# value's control characters escaped (ivr.accesslog): a %0A in a URL cannot forge a line.
 # IVR_ENV=development lets unsigned webhooks in while no TWILIO_AUTH_TOKEN is set (a local
 # try-out); set IVR_ENV=production (and the token) in the environment for a real line.
 run: db
 	export IVR_ENV=$${IVR_ENV:-development}; \
 	IVR_PRELOAD_INDEX=1 $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
+		--timeout 20 --graceful-timeout 20 --logger-class ivr.accesslog.GunicornLogger \
 		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app & \
 	app=$$!; $(BIN)/ivr send-outbox --watch & watcher=$$!; \
 	trap 'kill -TERM $$app $$watcher 2>/dev/null' INT TERM; \

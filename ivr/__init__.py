@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr import config as cfg
@@ -22,9 +21,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # for the readers of app.config; new code reads the typed object (cfg.get_settings).
     app.config.update({k: v for k, v in (test_config or {}).items() if k not in cfg.names()})
     app.config.update(settings.as_config())
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes)
     app.extensions[cfg.EXTENSION] = settings
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from ivr.store.sqlite import private_dir
+
+    private_dir(app.instance_path)  # the SQLite database lives here: the owner's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from ivr import logsafe
+
+    logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
     from ivr import api, auth, cli, db, errors, health, hold, voice
     from ivr.cli import outage as cli_outages

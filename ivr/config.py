@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
@@ -21,7 +22,10 @@ if TYPE_CHECKING:  # Flask only when an app asks: ivr.config is read by Flask-fr
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-not-secret"
-DEVELOPMENT, PRODUCTION = "development", "production"
+DEVELOPMENT, TEST, PRODUCTION = "development", "test", "production"
+ENVIRONMENTS = (DEVELOPMENT, TEST, PRODUCTION)
+MIN_SECRET_KEY = 32  # characters; production refuses a shorter SECRET_KEY
+_TWILIO_TOKEN = re.compile(r"[0-9a-f]{32}")
 EXTENSION = "ivr.settings"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -63,8 +67,11 @@ class Settings:
     env: str = _var(
         "IVR_ENV",
         "",
-        "`development` answers unsigned webhooks while no token is set (`make run` sets it);"
-        " `production` refuses to start without `TWILIO_AUTH_TOKEN` and `SECRET_KEY`",
+        "`development`, `test` or `production`, exactly. `development` answers unsigned"
+        " webhooks while no token is set (`make run` sets it); `test` and unset change"
+        " nothing; `production` refuses to start without a 32-hex `TWILIO_AUTH_TOKEN`, a"
+        f" `SECRET_KEY` of {MIN_SECRET_KEY}+ characters, an https `PUBLIC_BASE_URL` and an"
+        " E.164 `IVR_BACKUP_NUMBER`",
         shown="unset",
     )
     secret_key: str = _var(
@@ -149,6 +156,27 @@ class Settings:
         "IVR_DB_POOL_SIZE",
         5,
         "database connections per process (as many again on overflow)",
+        minimum=1,
+    )
+    max_request_bytes: int = _var(
+        "IVR_MAX_REQUEST_BYTES",
+        1024 * 1024,
+        "the largest request body taken (Flask's `MAX_CONTENT_LENGTH`); a larger one is a 413",
+        shown="`1048576` (1 MiB)",
+        minimum=1024,
+    )
+    db_statement_timeout: int = _var(
+        "IVR_DB_STATEMENT_TIMEOUT",
+        8,
+        "seconds a PostgreSQL statement may run before it is cancelled (the webhook then"
+        " answers the apology, inside Twilio's 15 s)",
+        minimum=1,
+    )
+    db_lock_timeout: int = _var(
+        "IVR_DB_LOCK_TIMEOUT",
+        5,
+        "seconds a request waits for a lock (PostgreSQL `lock_timeout`; SQLite: the writers'"
+        " queue and its busy timeout together)",
         minimum=1,
     )
     preload_index: bool = _var(
@@ -247,9 +275,11 @@ def load(
 
 def check(settings: Settings) -> None:
     """Refuse to run with a value that cannot work, or a production app without its secrets."""
-    if settings.env not in ("", DEVELOPMENT, PRODUCTION):
+    if settings.env not in ("", *ENVIRONMENTS):
         raise ConfigError(
-            f"IVR_ENV must be {DEVELOPMENT} or {PRODUCTION} (or unset), got {settings.env!r}"
+            "IVR_ENV must be one of "
+            + ", ".join(ENVIRONMENTS)
+            + f" (or unset), got {settings.env!r}"
         )
     try:
         ZoneInfo(settings.timezone)
@@ -263,19 +293,46 @@ def check(settings: Settings) -> None:
         )
     if settings.hold_pause > 30:
         raise ConfigError(f"IVR_HOLD_PAUSE must be at most 30, got {settings.hold_pause}")
+    if settings.backup_number and not _e164(settings.backup_number):
+        raise ConfigError(
+            "IVR_BACKUP_NUMBER must be an E.164 number (+ and digits),"
+            f" got {settings.backup_number!r}"
+        )
     if settings.env == PRODUCTION:
-        missing = [
-            name
-            for name, value in (
-                ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-                ("SECRET_KEY", settings.secret_key),
-            )
-            if not value or value == DEV_SECRET
-        ]
-        if missing:
-            raise ConfigError(
-                "IVR_ENV=production needs " + ", ".join(missing) + " set in the environment"
-            )
+        problems = [problem for problem in _production_problems(settings) if problem]
+        if problems:
+            raise ConfigError("IVR_ENV=production needs " + "; ".join(problems))
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    """What a production line lacks, each naming its variable (secrets never quoted)."""
+    token, key, base = settings.twilio_auth_token, settings.secret_key, settings.public_base_url
+    return [
+        ""
+        if _TWILIO_TOKEN.fullmatch(token)
+        else "TWILIO_AUTH_TOKEN set to your account's auth token (32 hexadecimal characters)",
+        ""
+        if len(key) >= MIN_SECRET_KEY and key != DEV_SECRET
+        else f"SECRET_KEY set to a random value of at least {MIN_SECRET_KEY} characters",
+        ""
+        if base.startswith("https://") and len(base) > len("https://")
+        else "PUBLIC_BASE_URL set to the https URL Twilio reaches the line at",
+        ""
+        if settings.backup_number
+        else "IVR_BACKUP_NUMBER set to the E.164 number callers are sent to when the store is down",
+    ]
+
+
+def _e164(number: str) -> bool:
+    import phonenumbers
+
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+        return False
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(parsed))
 
 
 def get_settings(app: Flask | None = None) -> Settings:

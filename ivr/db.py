@@ -13,7 +13,12 @@ from ivr.store import Store
 def init_app(app: Flask) -> None:
     """Bind the store to the app and close each request's session at teardown."""
     settings = get_settings(app)
-    store = Store(settings.database_url, pool_size=settings.db_pool_size)
+    store = Store(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        statement_timeout=settings.db_statement_timeout,
+        lock_timeout=settings.db_lock_timeout,
+    )
     app.extensions["ivr.store"] = store
 
     @app.teardown_appcontext

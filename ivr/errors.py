@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from ivr.db import get_session
+from ivr.logsafe import Trusted
 
 log = logging.getLogger("ivr.errors")
 
@@ -32,7 +33,11 @@ def init_app(app: Flask) -> None:
         # The frames, never the message: a database error's message can quote patient data.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error(
-            "unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path, frames
+            "unhandled %s on %s %s\n%s",
+            type(exc).__name__,
+            request.method,
+            request.path,
+            Trusted(frames),  # our own code's frames: kept on their lines
         )
         if _wants_json():
             return jsonify(error="internal_error", message="Something went wrong."), 500

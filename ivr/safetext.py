@@ -13,6 +13,10 @@ import re
 # surrogates, and the two non-characters XML forbids.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
+# What no stored text may hold: NUL (PostgreSQL refuses it) and lone surrogates (not Unicode:
+# they cannot be encoded to store or to answer). Free text such as a reason keeps newlines.
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
 
 def clean(value: str | None) -> str:
     """`value` with each control character made a space, and runs of spaces made one."""
@@ -21,3 +25,7 @@ def clean(value: str | None) -> str:
 
 def has_control(value: str) -> bool:
     return CONTROL.search(value) is not None
+
+
+def storable(value: str) -> bool:
+    return UNSTORABLE.search(value) is None

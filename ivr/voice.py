@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, abort, request, url_for
 
 from ivr import hold
 from ivr.actions.registry import Facts, run_action
@@ -26,6 +26,16 @@ from ivr.versions import Published
 from ivr.webhooks import default_voice, failsafe, library, twiml, validate_twilio_request
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+
+@bp.before_request
+def _refuse_huge_bodies() -> None:
+    """A webhook past IVR_MAX_REQUEST_BYTES is a 413 (Werkzeug would read its form as empty,
+    which the signature check would turn into a 403)."""
+    if (request.content_length or 0) > get_settings().max_request_bytes:
+        abort(413)
+
+
 log = logging.getLogger("ivr.voice")
 
 _DIGITS = re.compile(r"[^0-9*#]")

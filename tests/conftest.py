@@ -38,6 +38,7 @@ def bearer(token: str) -> dict[str, str]:
 def base_config(url: str, **extra: Any) -> dict[str, Any]:
     config = {
         "TESTING": True,
+        "IVR_ENV": "test",
         "DATABASE_URL": url,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "PUBLIC_BASE_URL": "",

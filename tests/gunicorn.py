@@ -1,8 +1,10 @@
-"""wsgi:app under gunicorn for the tests, as `make run` serves it: -w 4, --preload."""
+"""wsgi:app under gunicorn for the tests, as `make run` serves it: -w 4, --preload, and the
+Makefile's own timeouts, logger class and access log format (read from its `run` target)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,6 +22,17 @@ from ivr.simulate import Caller, Reply
 from tests.conftest import AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def makefile_flags() -> list[str]:
+    """The gunicorn flags of the Makefile's `run` target that shape answers and logs."""
+    recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    words = shlex.split(recipe.replace("\\\n", " ").replace("$$", "$"))
+    flags: list[str] = []
+    for name in ("--timeout", "--graceful-timeout", "--logger-class", "--access-logformat"):
+        assert name in words, f"the Makefile's run target lost {name}"
+        flags += [name, words[words.index(name) + 1]]
+    return flags
 
 
 def free_port() -> int:
@@ -40,10 +53,21 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         PUBLIC_BASE_URL=base,
         SECRET_KEY="test",
         IVR_BACKUP_NUMBER="+18005550123",
+        # As `make run`: no worker builds the ICD-10 index inside a turn (seconds holding
+        # the call's row, past the lock timeout of the same turn sent twice).
+        IVR_PRELOAD_INDEX="1",
     )
     log = tmp_path / "gunicorn.log"
     cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "4", "--preload"]
-    cmd += ["--bind", f"127.0.0.1:{port}", "--error-logfile", str(log), "wsgi:app"]
+    cmd += [
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--error-logfile",
+        str(log),
+        "--access-logfile",
+        str(log),
+    ]
+    cmd += [*makefile_flags(), "wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

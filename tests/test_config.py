@@ -69,6 +69,16 @@ def test_urls_are_normalized(tmp_path: Path) -> None:
         ("IVR_EXTENSION_WINDOW_DAYS", "1.5"),
         ("IVR_PRELOAD_INDEX", "maybe"),
         ("IVR_ENV", "prod"),
+        ("IVR_ENV", "Production"),
+        ("IVR_ENV", "PRODUCTION"),
+        ("IVR_ENV", " production"),
+        ("IVR_ENV", "dev"),
+        ("IVR_BACKUP_NUMBER", "18005550123"),
+        ("IVR_BACKUP_NUMBER", "+1555555555"),
+        ("IVR_BACKUP_NUMBER", "+1 800 555 0123"),
+        ("IVR_MAX_REQUEST_BYTES", "10"),
+        ("IVR_DB_STATEMENT_TIMEOUT", "0"),
+        ("IVR_DB_LOCK_TIMEOUT", "0"),
         ("IVR_TIMEZONE", "Mars/Olympus_Mons"),
     ],
 )
@@ -106,3 +116,48 @@ def test_the_app_holds_one_frozen_settings_object_and_the_config_keys(tmp_path: 
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.gather_timeout = 1  # type: ignore[misc]
     app.extensions["ivr.store"].engine.dispose()
+
+
+PRODUCTION = {
+    "IVR_ENV": "production",
+    "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+    "SECRET_KEY": "k" * 32,
+    "PUBLIC_BASE_URL": "https://ivr.example.org",
+    "IVR_BACKUP_NUMBER": "+18005550123",
+}
+
+
+def test_production_starts_with_everything_it_needs(tmp_path: Path) -> None:
+    settings = load(tmp_path, environ=PRODUCTION)
+    assert settings.env == "production"
+    assert settings.public_base_url == "https://ivr.example.org"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TWILIO_AUTH_TOKEN", ""),
+        ("TWILIO_AUTH_TOKEN", "x"),
+        ("TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdeg"),
+        ("SECRET_KEY", ""),
+        ("SECRET_KEY", "x"),
+        ("SECRET_KEY", "k" * 31),
+        ("SECRET_KEY", "dev-only-not-secret"),
+        ("PUBLIC_BASE_URL", ""),
+        ("PUBLIC_BASE_URL", "http://ivr.example.org"),
+        ("PUBLIC_BASE_URL", "https://"),
+        ("IVR_BACKUP_NUMBER", ""),
+    ],
+)
+def test_production_refuses_a_missing_or_toy_value_naming_it(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=name) as raised:
+        load(tmp_path, environ={**PRODUCTION, name: value})
+    if len(value) > 8 and name in ("TWILIO_AUTH_TOKEN", "SECRET_KEY"):
+        assert value not in str(raised.value).replace(name, "")  # a secret is never quoted
+
+
+@pytest.mark.parametrize("env", ["development", "test", "production", ""])
+def test_the_environments(tmp_path: Path, env: str) -> None:
+    assert load(tmp_path, environ={**PRODUCTION, "IVR_ENV": env}).env == env

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, jsonify, request
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_DEPTH = 16  # no body the API takes nests deeper than 2; a deep one is an attack
 
 
 def problem(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -29,6 +31,23 @@ def page_limit() -> int | None:
 
 
 def json_object() -> dict[str, Any] | None:
-    """The request's body as a JSON object; None when it is anything else."""
-    body = request.get_json(force=True, silent=True)
-    return body if isinstance(body, dict) else None
+    """The request's body as a JSON object; None when it is anything else or nests deeper
+    than MAX_DEPTH. Each field's text is the route's to judge (`ivr.safetext`)."""
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's stack
+        return None
+    return body if isinstance(body, dict) and _shallow(body) else None
+
+
+def _shallow(body: dict[str, Any]) -> bool:
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return False
+            pending.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return True

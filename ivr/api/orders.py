@@ -17,6 +17,7 @@ from ivr.api.presenters import order_to_dict
 from ivr.auth import audit, require_role
 from ivr.config import get_settings
 from ivr.db import get_session
+from ivr.safetext import storable
 from ivr.services import lifecycle, orders
 from ivr.store.models import Order, OrderStatus, Role
 
@@ -155,6 +156,8 @@ def _reason(body: dict[str, Any]) -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise BadRequestBody("invalid_reason", "a non-empty `reason` string is required")
+    if not storable(reason):
+        raise BadRequestBody("invalid_reason", "`reason` must not hold a NUL or broken Unicode")
     return reason
 
 

@@ -29,6 +29,9 @@ def _body() -> dict[str, Any]:
 
 
 def _found(outage_id: int) -> Outage:
+    # Past the column's integer no notice can exist (PostgreSQL would refuse to compare).
+    if outage_id > outages.MAX_ID:
+        abort(404, description="No outage notice with that id.")
     outage = outages.get(get_session(), outage_id)
     if outage is None:
         abort(404, description="No outage notice with that id.")

@@ -24,6 +24,11 @@ SCOPES = ("all_plans", "plan", "for_plan")
 TITLE_MAX = 200
 MESSAGE_MAX = 2000
 SYSTEM_MAX = 100
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+# Times a notice may name, in UTC: wide enough for any real outage, narrow enough that
+# showing one in any zone (or storing it) never leaves the calendar.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
@@ -136,7 +141,15 @@ def parse_time(value: Any, field: str) -> dt.datetime:
         raise OutageError(
             field, f"{field} needs a timezone (e.g. 'Z' or '-05:00'): a local time is ambiguous"
         )
-    return when.astimezone(dt.UTC)
+    try:
+        when = when.astimezone(dt.UTC)
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        when = EARLIEST - dt.timedelta(days=1)
+    if not EARLIEST <= when < LATEST:
+        raise OutageError(
+            field, f"{field} must fall between {EARLIEST.year} and {LATEST.year - 1} (UTC)"
+        )
+    return when
 
 
 def _check_fields(data: Any) -> Mapping[str, Any]:

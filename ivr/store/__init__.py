@@ -9,23 +9,48 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.store.sqlite import WRITE, sqlite_engine
+from ivr.store.sqlite import LOCK_TIMEOUT_S, WRITE, sqlite_engine
 
 HERE = Path(__file__).resolve().parent
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
-    """Create an engine; SQLite's is set up by `ivr.store.sqlite`."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    statement_timeout: int | None = None,
+    lock_timeout: int | None = None,
+) -> sa.Engine:
+    """Create an engine; SQLite's is set up by `ivr.store.sqlite`.
+
+    With timeouts (seconds; the app passes IVR_DB_STATEMENT_TIMEOUT and IVR_DB_LOCK_TIMEOUT)
+    no request waits on the database longer than that: a webhook then answers the failsafe
+    apology inside Twilio's 15 s. Without them (migrations) nothing is cut short.
+    """
     if url.startswith("sqlite"):
-        return sqlite_engine(url)
+        return sqlite_engine(url, lock_timeout=lock_timeout or LOCK_TIMEOUT_S)
+    connect_args: dict[str, Any] = {}
+    if statement_timeout or lock_timeout:
+        options = []
+        if statement_timeout:
+            options.append(f"-c statement_timeout={statement_timeout * 1000}")
+        if lock_timeout:
+            options.append(f"-c lock_timeout={lock_timeout * 1000}")
+            connect_args["connect_timeout"] = lock_timeout
+        connect_args["options"] = " ".join(options)
     # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
     return sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No pre-ping: it costs every turn a round trip; a dropped connection fails the
-        # turn into the apology path and the pool replaces it (recycled every 30 minutes).
+        # Pre-ping: a connection the server dropped (a PostgreSQL restart, a failover) is
+        # replaced before a request uses it, so the first turn after a restart is answered
+        # normally instead of with the apology. It costs each checkout one round trip.
+        pool_pre_ping=True,
         pool_recycle=1800,
+        # A request waits for a pooled connection no longer than for a lock.
+        pool_timeout=lock_timeout or 30,
+        connect_args=connect_args,
         hide_parameters=True,
     )
 
@@ -40,9 +65,21 @@ class Store:
     an audit row included; `read_sessionmaker` is for code that never writes.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        statement_timeout: int | None = None,
+        lock_timeout: int | None = None,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.engine = make_engine(
+            url,
+            pool_size=pool_size,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+        )
         writer = self.engine.execution_options(**{WRITE: True})
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
         self.read_sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)

@@ -10,7 +10,17 @@ Writers queue for the lock in the kernel: before `BEGIN IMMEDIATE` a writer take
 exclusive `flock` on a file beside the database and lets it go when its transaction ends, so
 the next writer wakes the moment the lock is free. (SQLite's own busy handler sleeps 1, 2, 5,
 10 ms... between tries, leaving the lock idle while writers sleep.) Other programs that
-do not queue still meet SQLite's busy handler, up to `BUSY_TIMEOUT_S`.
+do not queue still meet SQLite's busy handler.
+
+Both waits are bounded by the lock timeout (IVR_DB_LOCK_TIMEOUT): a writer that has not had
+its turn by then fails with `QueueTimeout` (an OperationalError, "database is locked"), so a
+webhook answers the failsafe apology well inside Twilio's 15 s instead of waiting on. The
+flock has no timeout of its own: a contended wait blocks in a helper thread on a second
+descriptor of the queue file while the writer waits for it at most that long; a helper whose
+writer gave up lets the lock go the moment it gets it.
+
+The database, its queue file, and its WAL and shared-memory files (SQLite gives them the
+database's mode) are the owner's alone: 0600, in a directory made 0700 (`private_dir`).
 """
 
 from __future__ import annotations
@@ -18,36 +28,89 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-BUSY_TIMEOUT_S = 15
+LOCK_TIMEOUT_S = 5.0  # the default wait for the write lock (the app passes its setting)
 # The execution option that makes a connection's transactions begin with the write lock.
 WRITE = "ivr_write"
+
+
+class QueueTimeout(sqlite3.OperationalError):
+    """The writers' queue did not reach this writer within the lock timeout."""
+
+
+def private_dir(path: str | Path) -> None:
+    """Create the directory `path` (and its parents) for the owner alone (0700)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+
+
+def _create_private(path: str) -> None:
+    """Create the file `path`, empty and 0600, unless it exists (SQLite would make it 0644)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists, or cannot be made: SQLite opens it or says why not
+        pass
 
 
 class QueuedConnection(sqlite3.Connection):
     """A connection whose writers queue in the kernel for the write lock (see above)."""
 
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(database, *args, **kwargs)
         on_disk = database not in ("", ":memory:") and not database.startswith("file:")
-        self._queue = (
-            os.open(f"{database}-writers", os.O_RDWR | os.O_CREAT, 0o600) if on_disk else -1
-        )
-        self._queued = False
+        if on_disk:
+            _create_private(database)
+        super().__init__(database, *args, **kwargs)
+        self._queue_path = f"{database}-writers"
+        self._queue = os.open(self._queue_path, os.O_RDWR | os.O_CREAT, 0o600) if on_disk else -1
+        self._held = -1  # the descriptor holding the queue's lock during a turn
 
-    def wait_turn(self) -> None:
-        """Block until this connection heads the writers' queue (`leave` ends its turn)."""
-        if self._queue >= 0:
-            fcntl.flock(self._queue, fcntl.LOCK_EX)
-            self._queued = True
+    def wait_turn(self, timeout: float = LOCK_TIMEOUT_S) -> None:
+        """Wait, at most `timeout` s, until this connection heads the writers' queue (`leave`
+        ends its turn); QueueTimeout when it does not."""
+        if self._queue < 0:
+            return
+        try:
+            fcntl.flock(self._queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._held = self._wait_in_line(timeout)
+        else:
+            self._held = self._queue
+
+    def _wait_in_line(self, timeout: float) -> int:
+        fd = os.open(self._queue_path, os.O_RDWR)
+        guard, turn = threading.Lock(), threading.Event()
+        gave_up = False
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if gave_up:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+                    return
+                turn.set()
+
+        threading.Thread(target=wait, name="sqlite-writers-queue", daemon=True).start()
+        turn.wait(timeout)
+        with guard:
+            if not turn.is_set():
+                gave_up = True
+                raise QueueTimeout(f"database is locked (no turn to write within {timeout:g} s)")
+        return fd
 
     def leave(self) -> None:
-        if self._queued:
-            self._queued = False
-            fcntl.flock(self._queue, fcntl.LOCK_UN)
+        held, self._held = self._held, -1
+        if held >= 0:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            if held != self._queue:
+                os.close(held)
 
     def commit(self) -> None:
         try:
@@ -71,10 +134,12 @@ class QueuedConnection(sqlite3.Connection):
                 self._queue = -1
 
 
-def sqlite_engine(url: str) -> sa.Engine:
+def sqlite_engine(url: str, *, lock_timeout: float = LOCK_TIMEOUT_S) -> sa.Engine:
+    """The engine; a writer waits at most `lock_timeout` s in the queue, then as long again
+    in SQLite's busy handler (only a program that does not queue can keep it there)."""
     engine = sa.create_engine(
         url,
-        connect_args={"timeout": BUSY_TIMEOUT_S, "factory": QueuedConnection},
+        connect_args={"timeout": lock_timeout, "factory": QueuedConnection},
         hide_parameters=True,
     )
 
@@ -94,7 +159,10 @@ def sqlite_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN")
             return
         raw: QueuedConnection = conn.connection.dbapi_connection  # type: ignore[assignment]
-        raw.wait_turn()
+        try:
+            raw.wait_turn(lock_timeout)
+        except QueueTimeout as exc:  # as SQLite's own "database is locked" would be
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
