@@ -20,10 +20,11 @@ from ivr.config import get_settings
 from ivr.db import get_session, get_store
 from ivr.engine import Prompts
 from ivr.match.ids import normalize_phone
+from ivr.safetext import clean
 from ivr.services import calls, queues
 from ivr.services.queues import Queue
 from ivr.twiml import Ask, Hold, Voice, ask, on_hold, record, say_then, voice_for, xml
-from ivr.webhooks import failsafe, library, twiml, validate_twilio_request
+from ivr.webhooks import call_sid, failsafe, form_value, library, twiml, validate_twilio_request
 
 bp = Blueprint("hold", __name__, url_prefix="/voice/queue")
 log = logging.getLogger("ivr.hold")
@@ -94,7 +95,7 @@ def _heard(prompts: Prompts, key: str, speech: str, digits: str, key_pressed: st
 def wait() -> Response:
     """Tell a caller on hold where they are and how long to expect; after a while, offer a
     callback; then music or a pause. Read-only, and never fails: Twilio replays it."""
-    sid = (request.form.get("CallSid") or "").strip()
+    sid = call_sid()
     position, waited = _int("QueuePosition"), _int("QueueTime") or 0
     settings = get_settings()
     with get_store().read_sessionmaker() as session:
@@ -148,8 +149,8 @@ def _queue_of(session: so.Session, sid: str) -> str | None:
 @failsafe
 def done() -> Response:
     """Record how the caller left the queue (Twilio's QueueResult) and what they waited."""
-    sid = (request.form.get("CallSid") or "").strip()
-    result = (request.form.get("QueueResult") or "").strip().lower()
+    sid = call_sid()
+    result = (form_value("QueueResult", 32) or "").lower()
     session = get_session()
     call = calls.read_call(session, sid) if sid else None
     prompts, voice = prompts_for(session, call), _voice(call)
@@ -201,14 +202,14 @@ def _number_question(
 @failsafe
 def callback() -> Response:
     """The caller answered the callback offer (on hold, or after hours): which number?"""
-    sid = (request.form.get("CallSid") or "").strip()
+    sid = call_sid()
     mode = AFTER_HOURS if request.args.get("m") == AFTER_HOURS else HOLD
     session = get_session()
     call = calls.read_call(session, sid) if sid else None
     prompts, voice = prompts_for(session, call), _voice(call)
     session.rollback()
     digits = (request.form.get("Digits") or "").strip()
-    speech = request.form.get("SpeechResult") or ""
+    speech = clean(request.form.get("SpeechResult"))
     if mode == AFTER_HOURS:
         return _after_hours_choice(call, prompts, voice, digits, speech)
     if call is None or not _heard(prompts, "queue.words.callback", speech, digits, "1"):
@@ -222,7 +223,7 @@ def callback() -> Response:
 @failsafe
 def number() -> Response:
     """Store the callback at the caller id or the number entered; on hold, leave the queue."""
-    sid = (request.form.get("CallSid") or "").strip()
+    sid = call_sid()
     mode = AFTER_HOURS if request.args.get("m") == AFTER_HOURS else HOLD
     tries = request.args.get("n", default=1, type=int)
     session = get_session()
@@ -373,16 +374,15 @@ def _after_hours_choice(
 
 
 def _save_recording(session: so.Session) -> bool:
-    form = request.form
-    sid = (form.get("CallSid") or "").strip()
-    recording = (form.get("RecordingSid") or "").strip()
+    sid = call_sid()
+    recording = form_value("RecordingSid", 64) or ""
     if not sid or not recording:
         return False
     queues.save_voicemail(
         session,
-        sid=sid[:64],
-        recording_sid=recording[:64],
-        recording_url=(form.get("RecordingUrl") or "").strip()[:300] or None,
+        sid=sid,
+        recording_sid=recording,
+        recording_url=form_value("RecordingUrl", 300),
         duration_s=_int("RecordingDuration"),
     )
     return True
@@ -394,7 +394,7 @@ def _save_recording(session: so.Session) -> bool:
 def voicemail() -> Response:
     """The message is recorded: keep it with the call's context, thank the caller."""
     session = get_session()
-    call = calls.read_call(session, (request.form.get("CallSid") or "").strip())
+    call = calls.read_call(session, call_sid())
     prompts, voice = prompts_for(session, call), _voice(call)
     if _save_recording(session):
         session.commit()

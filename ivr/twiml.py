@@ -46,28 +46,16 @@ def render(turn: Turn, *, action_url: str, voice: Voice, hold: Hold | None = Non
     response = VoiceResponse()
     if turn.gather is not None:
         g = turn.gather
-        attrs: dict[str, object] = {}
-        if "speech" in g.input:
-            attrs["speech_timeout"] = "auto"
-            # Speaking stops the prompt, as a key does: a caller who knows the answer need
-            # not hear the question out (Twilio's default, said so it stays so).
-            attrs["barge_in"] = True
-            if g.hints:
-                attrs["hints"] = ", ".join(h.replace(",", " ") for h in g.hints)
-        if g.num_digits:
-            attrs["num_digits"] = g.num_digits
-        gather = Gather(
+        question = Ask(
+            texts=tuple(turn.say),
+            action_url=action_url,
             input=" ".join(g.input),
-            action=action_url,
-            method="POST",
+            num_digits=g.num_digits,
+            hints=tuple(g.hints),
             timeout=g.timeout,
             finish_on_key=g.finish_on_key,
-            action_on_empty_result=True,
-            language=voice.language,
-            **attrs,
         )
-        _say_all(gather, turn.say, voice)
-        response.append(gather)
+        _gather(response, question, voice, on_empty=True)
         # Should Twilio fall through the Gather anyway, the next turn still hears "nothing".
         response.redirect(action_url, method="POST")
         return response
@@ -125,9 +113,13 @@ class Ask:
 
 
 def _gather(parent: VoiceResponse, ask: Ask, voice: Voice, *, on_empty: bool) -> None:
+    """The question's `<Gather>`, its prompts inside it so a key or a word interrupts them."""
     attrs: dict[str, object] = {}
     if "speech" in ask.input:
         attrs["speech_timeout"] = "auto"
+        # Speaking stops the prompt, as a key does: a caller who knows the answer need not
+        # hear the question out (Twilio's default, said so it stays so).
+        attrs["barge_in"] = True
         if ask.hints:
             attrs["hints"] = ", ".join(h.replace(",", " ") for h in ask.hints)
     if ask.num_digits:

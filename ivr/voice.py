@@ -19,11 +19,19 @@ from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.engine import ActionResult, CallState, Context, Input, Turn, run_turn
-from ivr.safetext import CONTROL, clean
+from ivr.safetext import clean
 from ivr.services import calls
 from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import Published
-from ivr.webhooks import default_voice, failsafe, library, twiml, validate_twilio_request
+from ivr.webhooks import (
+    SID_LIMIT,
+    default_voice,
+    failsafe,
+    form_value,
+    library,
+    twiml,
+    validate_twilio_request,
+)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -40,14 +48,7 @@ log = logging.getLogger("ivr.voice")
 
 _DIGITS = re.compile(r"[^0-9*#]")
 DIGITS_LIMIT = 64
-SID_LIMIT = 64  # calls.sid's width; Twilio's CallSids are 34 characters
 DURATION_LIMIT = 10**7  # seconds (115 days): more is not a call
-
-
-def form_value(name: str, limit: int) -> str | None:
-    """A field of Twilio's form, cleaned, or None when it is empty or longer than `limit`."""
-    value = CONTROL.sub("", request.form.get(name) or "").strip()
-    return value if value and len(value) <= limit else None
 
 
 def action_url(number: int) -> str:

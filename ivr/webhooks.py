@@ -14,11 +14,27 @@ from twilio.request_validator import RequestValidator
 
 from ivr.config import get_settings
 from ivr.db import get_session
+from ivr.safetext import CONTROL
 from ivr.services import calls
 from ivr.twiml import Voice, apology, voice_for, xml
 from ivr.versions import FlowLibrary
 
 log = logging.getLogger("ivr.voice")
+
+
+SID_LIMIT = 64  # calls.sid's width; Twilio's CallSids are 34 characters
+
+
+def form_value(name: str, limit: int) -> str | None:
+    """A field of Twilio's form without control characters, or None when it is empty or
+    longer than `limit` (a value that long is not Twilio's, and is never half-stored)."""
+    value = CONTROL.sub("", request.form.get(name) or "").strip()
+    return value if value and len(value) <= limit else None
+
+
+def call_sid() -> str:
+    """The request's CallSid, or "" when it has none we could follow."""
+    return form_value("CallSid", SID_LIMIT) or ""
 
 
 def twiml(body: str, status: int = 200) -> Response:
