@@ -26,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr import api, auth, cli, db, errors, health, hold, voice
+    from ivr import api, auth, cli, console, db, errors, health, hold, voice
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
     from ivr.versions import FlowLibrary
@@ -54,4 +54,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(hold.bp)
     app.register_blueprint(api.bp)
+    console.init_app(app)
     return app
