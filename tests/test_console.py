@@ -279,7 +279,23 @@ def test_the_queue_shows_a_waiting_caller_with_what_they_said_inert(
     [item] = feed["items"]
     assert (item["sid"], item["kind"], item["queue"]) == (call.sid, "call", "helpdesk")
     assert item["language"] == "English" and item["longest"] is True
-    assert {"label": "Ticket description", "value": HOSTILE} in item["answers"]
+    assert {"label": "Ticket description", "value": HOSTILE, "unsure": False} in item["answers"]
+
+
+def test_an_answer_heard_with_little_confidence_is_marked_unsure(
+    client: FlaskClient, caller: Caller, agent: str
+) -> None:
+    call = caller.dial().press("1").press("3").press("4")
+    call = call.say("the portal is slow", confidence=0.41).press("2")
+    assert call.enqueued == "helpdesk"
+    sign_in(client, agent)
+    [item] = client.get("/console/queues.json").get_json()["items"]
+    labels = [a["label"] for a in item["answers"]]
+    assert "Plan" not in labels and "Ticket description confidence" not in labels
+    said = {"label": "Ticket description", "value": "the portal is slow", "unsure": True}
+    assert said in item["answers"]
+    page = client.get("/console/queues").get_data(as_text=True)
+    assert 'the portal is slow <em class="unsure">(unsure)</em>' in page
 
 
 def test_callbacks_wait_beside_calls_longest_first(

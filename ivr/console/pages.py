@@ -16,6 +16,8 @@ from ivr.services.waiting import Waiting, waiting_now
 from ivr.store.models import Plan
 
 LANGUAGES = {"en-US": "English", "es-US": "Spanish"}
+# A spoken answer heard with less confidence than this is marked "unsure" for the agent.
+UNSURE_BELOW = 0.6
 POLL_MS = 1000  # the queue view asks for news every second: a new caller shows within 2 s
 
 
@@ -37,7 +39,14 @@ def _item(w: Waiting, plans: dict[str, str], longest: bool) -> dict[str, Any]:
         "language": LANGUAGES.get(w.language, w.language),
         "since": w.since.isoformat(),
         "waiting_seconds": w.waiting_seconds,
-        "answers": [{"label": _label(k), "value": v} for k, v in w.answers.items()],
+        "answers": [
+            {
+                "label": _label(a.slot),
+                "value": a.text,
+                "unsure": a.confidence is not None and a.confidence < UNSURE_BELOW,
+            }
+            for a in w.answers
+        ],
         "longest": longest,
     }
 

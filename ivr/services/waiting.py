@@ -15,6 +15,17 @@ from ivr.store.models import Call, Callback, utcnow
 
 
 @dataclass(frozen=True)
+class Answer:
+    slot: str
+    text: str
+    confidence: float | None = None  # the recognizer's, for a spoken answer
+
+
+# Slots that repeat what the page shows elsewhere (the plan column).
+SHOWN_ELSEWHERE = {"plan", "plan_name"}
+
+
+@dataclass(frozen=True)
 class Waiting:
     kind: str  # "call" (on hold) or "callback"
     sid: str
@@ -24,19 +35,33 @@ class Waiting:
     language: str
     since: dt.datetime
     waiting_seconds: int
-    answers: dict[str, str] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
     callback_id: int | None = None
 
 
-def _answers(call: Call | None) -> dict[str, str]:
-    """The caller's answers by slot, as text (the services' own `_` slots left out)."""
+def _answers(call: Call | None) -> list[Answer]:
+    """The caller's answers by slot, as text; a slot's `_confidence` and `_skipped` notes
+    go with it, and the services' own `_` slots are left out."""
     if call is None:
-        return {}
-    out: dict[str, str] = {}
-    for key, value in (call.slots or {}).items():
-        if key.startswith("_") or value is None or value == "":
+        return []
+    slots = call.slots or {}
+    out: list[Answer] = []
+    for key, value in slots.items():
+        if key.startswith("_") or key in SHOWN_ELSEWHERE:
             continue
-        out[key] = value if isinstance(value, str) else _text(value)
+        if key.endswith(("_confidence", "_skipped")) and key.rsplit("_", 1)[0] in slots:
+            continue
+        if slots.get(f"{key}_skipped") is True:
+            out.append(Answer(key, "skipped"))
+            continue
+        if value is None or value == "":
+            continue
+        confidence = slots.get(f"{key}_confidence")
+        text = value if isinstance(value, str) else _text(value)
+        heard = None
+        if isinstance(confidence, int | float) and not isinstance(confidence, bool):
+            heard = float(confidence)
+        out.append(Answer(key, text, heard))
     return out
 
 

@@ -52,6 +52,13 @@
           var dt = document.createElement("dt"), dd = document.createElement("dd");
           dt.textContent = a.label;
           dd.textContent = a.value;
+          if (a.unsure) {
+            var unsure = document.createElement("em");
+            unsure.className = "unsure";
+            unsure.textContent = "(unsure)";
+            dd.appendChild(document.createTextNode(" "));
+            dd.appendChild(unsure);
+          }
           dl.appendChild(dt);
           dl.appendChild(dd);
         });
