@@ -92,8 +92,17 @@ def sign_in_by_keyboard(page: Any, base: str, name: str, password: str = PASSWOR
         page.keyboard.press("Enter")
 
 
+def shots(tmp_path: Path, db_url: str) -> Path:
+    """Where screenshots go: docs/ with IVR_SCREENSHOTS=1 (once, from the SQLite run), else
+    the test's own directory, so a test run leaves the checkout as it was."""
+    if os.environ.get("IVR_SCREENSHOTS") == "1" and db_url.startswith("sqlite"):
+        DOCS.mkdir(exist_ok=True)
+        return DOCS
+    return tmp_path
+
+
 def test_an_agent_signs_in_and_sees_a_caller_arrive_without_reload(
-    page: Any, console: str, db_url: str
+    page: Any, console: str, db_url: str, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -118,9 +127,7 @@ def test_an_agent_signs_in_and_sees_a_caller_arrive_without_reload(
     expect(page.locator(f'tr[data-sid="{second.sid}"]')).to_be_visible(timeout=2000)
     expect(page.locator("#summary")).to_have_text("2 waiting")
     time.sleep(1.2)  # a tick of the clock on the waits shown
-    if db_url.startswith("sqlite"):
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "console-queue.png"))
+    page.screenshot(path=str(shots(tmp_path, db_url) / "console-queue.png"))
 
     first.leave_queue("bridged", 30)
     expect(row).to_have_count(0, timeout=2000)
