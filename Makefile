@@ -16,7 +16,7 @@ COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-e
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db lint lock bench clean
+.PHONY: run test setup db browser lint lock bench clean
 
 # The runtime lock only: what `make run` serves with.
 $(RUN_STAMP): requirements.txt pyproject.toml
@@ -61,8 +61,19 @@ run: db
 	trap 'kill -TERM $$app $$watcher 2>/dev/null' INT TERM; \
 	wait $$app; status=$$?; kill -TERM $$watcher 2>/dev/null; wait $$app $$watcher; exit $$status
 
+# The console's browser tests drive Debian's chromium by its path: Playwright's own browser
+# download is never used. As root (CI) it is installed with apt when missing; otherwise the
+# browser tests skip with the reason (and fail under CI=true).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing: sudo apt-get install chromium (browser tests skip without it)"; \
+	  fi; }
+
 # The flows, the types, then the suite (which also checks the models against the migrations).
-test: setup db
+test: setup db browser
 	$(BIN)/ivr check-flows
 	$(BIN)/mypy ivr
 	$(BIN)/python -m pytest -q -p no:cacheprovider

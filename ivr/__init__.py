@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
-    from ivr import api, auth, cli, db, errors, health, hold, voice
+    from ivr import api, auth, cli, console, db, errors, health, hold, voice
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
     from ivr.versions import FlowLibrary
@@ -59,4 +59,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(hold.bp)
     app.register_blueprint(api.bp)
+    console.init_app(app)
     return app

@@ -143,6 +143,29 @@ class Settings:
         "the longest message a caller can leave after hours",
         minimum=5,
     )
+    secure_cookies: bool = _var(
+        "IVR_SECURE_COOKIES",
+        True,
+        "the console's session cookie is sent over HTTPS only (`Secure`); off in"
+        " `IVR_ENV=development` and in tests, which serve plain HTTP on 127.0.0.1",
+        shown="on",
+    )
+    sign_in_failures: int = _var(
+        "IVR_SIGN_IN_FAILURES",
+        5,
+        "failed console sign-ins for one user name in 15 minutes before more are refused (429)",
+        minimum=1,
+    )
+    sign_in_address_failures: int = _var(
+        "IVR_SIGN_IN_ADDRESS_FAILURES",
+        20,
+        "failed console sign-ins from one client address in 15 minutes before more are"
+        " refused (429)",
+        minimum=1,
+    )
+    session_hours: int = _var(
+        "IVR_SESSION_HOURS", 12, "hours a console sign-in lasts (one shift)", minimum=1
+    )
     catalog_ttl: int = _var(
         "IVR_CATALOG_TTL", 30, "seconds a process keeps the catalogs it read from the store"
     )

@@ -3,6 +3,7 @@ Makefile's own timeouts, logger class and access log format (read from its `run`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -44,6 +45,13 @@ def free_port() -> int:
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """gunicorn -w 4 on 127.0.0.1, on this test's database; yields its URL and its log."""
+    with serve(db_url, tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def serve(db_url: str, tmp_path: Path, **extra: str) -> Iterator[tuple[str, Path]]:
+    """Run gunicorn -w 4 on 127.0.0.1 with `extra` environment variables."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
@@ -57,6 +65,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         # the call's row, past the lock timeout of the same turn sent twice).
         IVR_PRELOAD_INDEX="1",
     )
+    env.update(extra)
     log = tmp_path / "gunicorn.log"
     cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "4", "--preload"]
     cmd += [

@@ -118,20 +118,78 @@ def check_flows(flows_dir: Path | None) -> None:
 @click.command("create-user")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the console password from the first line of standard input.",
+)
+@click.option(
+    "--password-prompt",
+    is_flag=True,
+    help="Ask for the console password (hidden, typed twice).",
+)
 @with_appcontext
-def create_user_cmd(name: str, role: str) -> None:
-    """Create a user; the new API token is printed alone on the last line."""
+def create_user_cmd(name: str, role: str, password_stdin: bool, password_prompt: bool) -> None:
+    """Create a user; the new API token is printed alone on the last line. With a password
+    (--password-stdin or --password-prompt) the user can also sign in to the console."""
     from ivr.auth import create_user
+    from ivr.services.accounts import set_password
 
+    password = _read_password(password_stdin, password_prompt)
     session = get_session()
     try:
         user, token = create_user(session, name, Role(role))
+        if password is not None:
+            set_password(user, password)
         session.commit()
     except ValueError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {user.role.value} {user.name!r} (id {user.id}); API token (shown once):")
     click.echo(token)
+
+
+@click.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def set_password_cmd(name: str, password_stdin: bool) -> None:
+    """Set a user's console password (asked for, hidden, unless --password-stdin); every
+    console session of theirs ends."""
+    import sqlalchemy as sa
+
+    from ivr.services.accounts import set_password
+    from ivr.store.models import User
+
+    password = _read_password(password_stdin, not password_stdin)
+    assert password is not None
+    session = get_session()
+    user = session.scalars(sa.select(User).where(User.name == name)).first()
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    try:
+        set_password(user, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    session.commit()
+    click.echo(f"password set for {user.name!r}")
+
+
+def _read_password(from_stdin: bool, prompt: bool) -> str | None:
+    if from_stdin and prompt:
+        raise click.UsageError("give --password-stdin or --password-prompt, not both")
+    if from_stdin:
+        import sys
+
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    if prompt:
+        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return value
+    return None
 
 
 @click.command("simulate")
@@ -291,6 +349,7 @@ def init_app(app: Flask) -> None:
         publish_flows,
         check_flows,
         create_user_cmd,
+        set_password_cmd,
         simulate,
         review,
         list_orders_cmd,

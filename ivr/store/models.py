@@ -177,7 +177,9 @@ class User(Base):
     name: so.Mapped[str] = so.mapped_column(sa.String(80), unique=True)
     role: so.Mapped[Role] = so.mapped_column(_enum(Role))
     active: so.Mapped[bool] = so.mapped_column(default=True)
+    # argon2id, for the console's sign-in; None: this user signs in with API tokens only.
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    last_sign_in_at: so.Mapped[dt.datetime | None]
     created_at: so.Mapped[created_at]
 
     tokens: so.Mapped[list[ApiToken]] = so.relationship(back_populates="user")
@@ -483,3 +485,20 @@ class Voicemail(Base):
     context: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue, default=dict)
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="new")
     created_at: so.Mapped[created_at]
+
+
+class SignInAttempt(Base):
+    """Every sign-in to the console, by name and client address: the rate limit counts the
+    failures here, so every gunicorn worker sees the same ones."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        sa.Index("ix_sign_in_attempts_username_at", "username", "at"),
+        sa.Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    id: so.Mapped[intpk]
+    username: so.Mapped[str] = so.mapped_column(sa.String(80))
+    address: so.Mapped[str] = so.mapped_column(sa.String(64))
+    succeeded: so.Mapped[bool]
+    at: so.Mapped[created_at]

@@ -1,0 +1,107 @@
+// The queue view: ask the console for who is waiting every second and redraw the table.
+// Everything a caller said is set as text (textContent), never as HTML.
+(function () {
+  "use strict";
+  var table = document.getElementById("queue");
+  if (!table) { return; }
+  var body = table.tBodies[0];
+  var summary = document.getElementById("summary");
+  var empty = document.getElementById("empty");
+  var stale = document.getElementById("stale");
+  var source = table.getAttribute("data-source");
+  var every = parseInt(table.getAttribute("data-poll-ms"), 10) || 1000;
+  var lastCount = body.rows.length;
+
+  function duration(seconds) {
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function draw(items) {
+    var rows = document.createDocumentFragment();
+    items.forEach(function (item) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-sid", item.sid);
+      tr.setAttribute("data-kind", item.kind);
+      if (item.longest) { tr.className = "longest"; }
+      var wait = cell(tr, duration(item.waiting_seconds));
+      wait.className = "wait";
+      if (item.longest) {
+        var flag = document.createElement("strong");
+        flag.className = "flag";
+        flag.textContent = "Longest wait";
+        wait.appendChild(document.createTextNode(" "));
+        wait.appendChild(flag);
+      }
+      cell(tr, item.kind === "call" ? "On hold" : "Callback");
+      cell(tr, item.queue);
+      cell(tr, item.plan);
+      cell(tr, item.reason);
+      cell(tr, item.language);
+      var said = cell(tr, "");
+      if (item.answers.length) {
+        var dl = document.createElement("dl");
+        item.answers.forEach(function (a) {
+          var dt = document.createElement("dt"), dd = document.createElement("dd");
+          dt.textContent = a.label;
+          dd.textContent = a.value;
+          if (a.unsure) {
+            var unsure = document.createElement("em");
+            unsure.className = "unsure";
+            unsure.textContent = "(unsure)";
+            dd.appendChild(document.createTextNode(" "));
+            dd.appendChild(unsure);
+          }
+          dl.appendChild(dt);
+          dl.appendChild(dd);
+        });
+        said.appendChild(dl);
+      } else {
+        var none = document.createElement("span");
+        none.className = "none";
+        none.textContent = "nothing yet";
+        said.appendChild(none);
+      }
+      rows.appendChild(tr);
+    });
+    body.replaceChildren(rows);
+    empty.hidden = items.length > 0;
+    if (items.length !== lastCount) {  // the live region speaks only when the count changes
+      summary.textContent = items.length + " waiting";
+      lastCount = items.length;
+    }
+  }
+
+  function poll() {
+    fetch(source, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 401) {
+          stale.textContent = "You are signed out. Reload the page to sign in again.";
+          stale.hidden = false;
+          return null;
+        }
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (data === null) { return; }
+        stale.hidden = true;
+        draw(data.items);
+        window.setTimeout(poll, every);
+      })
+      .catch(function () {
+        stale.textContent = "The queue could not be updated; trying again.";
+        stale.hidden = false;
+        window.setTimeout(poll, every * 3);
+      });
+  }
+
+  window.setTimeout(poll, every);
+})();
