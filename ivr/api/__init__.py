@@ -9,4 +9,10 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from ivr.api import calls, messages, orders, outages  # noqa: E402, F401 - they add the routes
+from ivr.api import (  # noqa: E402, F401 - they add the routes
+    agents,
+    calls,
+    messages,
+    orders,
+    outages,
+)
