@@ -98,8 +98,8 @@ def list_orders() -> Response | tuple[Response, int]:
 
     Filters: member_id, ordering_npi, status (drafts only with `status=draft`; `expired` is
     an approved order past its expiry), plan. `limit` is 1 to 200 (default 50); `next` is
-    null on the last page, else pass it back as `cursor` for the following page. A bad limit, cursor or
-    status is a 422. Each search is audited once, its filters as the target.
+    null on the last page, else pass it back as `cursor` for the following page. A bad limit,
+    cursor or status is a 422. Each search is audited once, its filters as the target.
     """
     args = request.args
     limit = page_limit()
