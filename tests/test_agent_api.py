@@ -559,3 +559,39 @@ def test_order_json_keeps_its_fields_and_adds_the_names(
     assert {"member_id", "exam_code", "ordering_npi", "facility_npi"} <= set(order)
     assert order["patient_name"] == "Maria Lopez"
     assert order["facility_name"] is None
+
+
+def test_unsure_answers_are_marked_in_the_context() -> None:
+    call = Call(
+        sid="CAx",
+        slots={
+            "symptoms": "<b>headache</b>",
+            "symptoms_confidence": 0.41,
+            "diagnosis": "R51.9",
+            "diagnosis_sure": False,
+            "member_id": "100200300",
+            "_visits": {"a": 1},
+            "criteria_qid": "q1",
+        },
+    )
+    context = agents.call_context(call)
+    assert set(context) == {"symptoms", "diagnosis", "member_id"}
+    assert context["symptoms"] == {
+        "value": "<b>headache</b>",
+        "confidence": 0.41,
+        "low_confidence": True,
+    }
+    assert context["diagnosis"]["low_confidence"] is True
+    assert context["member_id"]["low_confidence"] is False
+
+
+def test_drafts_are_listed_by_the_cli_when_asked_for(
+    app: Flask, caller: Caller, runner: Any
+) -> None:
+    asked_for_a_person(caller)
+    with rows(app) as s:
+        reference = s.scalars(sa.select(Order.reference_number)).one()
+    drafts = runner.invoke(args=["orders", "--status", "draft"])
+    assert drafts.exit_code == 0, drafts.output
+    assert reference in drafts.output and "draft" in drafts.output
+    assert reference not in runner.invoke(args=["orders"]).output

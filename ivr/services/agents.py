@@ -352,7 +352,14 @@ def call_summary(session: so.Session, call: Call) -> dict[str, Any]:
 def record_act(
     session: so.Session, call: Call, kind: str, detail: str, *, user_id: int | None
 ) -> CallEvent:
-    """An agent's act on a call, as the call's next event (with who did it)."""
+    """An agent's act on a call, as the call's next event (with who did it). The call's row
+    is locked first, so the hold line's own event (the queue result) can't take the turn."""
+    session.scalars(
+        sa.select(Call)
+        .where(Call.id == call.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     turn = session.scalar(
         sa.select(sa.func.max(CallEvent.turn)).where(CallEvent.call_id == call.id)
     )
