@@ -278,9 +278,11 @@ def submit_draft(
         "diagnoses": diagnoses,
     }
     if rule is not None:
-        ask = criteria.next_question(rule, given, facts)
-        if ask is not None:
-            raise Incomplete([{**_question_view(ask, language), "message": "not answered"}])
+        still = criteria.open_questions(rule, given, facts)
+        if still:
+            raise Incomplete(
+                [{**_question_view(q, language), "message": "not answered"} for q in still]
+            )
     decision = criteria.decide(rule, given, facts)
     if given != dict(order.criteria_answers or {}):
         before = snapshot(order, ["criteria_answers"])
