@@ -598,3 +598,47 @@ def test_drafts_are_listed_by_the_cli_when_asked_for(
     assert drafts.exit_code == 0, drafts.output
     assert reference in drafts.output and "draft" in drafts.output
     assert reference not in runner.invoke(args=["orders"]).output
+
+
+class RefusingTwilio(FakeTwilio):
+    """Twilio answering every request with a 404 (the caller hung up meanwhile)."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        self.requests.append({"method": method, "url": url, "data": dict(kwargs.get("data") or {})})
+        error = {"code": 20404, "message": "The requested resource was not found", "status": 404}
+        return Response(404, json.dumps(error))
+
+
+def test_when_twilio_refuses_the_accept_stands_and_a_callback_is_open_again(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM_NUMBER=FROM, TWILIO_AUTH_TOKEN=AUTH_TOKEN
+    )
+    refusing = RefusingTwilio()
+    app.extensions["ivr.twilio_http"] = refusing
+    client = app.test_client()
+    phone = Caller(FlaskTransport(client), auth_token=AUTH_TOKEN)
+    headers = bearer(make_token(app, "agent"))
+
+    held = asked_for_a_person(phone)
+    accepted = client.post(
+        f"/api/v1/calls/{held.sid}/accept", json={"agent_phone": AGENT_PHONE}, headers=headers
+    )
+    assert accepted.status_code == 200
+    assert accepted.get_json()["connected"] is False
+    assert accepted.get_json()["error"] == "Twilio HTTP 404, code 20404"
+    assert len(refusing.requests) == 1  # the agent is not called when the caller is gone
+
+    later = asked_for_a_person(phone)
+    assert later.wait(waited=200).gather is not None
+    later.press("1")
+    later.press("1")
+    [callback] = client.get("/api/v1/callbacks", headers=headers).get_json()["items"]
+    dialed = client.post(
+        f"/api/v1/callbacks/{callback['id']}/dial",
+        json={"agent_phone": AGENT_PHONE},
+        headers=headers,
+    )
+    assert dialed.status_code == 200
+    assert (dialed.get_json()["connected"], dialed.get_json()["status"]) == (False, "open")
