@@ -26,4 +26,10 @@ def _refuse_control_characters() -> tuple[Response, int] | None:
     return None
 
 
-from ivr.api import calls, messages, orders, outages  # noqa: E402, F401 - they add the routes
+from ivr.api import (  # noqa: E402, F401 - they add the routes
+    agents,
+    calls,
+    messages,
+    orders,
+    outages,
+)

@@ -18,7 +18,7 @@ from ivr.auth import audit, require_role
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.safetext import storable
-from ivr.services import lifecycle, orders
+from ivr.services import drafts, lifecycle, orders
 from ivr.store.models import Order, OrderStatus, Role
 
 ORDER_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.CLINICIAN)
@@ -48,6 +48,7 @@ _CURSOR_PREFIX = "o:"
 
 AGENT_ACTORS = (Role.ADMIN, Role.AGENT)  # extend, cancel, change the provider
 CLINICIAN_ACTORS = (Role.ADMIN, Role.CLINICIAN)  # approve, deny
+DRAFT_EDITORS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT)  # finish a caller's draft
 
 # OrderError codes meaning "the request is well formed but the order's state refuses it":
 # 409. `is_<status>` and `already_<status>` name the status that refuses (is_draft,
@@ -96,10 +97,10 @@ def decode_cursor(cursor: str) -> int | None:
 def list_orders() -> Response | tuple[Response, int]:
     """Orders matching every given filter, newest first: `{"items": [...], "next": ...}`.
 
-    Filters: member_id, ordering_npi, status (any status but draft; `expired` is an approved
-    order past its expiry), plan. `limit` is 1 to 200 (default 50); `next` is null on the
-    last page, else pass it back as `cursor` for the following page. A bad limit, cursor or
-    status is a 422. Each search is audited once, its filters as the target.
+    Filters: member_id, ordering_npi, status (drafts only with `status=draft`; `expired` is
+    an approved order past its expiry), plan. `limit` is 1 to 200 (default 50); `next` is
+    null on the last page, else pass it back as `cursor` for the following page. A bad limit,
+    cursor or status is a 422. Each search is audited once, its filters as the target.
     """
     args = request.args
     limit = page_limit()
@@ -271,3 +272,76 @@ def deny_order(number: str) -> Any:
         return lifecycle.deny(s, order, actor, reason=_reason(body))
 
     return _act(number, "deny", act, body_required=True)
+
+
+# --- a draft finished by an agent -----------------------------------------------------------
+
+
+def _draft_refused(exc: orders.OrderError) -> tuple[Response, int]:
+    if exc.code == "not_a_draft":
+        return problem(409, exc.code, str(exc))
+    if isinstance(exc, drafts.Incomplete):
+        return jsonify(error=exc.code, message=str(exc), missing=exc.missing), 422
+    if isinstance(exc, drafts.FieldError):
+        return jsonify(error=exc.code, message=str(exc), field=exc.field), 422
+    return problem(error_status(exc.code), exc.code, str(exc))
+
+
+@bp.patch("/orders/<reference_number>")
+@require_role(*DRAFT_EDITORS)
+def edit_draft(reference_number: str) -> Any:
+    """Change a draft's fields: `{"member_id": ..., "exam_code": ...}` (the order JSON's
+    names), each checked as the phone checks it: 422 naming the bad `field`; 409 once the
+    request is no longer a draft."""
+    body = json_object()
+    if body is None or not body:
+        return problem(422, "invalid_body", "a JSON object of fields to change is required")
+    session = get_session()
+    order = orders.find(session, reference_number)
+    if order is None:
+        abort(404, description="No order with that number.")
+    try:
+        drafts.edit_draft(session, order, body, user_id=g.user.id)
+    except orders.OrderError as exc:
+        session.rollback()
+        return _draft_refused(exc)
+    audit(session, g.user, "edit", "order", order.reference_number)
+    view = order_view(session, order)
+    session.commit()
+    return jsonify(view)
+
+
+@bp.post("/orders/<reference_number>/submit")
+@require_role(*DRAFT_EDITORS)
+def submit_draft(reference_number: str) -> Any:
+    """Submit a draft: `{"answers": {question_id: value}}` to the criteria questions. 200 with
+    the approved order (`order_number`, `expires_at`) or the pended one; 422 `missing`: each
+    missing field or criteria answer; 409 when it is no longer a draft."""
+    try:
+        body = _json_object(required=False)
+    except BadRequestBody as exc:
+        return problem(422, exc.code, str(exc))
+    answers = body.get("answers", {})
+    if not isinstance(answers, dict):
+        return jsonify(error="invalid", message="answers must be an object", field="answers"), 422
+    session = get_session()
+    order = orders.find(session, reference_number)
+    if order is None:
+        abort(404, description="No order with that number.")
+    settings = get_settings()
+    try:
+        drafts.submit_draft(
+            session,
+            order,
+            answers,
+            criteria=drafts.criteria_for(session, order),
+            zone=settings.timezone,
+            user_id=g.user.id,
+        )
+    except orders.OrderError as exc:
+        session.rollback()
+        return _draft_refused(exc)
+    audit(session, g.user, "submit", "order", order.reference_number)
+    view = order_view(session, order)
+    session.commit()
+    return jsonify(view)

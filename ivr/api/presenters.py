@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy.orm as so
+
 from ivr.services import messaging, orders, outages, validity
 from ivr.store.models import Call, Order, Outage, OutboxMessage, utcnow
 
@@ -51,6 +53,9 @@ def call_to_dict(call: Call, *, with_events: bool = True) -> dict[str, Any]:
     return out
 
 
+NAME_FIELDS = ("patient_name", "exam_description", "ordering_physician_name", "facility_name")
+
+
 def order_to_dict(order: Order, *, zone: str, with_events: bool = False) -> dict[str, Any]:
     """The order as the API shows it; `valid_through` is its last valid day in `zone`."""
 
@@ -86,6 +91,12 @@ def order_to_dict(order: Order, *, zone: str, with_events: bool = False) -> dict
         "cancel_reason": order.cancel_reason,
         "reviewed_at": _iso(order.reviewed_at),
     }
+    # The names an agent reads out, next to the codes.
+    session = so.object_session(order)
+    if session is not None:
+        out.update(orders.display_names(session, order))
+    else:
+        out.update(dict.fromkeys(NAME_FIELDS))
     if with_events:
         out["events"] = [
             {

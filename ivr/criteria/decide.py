@@ -213,6 +213,18 @@ class Criteria:
                 return q
         return None
 
+    def open_questions(
+        self, rule: Rule, answers: Mapping[str, Any], facts: Mapping[str, Any]
+    ) -> list[Question]:
+        """Every question still unanswered whose answer may change the outcome, in the
+        rule's order (the phone asks them one at a time, `next_question` first); empty once
+        the outcome is settled."""
+        if self.next_question(rule, answers, facts) is None:
+            return []
+        values, pending = _state(rule, answers, facts)
+        relevant = _relevant(rule, values, pending)
+        return [q for q in rule.questions if q.id in relevant and q.id in pending]
+
     def decide(
         self, rule: Rule | None, answers: Mapping[str, Any], facts: Mapping[str, Any]
     ) -> Decision:

@@ -447,3 +447,17 @@ def warm() -> threading.Thread:
     thread = threading.Thread(target=default_index, name="icd-index", daemon=True)
     thread.start()
     return thread
+
+
+_CODE_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+
+
+def valid_code(code: str) -> str | None:
+    """`code` as the store keeps it ("R51.9", upper case, dotted) when it is an ICD-10-CM
+    code (a category or a billable one); None when it is not one."""
+    text = code.strip().upper() if isinstance(code, str) else ""
+    if not _CODE_SHAPE.fullmatch(text):
+        return None
+    bare = text.replace(".", "")
+    dotted = bare if len(bare) == 3 else bare[:3] + "." + bare[3:]
+    return dotted if _code_set().is_valid_item(dotted) else None

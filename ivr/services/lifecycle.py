@@ -198,7 +198,8 @@ _EXTEND_REFUSALS = {
 
 CANCELLABLE = (OrderStatus.APPROVED, OrderStatus.PENDING_REVIEW)
 # The statuses `search` can filter on: every one but a draft.
-LISTED_STATUSES = tuple(s.value for s in OrderStatus if s is not OrderStatus.DRAFT)
+# Drafts are listed only when asked for (`status=draft`): the ones an agent may finish.
+LISTED_STATUSES = tuple(s.value for s in OrderStatus)
 
 
 def cancel(
@@ -341,8 +342,12 @@ def search(
     after_id: int | None = None,
     limit: int = 50,
 ) -> Sequence[Order]:
-    """Orders matching every given filter, newest first, `limit` at a time after `after_id`."""
-    query = sa.select(Order).where(Order.status != OrderStatus.DRAFT)
+    """Orders matching every given filter, newest first, `limit` at a time after `after_id`.
+
+    Drafts only with `status="draft"`."""
+    query = sa.select(Order)
+    if status != OrderStatus.DRAFT.value:
+        query = query.where(Order.status != OrderStatus.DRAFT)
     filters: dict[str, Any] = {"member_id": member_id, "ordering_npi": ordering_npi, "plan": plan}
     for name, value in filters.items():
         if value:

@@ -273,3 +273,28 @@ def effective_status(order: Order, now: dt.datetime | None = None) -> OrderStatu
     if order.status == OrderStatus.APPROVED and order.expires_at and order.expires_at <= now:
         return OrderStatus.EXPIRED
     return order.status
+
+
+def display_names(session: so.Session, order: Order) -> dict[str, str | None]:
+    """The names an agent reads out: the patient, the exam, the ordering physician and the
+    facility (None where the draft has no such answer yet or it is not on file)."""
+    from ivr.store.models import ExamType, Member, Provider
+
+    patient = None
+    if order.plan and order.member_id:
+        member = session.scalars(
+            sa.select(Member).where(
+                Member.plan_code == order.plan, Member.member_id == order.member_id
+            )
+        ).first()
+        if member is not None:
+            patient = f"{member.first_name} {member.last_name}"
+    exam = session.get(ExamType, order.exam_code) if order.exam_code else None
+    doctor = session.get(Provider, order.ordering_npi) if order.ordering_npi else None
+    facility = session.get(Provider, order.facility_npi) if order.facility_npi else None
+    return {
+        "patient_name": patient,
+        "exam_description": exam.description if exam is not None else None,
+        "ordering_physician_name": doctor.name if doctor is not None else None,
+        "facility_name": facility.name if facility is not None else None,
+    }

@@ -134,6 +134,14 @@ class Call(Base):
     dequeued_at: so.Mapped[dt.datetime | None]
     queue_result: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     queue_wait_s: so.Mapped[int | None]
+    # The agent who took the call (one only: accepting is a conditional UPDATE), where they
+    # were called, and how the handled call was wrapped up.
+    accepted_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    accepted_at: so.Mapped[dt.datetime | None]
+    agent_phone: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    disposition: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    wrap_notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    wrapped_at: so.Mapped[dt.datetime | None]
     started_at: so.Mapped[created_at]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: so.Mapped[dt.datetime | None]
@@ -165,6 +173,8 @@ class CallEvent(Base):
     outcome: so.Mapped[str] = so.mapped_column(sa.String(32))
     latency_ms: so.Mapped[int | None]
     twiml: so.Mapped[str] = so.mapped_column(sa.Text)
+    # The person who acted (an agent's accept, wrap-up, ...); None for the caller's turns.
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     created_at: so.Mapped[created_at]
 
     call: so.Mapped[Call] = so.relationship(back_populates="events")
@@ -468,6 +478,10 @@ class Callback(Base):
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open", index=True)
     tries: so.Mapped[int] = so.mapped_column(default=0)
     outcome: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    # The agent who dialed it last, when, and when it was closed.
+    agent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    last_try_at: so.Mapped[dt.datetime | None]
+    done_at: so.Mapped[dt.datetime | None]
 
 
 class Voicemail(Base):
