@@ -11,8 +11,10 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from ivr.match.spoken import parse_date, spoken_digits, yes_no
 from ivr.simulate import Caller, SimulatedCall
 from ivr.store.models import Call, Order, OrderStatus
 from tests.conftest import bearer
@@ -251,3 +253,50 @@ def test_check_flows_names_a_spanish_prompt_the_offer_needs(
     assert check.exit_code == 1
     assert "'main.spanish_offer' missing from prompts/es-US.yaml" in check.output
     assert "'words.spanish' missing from prompts/en-US.yaml" in check.output
+
+
+@pytest.mark.parametrize(
+    ("spoken", "digits"),
+    [
+        ("cinco cinco cero uno dos", "55012"),
+        ("ochenta y cuatro", "84"),
+        ("veintidós", "22"),
+        ("doble cinco tres", "553"),
+        ("ciento veinte", "120"),
+        ("el número es uno cero cero", "100"),
+    ],
+)
+def test_spanish_numbers_are_read_in_a_spanish_call_only(spoken: str, digits: str) -> None:
+    assert spoken_digits(spoken, ES) == digits
+    assert spoken_digits(spoken) is None or spoken_digits(spoken) != digits
+
+
+@pytest.mark.parametrize(
+    ("spoken", "day"),
+    [
+        ("cinco de marzo de mil novecientos sesenta", dt.date(1960, 3, 5)),
+        ("el primero de enero de dos mil cinco", dt.date(2005, 1, 1)),
+        ("veintisiete de septiembre de mil novecientos noventa y cinco", dt.date(1995, 9, 27)),
+        ("27 de septiembre de 1995", dt.date(1995, 9, 27)),
+    ],
+)
+def test_spanish_dates(spoken: str, day: dt.date) -> None:
+    assert parse_date(spoken, language=ES) == day
+
+
+@pytest.mark.parametrize(
+    ("spoken", "answer"),
+    [
+        ("sí", True),
+        ("si", True),
+        ("correcto", True),
+        ("así es", True),
+        ("sí, así es", True),
+        ("por supuesto", True),
+        ("no", False),
+        ("no es correcto", False),
+        ("no sé", None),
+    ],
+)
+def test_spanish_yes_and_no(spoken: str, answer: bool | None) -> None:
+    assert yes_no(spoken, ES) is answer
