@@ -300,3 +300,40 @@ def test_spanish_dates(spoken: str, day: dt.date) -> None:
 )
 def test_spanish_yes_and_no(spoken: str, answer: bool | None) -> None:
     assert yes_no(spoken, ES) is answer
+
+
+def _flow_problems(edit: Any) -> list[str]:
+    from ivr.engine import FlowError, compile_bundle
+    from ivr.versions import read_flow_files
+    from tests.test_flow_validation import ROOT, _real_prompts
+
+    docs, files = read_flow_files(ROOT / "flows")
+    edit(docs["main"]["nodes"]["select_plan"])
+    try:
+        compile_bundle(docs, files=files, prompts=_real_prompts())
+    except FlowError as exc:
+        return exc.problems
+    return []
+
+
+def test_the_real_flows_offer_spanish_without_a_problem() -> None:
+    assert _flow_problems(lambda node: None) == []
+
+
+def test_an_also_key_of_the_way_out_or_without_words_is_refused() -> None:
+    def zero(node: dict[str, Any]) -> None:
+        node["also"] = {"0": {"next": "spanish", "words": "words.spanish"}}
+
+    def wordless(node: dict[str, Any]) -> None:
+        node["also"] = {"9": {"next": "spanish"}}
+
+    assert any("also.0" in p and "way out" in p for p in _flow_problems(zero))
+    assert any("also.9.words" in p for p in _flow_problems(wordless))
+
+
+def test_an_offer_in_a_language_the_line_has_no_prompts_for_is_refused() -> None:
+    def french(node: dict[str, Any]) -> None:
+        node["offer"] = {"prompt": "main.spanish_offer", "language": "fr-FR"}
+
+    problems = _flow_problems(french)
+    assert any("offer.language" in p and "'fr-FR'" in p for p in problems), problems
