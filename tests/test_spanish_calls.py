@@ -103,6 +103,8 @@ def test_nine_switches_the_call_to_spanish_voice_hints_and_store(
 def test_saying_espanol_switches_too(caller: Caller, session: Any) -> None:
     call = in_spanish(caller, by="español")
     assert call_row(session, call.sid).language == ES
+    call = in_spanish(caller, by="nueve")  # the key, said in Spanish to the English question
+    assert call_row(session, call.sid).language == ES
 
 
 def test_the_way_out_and_plan_keys_still_work_at_the_first_question(caller: Caller) -> None:
