@@ -80,7 +80,18 @@ def _say_all(parent: VoiceResponse | Gather, texts: Iterable[str], voice: Voice)
     for text in texts:
         # Whatever reached a prompt (an outage notice, a name from a catalog), a control
         # character must not make the document invalid XML: the whole line would be down.
-        parent.say(clean(text), voice=voice.name, language=voice.language)
+        said = _own_voice(text, voice)
+        parent.say(clean(text), voice=said.name, language=said.language)
+
+
+def _own_voice(text: str, voice: Voice) -> Voice:
+    """The voice of a line said in a language of its own (`engine.Spoken`), else the call's."""
+    own = getattr(text, "language", None)
+    if not isinstance(own, str) or own == voice.language:
+        return voice
+    # The call's voice speaks the call's language; another language gets its own voice.
+    default = Voice().name if voice.language.startswith("es") else voice.name
+    return voice_for(own, default)
 
 
 def apology(

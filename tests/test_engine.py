@@ -101,6 +101,7 @@ def main_docs() -> dict[str, Any]:
 
 
 REAL_EN = Prompts("en-US", _load("prompts/en-US.yaml"))
+REAL_ES = Prompts("es-US", _load("prompts/es-US.yaml"))  # the line offers Spanish (9)
 MAIN_NODES: dict[str, Any] = _load("flows/main.yaml")["nodes"]
 MENU_OPTIONS = {str(k): v["next"] for k, v in MAIN_NODES["main_menu"]["options"].items()}
 
@@ -110,7 +111,7 @@ def real_bundle() -> Bundle:
     """Compiled on first use, so a broken flow file fails these tests, not collection."""
     return compile_bundle(
         main_docs(),
-        prompts=[REAL_EN],
+        prompts=[REAL_EN, REAL_ES],
         catalogs={"plans"},
         actions={"announce_outages"},
         queues=QUEUES,
@@ -123,7 +124,13 @@ def _no_outages(name: str, params: Any, slots: Any, scratch: Any) -> ActionResul
     return ActionResult("none")
 
 
-REAL_CTX = Context(prompts=REAL_EN, catalogs={"plans": PLANS}, actions=_no_outages, today=TODAY)
+REAL_CTX = Context(
+    prompts=REAL_EN,
+    catalogs={"plans": PLANS},
+    actions=_no_outages,
+    today=TODAY,
+    languages={"en-US": REAL_EN, "es-US": REAL_ES},
+)
 AT_PLAN = CallState(node="main.select_plan")
 AT_MENU = CallState(
     node="main.main_menu", slots={"plan": "SUMMIT", "plan_name": "Summit Health Plan"}
@@ -351,7 +358,10 @@ def test_start_greets_then_asks_for_the_plan_by_name_or_key() -> None:
     assert turn.say[0] == t("main.greeting")
     # The question, not the list of plans: `*` reads the list (see the repeat test).
     assert turn.say[1] == t("main.plan.ask")
-    assert len(turn.say) == 2
+    # Then Spanish is offered, in Spanish (9 or "español").
+    assert turn.say[2] == REAL_ES.text("main.spanish_offer")
+    assert getattr(turn.say[2], "language", None) == "es-US"
+    assert len(turn.say) == 3
     assert_asks(turn, "main.select_plan")
     assert turn.gather is not None
     assert set(turn.gather.input) == {"dtmf", "speech"}
@@ -386,8 +396,12 @@ def test_plan_by_key_or_by_name_then_the_main_menu(inp: Input, plan: str) -> Non
     assert turn.state.attempts == 0
 
 
+# Keys no plan has: plan keys are 1 to 7, 8 is the main menu and 9 asks for Spanish.
+NO_PLAN = "12"
+
+
 def test_unknown_plan_key_is_no_match_with_the_reprompt() -> None:
-    turn = real(AT_PLAN, key("9"))
+    turn = real(AT_PLAN, key(NO_PLAN))
     assert turn.event.outcome == "no_match"
     assert turn.say[0] == t("system.no_match")
     assert turn.say[1].startswith(t("main.plan.reprompt").split("{")[0].strip())
@@ -399,7 +413,7 @@ def test_unknown_plan_key_is_no_match_with_the_reprompt() -> None:
 @pytest.mark.parametrize(
     ("inp", "kind"),
     [
-        (key("9"), "no_match"),
+        (key(NO_PLAN), "no_match"),
         (said("xylophone quartet zebra"), "no_match"),
         (SILENCE, "no_input"),
         (key(""), "no_input"),
@@ -425,7 +439,7 @@ def test_three_failures_transfer_to_general_naming_node_and_kind(inp: Input, kin
 
 
 def test_mixed_failures_count_together() -> None:
-    turn = real_run(AT_PLAN, key("9"), said("zzz qqq", confidence=0.05), SILENCE)
+    turn = real_run(AT_PLAN, key(NO_PLAN), said("zzz qqq", confidence=0.05), SILENCE)
     assert_transfers(turn, "general", "retries_exhausted: no_input at main.select_plan")
 
 
@@ -437,19 +451,19 @@ def test_low_confidence_counts_as_a_failure() -> None:
 
 
 def test_a_success_resets_attempts() -> None:
-    turn = real_run(AT_PLAN, key("9"), SILENCE, key("1"))
+    turn = real_run(AT_PLAN, key(NO_PLAN), SILENCE, key("1"))
     assert_asks(turn, "main.main_menu")
     assert turn.state.attempts == 0
-    turn = real_run(turn.state, key("9"), key("9"))
+    turn = real_run(turn.state, key(NO_PLAN), key(NO_PLAN))
     assert_asks(turn, "main.main_menu")  # two misses here, not four
     assert turn.state.attempts == 2
-    turn = real(turn.state, key("9"))
+    turn = real(turn.state, key(NO_PLAN))
     assert_transfers(turn, "general", "retries_exhausted: no_match at main.main_menu")
 
 
 @pytest.mark.parametrize("inp", [key("*"), key("*#"), said("repeat that"), said("say it again")])
 def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> None:
-    first = real(AT_PLAN, key("9"))
+    first = real(AT_PLAN, key(NO_PLAN))
     assert first.state.attempts == 1
     turn = real(first.state, inp)
     assert turn.event.outcome == "repeat"
@@ -461,10 +475,10 @@ def test_star_repeats_the_question_without_counting_an_attempt(inp: Input) -> No
     assert_asks(turn, "main.select_plan")
     assert turn.state.attempts == 1
     # Still two tries left, not one.
-    turn = real(turn.state, key("9"))
+    turn = real(turn.state, key(NO_PLAN))
     assert_asks(turn, "main.select_plan")
     assert_transfers(
-        real(turn.state, key("9")), "general", "retries_exhausted: no_match at main.select_plan"
+        real(turn.state, key(NO_PLAN)), "general", "retries_exhausted: no_match at main.select_plan"
     )
 
 
@@ -1389,7 +1403,7 @@ def test_an_unsure_catalog_match_is_confirmed() -> None:
 PURITY_CASES = [  # None: the real flows
     (None, CallState(node=""), Input("start"), REAL_CTX),
     (None, AT_PLAN, said("sumit health plan", 0.6), REAL_CTX),
-    (None, CallState(node="main.select_plan", attempts=2), key("9"), REAL_CTX),
+    (None, CallState(node="main.select_plan", attempts=2), key(NO_PLAN), REAL_CTX),
     (None, AT_MENU, said("new order"), REAL_CTX),
     (None, AT_MENU, key("0"), REAL_CTX),
     (None, AT_MENU, key("*"), REAL_CTX),
@@ -1427,7 +1441,7 @@ def test_the_input_state_is_not_mutated(
 def test_flow_documents_are_not_mutated_by_compile_or_turns() -> None:
     docs = main_docs()
     snapshot = copy.deepcopy(docs)
-    bundle = compile_bundle(docs, prompts=[REAL_EN], queues=QUEUES)
+    bundle = compile_bundle(docs, prompts=[REAL_EN, REAL_ES], queues=QUEUES)
     run(bundle, CallState(node=""), Input("start"), key("1"), key("2"), ctx=REAL_CTX)
     assert docs == snapshot
 

@@ -50,7 +50,7 @@ def test_incoming_answers_greeting_and_plan_question(caller: Caller) -> None:
     assert gather.get("actionOnEmptyResult") == "true"
     assert "Summit Health Plan" in (gather.get("hints") or "")
     said = [el.text for el in gather.findall("Say")]
-    assert said == [sd("main.greeting"), sd("main.plan.ask")]
+    assert said == [sd("main.greeting"), sd("main.plan.ask"), sd("main.spanish_offer", "es-US")]
     # The plans are read on `*` (the question's own `repeat:`), not before the caller can act.
     call.press("*")
     assert "Lakeshore Medicaid, press 2." in call.heard[0]
@@ -367,8 +367,8 @@ def test_replayed_incoming_does_not_start_a_second_call(caller: Caller, session:
 
 
 def test_identical_parameters_on_two_turns_are_two_turns(caller: Caller, session: Any) -> None:
-    call = caller.dial().press("9")
-    call.press("9")
+    call = caller.dial().press("12")  # no plan's key (9 asks for Spanish)
+    call.press("12")
     assert [e.outcome for e in events(session, call.sid)] == ["start", "no_match", "no_match"]
 
 

@@ -284,10 +284,11 @@ def test_main_menu_from_helpdesk_keeps_the_plan(caller: Caller, session: Any) ->
 
 
 def test_main_menu_before_a_plan_asks_the_plan_again(caller: Caller, session: Any) -> None:
+    offer = said("main.spanish_offer", "es-US")  # asked again, Spanish is offered again
     call = caller.dial().press("*8")
-    assert call.heard == [PLAN_QUESTION]
+    assert call.heard == [PLAN_QUESTION, offer]
     call = caller.dial().press("8")  # a lone 8 at a one-key question
-    assert call.heard == [PLAN_QUESTION]
+    assert call.heard == [PLAN_QUESTION, offer]
     assert call_row(session, call.sid).plan is None
 
 
@@ -332,7 +333,7 @@ def test_the_plan_can_be_changed_after_main_menu_from_a_sub_flow(
 
 def _question_words(heard: list[str]) -> int:
     """Words up to the end of the question itself: the greeting and its first sentence."""
-    greeting, ask = heard
+    greeting, ask = heard[:2]  # then the offer of Spanish, heard by no one who answers
     question = ask[: ask.index("list.") + len("list.")]
     return words([greeting, question])
 
@@ -356,7 +357,8 @@ def test_a_caller_who_knows_the_plan_is_through_in_under_8_seconds(
     if outage:
         request.getfixturevalue("all_plan_outage")
     call = caller.dial()
-    assert call.heard == [said("main.greeting"), PLAN_QUESTION]  # no notice before the question
+    # No notice before the question; the offer of Spanish after it.
+    assert call.heard == [said("main.greeting"), PLAN_QUESTION, said("main.spanish_offer", "es-US")]
     assert seconds(_question_words(call.heard), answers=1) < 8
     assert call.say("summit health").heard[0] == "Summit Health Plan."
     if outage:  # the notice is heard once the plan is chosen, before the main menu

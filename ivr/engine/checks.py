@@ -98,6 +98,13 @@ class Checker:
             keys.append(("choice", node.spec["choice"]))
         if node.kind == "ask" and isinstance(node.spec.get("keep"), str):
             keys.append(("keep", node.spec["keep"]))
+        offer = node.spec.get("offer")
+        if (
+            node.kind == "ask"
+            and isinstance(offer, Mapping)
+            and isinstance(offer.get("prompt"), str)
+        ):
+            keys.append(("offer.prompt", offer["prompt"]))
         invalid = node.spec.get("invalid")
         if isinstance(invalid, str):
             keys.append(("invalid", invalid))
@@ -168,6 +175,40 @@ class Checker:
         languages = {p.language for p in self.prompts}
         if node.kind == "language" and languages and spec.get("language") not in languages:
             self.add(node, "language", f"no prompts for language {spec.get('language')!r}")
+        if node.kind == "ask" and "also" in spec:
+            self.also(node)
+        if node.kind == "ask" and "offer" in spec:
+            offer = spec["offer"]
+            if not (
+                isinstance(offer, Mapping)
+                and set(offer) == {"prompt", "language"}
+                and isinstance(offer.get("prompt"), str)
+            ):
+                self.add(node, "offer", "must be {prompt, language}")
+            elif languages and offer.get("language") not in languages:
+                self.add(node, "offer.language", f"no prompts for language {offer['language']!r}")
+
+    def also(self, node: Node) -> None:
+        """An ask's answers beside its catalog: one keypad key each, not the way out's, each
+        with a next node and words. (A catalog's keys are data: an `also` key is heard first.)"""
+        also = node.spec.get("also")
+        if not isinstance(also, Mapping) or not also:
+            self.add(node, "also", "must map keypad keys to {next, words}")
+            return
+        d = self.b.defaults_for(node)
+        taken = {d.operator_key, d.repeat_key}
+        for key, option in also.items():
+            k = str(key)
+            if not (len(k) == 1 and k in "0123456789"):
+                self.add(node, f"also.{key}", "a key must be one keypad digit")
+            elif k in taken:
+                self.add(node, f"also.{key}", f"key {k} is the way out's")
+            if not isinstance(option, Mapping) or not isinstance(option.get("next"), str):
+                self.add(node, f"also.{key}", "needs a next node")
+            elif set(option) - {"next", "words"}:
+                self.add(node, f"also.{key}", "only next and words are allowed")
+            elif not isinstance(option.get("words"), str):
+                self.add(node, f"also.{key}.words", "needs words (a words.* key)")
 
     def warn(self, node: Node, fld: str | None, msg: str) -> None:
         file = self.b.files.get(node.flow, f"flows/{node.flow}.yaml")
@@ -259,6 +300,10 @@ class Checker:
                         placeholders(prompts.text(key))
                     except ValueError as exc:
                         self.add(node, fld, f"prompt '{key}' in {lang_file} is malformed: {exc}")
+                for key, option in (node.spec.get("also") or {}).items():
+                    words = option.get("words") if isinstance(option, Mapping) else None
+                    if isinstance(words, str) and words not in prompts:
+                        self.add(node, f"also.{key}.words", f"'{words}' missing from {lang_file}")
                 if node.kind == "menu":
                     self.announced(node, prompts)
                     for key, option in (node.spec.get("options") or {}).items():

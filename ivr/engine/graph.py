@@ -65,6 +65,12 @@ SCHEMA: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
                 # offers the answer it has; `keep_in` names the form's field (see forms).
                 "keep",
                 "keep_in",
+                # Answers beside the catalog's: a key and words leading elsewhere, like a
+                # menu's options (`9` or "español" at the plan question: Spanish).
+                "also",
+                # Said after the question in a language of its own, with its voice, unless
+                # the call speaks it: {prompt, language} ("Para español, oprima 9.").
+                "offer",
             }
         ),
         frozenset({"next", "on_fail", "again"}),
@@ -136,10 +142,11 @@ class Node:
             target = self.target(name)
             if target:
                 out.append((name, target))
-        if self.kind == "menu":
-            for key, option in (self.spec.get("options") or {}).items():
+        if self.kind in ("menu", "ask"):
+            field_name = "options" if self.kind == "menu" else "also"
+            for key, option in (self.spec.get(field_name) or {}).items():
                 if isinstance(option, Mapping) and isinstance(option.get("next"), str):
-                    out.append((f"options.{key}.next", qualify(self.flow, option["next"])))
+                    out.append((f"{field_name}.{key}.next", qualify(self.flow, option["next"])))
         if self.kind == "action":
             for outcome, value in (self.spec.get("outcomes") or {}).items():
                 if isinstance(value, str):

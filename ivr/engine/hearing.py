@@ -112,6 +112,9 @@ def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Con
     out = way_out(bundle, node, inp, ctx)
     if out is not None:
         return out
+    also = _also(node, inp, ctx)
+    if also is not None:
+        return also
     if inp.kind == "dtmf" and "dtmf" not in _modes(node):
         # Keys reach a speech-only question for the way out; any other key is no answer.
         return Heard("invalid", reason_prompt=_invalid_prompt(node, "not_speech"))
@@ -167,13 +170,42 @@ def way_out(bundle: Bundle, node: Node, inp: Input, ctx: Context) -> Heard | Non
     if node.get("expect") == "text":
         return Heard("repeat") if request(text, "words.repeat", ctx) else None
     heard = _lone_key(
-        node, spoken_digits(_strip_filler(text, ctx)) or "", d.operator_key, None, ctx
+        node,
+        spoken_digits(_strip_filler(text, ctx), ctx.prompts.language) or "",
+        d.operator_key,
+        None,
+        ctx,
     )
     if heard is not None:
         return replace(heard, matched=heard.outcome, confidence=inp.confidence)
     # "Say it again" is a menu's own option where one says so (hear the number again).
     if _has_phrase(text, ctx.prompts.words("words.repeat")) and not _option_hit(node, text, ctx):
         return Heard("repeat")
+    return None
+
+
+def _also(node: Node, inp: Input, ctx: Context) -> Heard | None:
+    """One of a question's answers beside its catalog (`also:`), by its key or its words:
+    `9` or "español" at the plan question."""
+    options: Mapping[Any, Mapping[str, Any]] = node.get("also") or {}
+    if not options:
+        return None
+    if inp.kind == "dtmf":
+        pressed = inp.digits.strip().rstrip("#")
+        for key, option in options.items():
+            if pressed == str(key):
+                return Heard("matched", qualified(node, option["next"]), matched=str(key))
+        return None
+    text = _strip_filler(_clean(inp.speech), ctx)
+    for key, option in options.items():
+        words = ctx.prompts.words(str(option.get("words", "")))
+        if _has_phrase(text, words) or spoken_digits(text, ctx.prompts.language) == str(key):
+            return Heard(
+                "matched",
+                qualified(node, option["next"]),
+                matched=str(key),
+                confidence=inp.confidence,
+            )
     return None
 
 
@@ -197,6 +229,8 @@ def _is_answer(node: Node, entry: str, ctx: Context) -> bool:
     """Whether the keys `entry` are an answer the question itself takes."""
     if node.kind == "menu":
         return entry in {str(k) for k in node.spec["options"]}
+    if entry in {str(k) for k in node.get("also") or {}}:
+        return True
     if node.kind == "confirm" or node.get("expect") == "yesno":
         return yes_no(entry, ctx.prompts.language) is not None
     catalog = ctx.catalogs.get(node.get("catalog", ""))
@@ -233,6 +267,8 @@ def keys_expected(node: Node, ctx: Context) -> int | None:
     lo, hi = node.get("min_digits"), node.get("max_digits")
     if lo is not None and lo == hi:
         count = int(lo)
+    if count is not None and any(len(str(k)) != count for k in node.get("also") or {}):
+        return None  # an `also` key of another length: `#` ends the entry
     return count
 
 
@@ -303,7 +339,7 @@ def _menu(node: Node, inp: Input, ctx: Context) -> Heard:
         pressed = inp.digits.rstrip("#")
         return Heard("matched", qualified(node, option["next"]), option.get("set") or {}, pressed)
     text = _strip_filler(_clean(inp.speech), ctx)
-    key = spoken_digits(text) if text else None
+    key = spoken_digits(text, ctx.prompts.language) if text else None
     if key is not None and key in by_key:
         option = by_key[key]
         return Heard("matched", qualified(node, option["next"]), option.get("set") or {}, key)
@@ -370,7 +406,7 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
         match = catalog.by_key(inp.digits.rstrip("#"))
     else:
         text = _strip_filler(_clean(inp.speech), ctx)
-        digits = spoken_digits(text) if text else None
+        digits = spoken_digits(text, ctx.prompts.language) if text else None
         match = catalog.by_key(digits) if digits else catalog.match(inp.speech)
         if match is not None and inp.confidence is not None and inp.confidence < ctx.low_confidence:
             if match.score < 90:
@@ -457,7 +493,7 @@ def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
         return Heard("matched", node.target("next"), {slot: answer}, matched=str(answer).lower())
     if expect == "date":
         raw = inp.digits.rstrip("#") if inp.kind == "dtmf" else inp.speech
-        day, _reason = parse_date_reason(raw, today=ctx.today)
+        day, _reason = parse_date_reason(raw, today=ctx.today, language=ctx.prompts.language)
         if day is None:
             return Heard("invalid", reason_prompt=_invalid_prompt(node, _reason or "default"))
         iso = day.isoformat()
@@ -465,15 +501,17 @@ def _expect(node: Node, inp: Input, ctx: Context) -> Heard:
     if expect == "digits_or_date":
         return _digits_or_date(node, inp, ctx)
     # digits
-    digits = _entered_digits(inp)
+    digits = _entered_digits(inp, ctx.prompts.language)
     if not _fits(node, digits):
         return Heard("invalid", reason_prompt=invalid)
     return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
 
 
-def _entered_digits(inp: Input) -> str:
+def _entered_digits(inp: Input, language: str = "en-US") -> str:
     """The keys pressed (without the closing #), or the digits said."""
-    return inp.digits.rstrip("#") if inp.kind == "dtmf" else spoken_digits(inp.speech) or ""
+    if inp.kind == "dtmf":
+        return inp.digits.rstrip("#")
+    return spoken_digits(inp.speech, language) or ""
 
 
 def _fits(node: Node, digits: str) -> bool:
@@ -490,13 +528,13 @@ def _digits_or_date(node: Node, inp: Input, ctx: Context) -> Heard:
     didn't understand (`unreadable`), not a wrong answer.
     """
     slot = node.spec["slot"]
-    digits = _entered_digits(inp)
+    digits = _entered_digits(inp, ctx.prompts.language)
     if _fits(node, digits) and len(digits) != 8:
         return Heard("matched", node.target("next"), {slot: digits}, matched=digits)
     if inp.kind == "dtmf" and len(digits) != 8:
         return Heard("invalid", reason_prompt=_invalid_prompt(node, "default"))
     raw = digits if inp.kind == "dtmf" else inp.speech
-    day, reason = parse_date_reason(raw, today=ctx.today)
+    day, reason = parse_date_reason(raw, today=ctx.today, language=ctx.prompts.language)
     if day is not None:
         keyed = f"{day:%m%d%Y}"
         return Heard("matched", node.target("next"), {slot: keyed}, matched=keyed)

@@ -19,6 +19,7 @@ from ivr.engine.types import (
     Event,
     Gather,
     Input,
+    Spoken,
     Transfer,
     Turn,
     call_action,
@@ -163,6 +164,9 @@ def _ask(
     keep = offers_keep(node, state)
     if keep and isinstance(node.get("keep"), str):
         says.append(ctx.prompts.render(node.spec["keep"], _values(node, state, ctx)))
+    offer = _offer(node, ctx) if key != "repeat" else None  # not after the list `*` reads
+    if offer:
+        says.append(offer)
     return Turn(
         say=tuple(s for s in says if s),
         state=state,
@@ -186,6 +190,8 @@ def _gather(node: Node, ctx: Context) -> Gather:
         catalog = ctx.catalogs.get(node.get("catalog", ""))
         if catalog is not None:
             hints.extend(catalog.hints())
+        for option in (node.get("also") or {}).values():
+            hints.extend(ctx.prompts.words(str(option.get("words", ""))))
         if node.get("expect") == "text" and node.get("skip_key"):
             # The one key that skips is the whole keypad answer: taken at once, `#` too.
             finish_on_key = ""
@@ -298,6 +304,19 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         else:  # pragma: no cover - compile_bundle rejects unknown kinds
             raise EngineError(f"unknown node kind {kind!r}")
     raise EngineError(f"more than {ctx.max_steps} silent steps from {event.node}")
+
+
+def _offer(node: Node, ctx: Context) -> str | None:
+    """A question's `offer` (the line in another language, "Para español, oprima 9."), in
+    that language and its voice; nothing once the call speaks that language."""
+    offer = node.get("offer")
+    if not isinstance(offer, Mapping):
+        return None
+    language = offer.get("language")
+    other = ctx.languages.get(language) if isinstance(language, str) else None
+    if other is None or language == ctx.prompts.language:
+        return None
+    return Spoken(other.render(str(offer.get("prompt")), {}), other.language)
 
 
 def _fill(template: str, values: Mapping[str, Any]) -> str:

@@ -138,6 +138,18 @@ class Event:
     confidence: float | None = None
 
 
+class Spoken(str):
+    """A line said in a language other than the call's, with that language's voice: the
+    offer of Spanish at the greeting of an English call."""
+
+    language: str
+
+    def __new__(cls, text: str, language: str) -> Spoken:
+        said = super().__new__(cls, text)
+        said.language = language
+        return said
+
+
 @dataclass(frozen=True)
 class Turn:
     """The engine's answer: what to say, then gather, transfer or hang up."""

@@ -109,6 +109,94 @@ MONTHS: dict[str, int] = {
     "noviembre": 11,
     "diciembre": 12,
 }
+# Spanish numbers, said as the English words the readers below take ("veintiuno" is "twenty
+# one", "mil novecientos" "one thousand nine hundred"), read when the call is in Spanish.
+_ES_WORDS: dict[str, tuple[str, ...]] = {
+    "cero": ("zero",),
+    "uno": ("one",),
+    "una": ("one",),
+    "un": ("one",),
+    "dos": ("two",),
+    "tres": ("three",),
+    "cuatro": ("four",),
+    "cinco": ("five",),
+    "seis": ("six",),
+    "siete": ("seven",),
+    "ocho": ("eight",),
+    "nueve": ("nine",),
+    "diez": ("ten",),
+    "once": ("eleven",),
+    "doce": ("twelve",),
+    "trece": ("thirteen",),
+    "catorce": ("fourteen",),
+    "quince": ("fifteen",),
+    "dieciseis": ("sixteen",),
+    "diecisiete": ("seventeen",),
+    "dieciocho": ("eighteen",),
+    "diecinueve": ("nineteen",),
+    "veinte": ("twenty",),
+    "treinta": ("thirty",),
+    "cuarenta": ("forty",),
+    "cincuenta": ("fifty",),
+    "sesenta": ("sixty",),
+    "setenta": ("seventy",),
+    "ochenta": ("eighty",),
+    "noventa": ("ninety",),
+    "cien": ("one", "hundred"),
+    "ciento": ("one", "hundred"),
+    "doscientos": ("two", "hundred"),
+    "trescientos": ("three", "hundred"),
+    "cuatrocientos": ("four", "hundred"),
+    "quinientos": ("five", "hundred"),
+    "seiscientos": ("six", "hundred"),
+    "setecientos": ("seven", "hundred"),
+    "ochocientos": ("eight", "hundred"),
+    "novecientos": ("nine", "hundred"),
+    "mil": ("thousand",),
+    "y": ("and",),  # "treinta y uno"
+    "doble": ("double",),
+    "triple": ("triple",),
+    "numero": ("number",),
+    "es": ("is",),
+    "el": ("the",),
+    "mi": ("my",),
+    "primero": ("first",),
+}
+_ES_WORDS.update(
+    {
+        f"veinti{es}": ("twenty", en)
+        for es, en in (
+            ("uno", "one"),
+            ("un", "one"),
+            ("dos", "two"),
+            ("tres", "three"),
+            ("cuatro", "four"),
+            ("cinco", "five"),
+            ("seis", "six"),
+            ("siete", "seven"),
+            ("ocho", "eight"),
+            ("nueve", "nine"),
+        )
+    }
+)
+
+
+def _spanish(toks: list[str], language: str) -> list[str]:
+    """Spanish number words as the English ones (a lone "mil" is "one thousand")."""
+    if not str(language).lower().startswith("es"):
+        return toks
+    out: list[str] = []
+    for tok in toks:
+        words = _ES_WORDS.get(tok, (tok,))
+        if words == ("thousand",) and not (
+            out
+            and (out[-1] in UNITS or out[-1] in TEENS or out[-1] in TENS or out[-1] == "hundred")
+        ):
+            words = ("one", "thousand")
+        out.extend(words)
+    return out
+
+
 _DATE_FILLERS = FILLERS | frozenset("of on in born i was birthday date birth de del".split())
 _DIGITS_RE = re.compile(r"[0-9]+")
 _ORDINAL_DIGITS_RE = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
@@ -195,11 +283,12 @@ def _digits_from_tokens(toks: list[str], fillers: frozenset[str] = FILLERS) -> s
     return digits or None
 
 
-def spoken_digits(text: str) -> str | None:
-    """Digits spoken or typed in text ("four one seven", "double five"), else None."""
+def spoken_digits(text: str, language: str = "en-US") -> str | None:
+    """Digits spoken or typed in text ("four one seven", "double five"; in Spanish "cinco
+    cinco cero"), else None."""
     if not isinstance(text, str):
         return None
-    return _digits_from_tokens(_tokens(text))
+    return _digits_from_tokens(_spanish(_tokens(text), language))
 
 
 def is_garbage_dtmf(digits: str) -> bool:
@@ -215,7 +304,9 @@ _EN_WEAK_YES = frozenset("right sure ok okay alright absolutely definitely exact
 _EN_STRONG_NO = frozenset("no nope nah incorrect negative".split())
 _EN_WEAK_NO = frozenset("wrong two".split())
 _ES_STRONG_YES = frozenset("si correcto afirmativo claro".split())
-_ES_WEAK_YES = frozenset("cierto exacto vale uno bien acuerdo".split())
+_ES_WEAK_YES = frozenset(
+    "cierto exacto exactamente efectivamente supuesto asi vale uno bien acuerdo".split()
+)
 _ES_STRONG_NO = frozenset("no incorrecto negativo".split())
 _ES_WEAK_NO = frozenset("falso dos".split())
 _YN_FILLERS = frozenset(
@@ -376,13 +467,14 @@ def _month_date(toks: list[str], at: int) -> tuple[int, int, int] | None:
 
 
 def parse_date_reason(
-    text: str, *, today: datetime.date | None = None
+    text: str, *, today: datetime.date | None = None, language: str = "en-US"
 ) -> tuple[datetime.date | None, str | None]:
-    """Date of birth from keypad MMDDYYYY or speech, plus a reason code when None."""
+    """Date of birth from keypad MMDDYYYY or speech (in Spanish "cinco de marzo de mil
+    novecientos sesenta"), plus a reason code when None."""
     if not isinstance(text, str):
         return None, "empty"
     toks: list[str] = []
-    for tok in _tokens(text):
+    for tok in _spanish(_tokens(text), language):
         match = _ORDINAL_DIGITS_RE.fullmatch(tok)
         toks.append(match.group(1) if match else _ORDINALS.get(tok, tok))
     if not [t for t in toks if t not in _DATE_FILLERS]:
@@ -411,6 +503,8 @@ def mentions_month(text: str) -> bool:
     return isinstance(text, str) and any(t in MONTHS for t in _tokens(text))
 
 
-def parse_date(text: str, *, today: datetime.date | None = None) -> datetime.date | None:
+def parse_date(
+    text: str, *, today: datetime.date | None = None, language: str = "en-US"
+) -> datetime.date | None:
     """Date of birth from keypad MMDDYYYY or speech, else None."""
-    return parse_date_reason(text, today=today)[0]
+    return parse_date_reason(text, today=today, language=language)[0]
