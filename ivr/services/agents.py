@@ -150,9 +150,11 @@ def _waiting_query() -> sa.Select[Any]:
     )
 
 
-def waiting_calls(session: so.Session, queue: str) -> list[Call]:
-    """The calls on hold in `queue`, first in line first."""
-    query = _waiting_query().where(Call.queue == queue)
+def waiting_calls(session: so.Session, queue: str | None = None) -> list[Call]:
+    """The calls on hold in `queue` (None: in every queue), first in line first."""
+    query = _waiting_query()
+    if queue is not None:
+        query = query.where(Call.queue == queue)
     return list(session.scalars(query.order_by(Call.enqueued_at, Call.id)))
 
 

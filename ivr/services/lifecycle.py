@@ -280,13 +280,18 @@ def approve(
     actor: Actor,
     *,
     zone: str,
+    note: str | None = None,
     now: dt.datetime | None = None,
     randbelow: Random = secrets.randbelow,
 ) -> Order:
     """A clinician approves a pended order: an order number valid 60 days from today.
 
-    The pend reason goes (it stays in the history, in this event's `before`).
+    The pend reason goes (it stays in the history, in this event's `before`); the
+    clinician's optional `note` (up to 2000 characters) is kept in the event's `after`.
     """
+    note = (note or "").strip() or None
+    if note is not None and len(note) > 2000:
+        raise OrderError("invalid_reason", "an approval note is at most 2000 characters")
     now = now or utcnow()
     order = _pended(session, order, "approved")
     before = snapshot(order, ["status", "order_number", "decision_reason"])
@@ -295,14 +300,10 @@ def approve(
     order.reviewed_at = now
     order.reviewed_by = actor.user_id
     session.flush()
-    _log(
-        session,
-        order,
-        "approved",
-        before,
-        snapshot(order, ["status", "order_number", "expires_at", "decision_reason"]),
-        actor,
-    )
+    after = snapshot(order, ["status", "order_number", "expires_at", "decision_reason"])
+    if note is not None:
+        after["note"] = note
+    _log(session, order, "approved", before, after, actor)
     return order
 
 
