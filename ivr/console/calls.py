@@ -83,16 +83,16 @@ def _turns(db: so.Session, call: Call) -> list[dict[str, Any]]:
     ).all()
     out = []
     for e in events:
-        said = e.raw_input or ""
-        if e.input_kind == "agent":
-            said = f"{e.outcome} {said}".strip()
+        said, matched = e.raw_input or "", e.matched
+        if e.input_kind == "agent":  # the agent's act: what, and its detail
+            said, matched = f"{e.outcome.replace('_', ' ')}: {said}".rstrip(": "), None
         out.append(
             {
                 "turn": e.turn,
                 "node": e.node,
                 "kind": e.input_kind,
                 "said": said,
-                "matched": e.matched if e.matched and e.matched != e.raw_input else None,
+                "matched": matched if matched and matched != e.raw_input else None,
                 "confidence": e.confidence,
                 "heard": _heard(e.twiml or ""),
             }
