@@ -17,8 +17,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from ivr.simulate import Caller, SimulatedCall
 from ivr.store.models import Call, CallEvent, Order, OrderEvent, OrderStatus
 from tests.test_agent_api import asked_for_a_person
+from tests.test_api_orders import OUT_OF_NETWORK, in_window
 from tests.test_console import HOSTILE, csrf_of, make_user, on_hold_saying, sign_in
-from tests.test_intake import LAKESIDE
+from tests.test_intake import LAKESIDE, LINCOLN_PARK
 
 AGENT_PHONE = "+16145550177"
 
@@ -255,3 +256,50 @@ def test_clinicians_may_not_open_a_call_page(
     sign_in(client, "cleo")
     assert client.get(f"/console/calls/{call.sid}").status_code == 403
     assert client.get("/console/calls/CAnope").status_code == 403
+
+
+def test_the_agent_reads_extends_moves_and_cancels_the_callers_order(
+    app: Flask, agent: FlaskClient, caller: Caller, session: Any
+) -> None:
+    """An existing order, looked up on the call page: its status read, then the lifecycle's
+    acts (as /api/v1/orders/<number>/<act>), each with the agent's user id and the call."""
+    call = on_hold_saying(caller, "my order needs a new date")
+    assert accept(agent, call.sid).status_code == 302
+    info = in_window(app)
+    page = agent.get(f"/console/calls/{call.sid}?order={info['number']}").get_data(as_text=True)
+    assert "<dt>Status</dt><dd>approved</dd>" in page and "Extend 60 days" in page
+    assert "No order with that number." in agent.get(
+        f"/console/calls/{call.sid}?order=999999999"
+    ).get_data(as_text=True)
+
+    extended = post_form(agent, call.sid, f"orders/{info['number']}/extend")
+    assert extended.status_code == 302
+    session.rollback()
+    new = session.scalars(sa.select(Order).where(Order.replaces_id == info["id"])).one()
+    assert new.order_number in agent.get(extended.headers["Location"]).get_data(as_text=True)
+
+    path = f"orders/{new.order_number}/change-provider"
+    far = post_form(agent, call.sid, path, facility_npi=OUT_OF_NETWORK)
+    assert "not in network for the order" in agent.get(far.headers["Location"]).get_data(
+        as_text=True
+    )
+    moved = post_form(agent, call.sid, path, facility_npi=LINCOLN_PARK)
+    assert "moved to the new facility" in agent.get(moved.headers["Location"]).get_data(
+        as_text=True
+    )
+    no_reason = post_form(agent, call.sid, f"orders/{new.order_number}/cancel", reason="")
+    assert "reason of 1 to 200" in agent.get(no_reason.headers["Location"]).get_data(as_text=True)
+    post_form(agent, call.sid, f"orders/{new.order_number}/cancel", reason="Caller asked")
+
+    session.rollback()
+    row = session.scalars(sa.select(Call).where(Call.sid == call.sid)).one()
+    again = session.get(Order, new.id)
+    assert (again.status, again.facility_npi) == (OrderStatus.CANCELLED, LINCOLN_PARK)
+    events = session.scalars(sa.select(OrderEvent).where(OrderEvent.order_id == new.id)).all()
+    assert {e.user_id for e in events if e.kind != "created"} == {row.accepted_by}
+    acts = session.scalars(
+        sa.select(CallEvent.outcome).where(
+            CallEvent.call_id == row.id, CallEvent.user_id.is_not(None)
+        )
+    ).all()
+    assert {"order_extend", "order_change_provider", "order_cancel"} <= set(acts)

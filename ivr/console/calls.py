@@ -20,7 +20,7 @@ from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, require
 from ivr.db import get_session
-from ivr.services import agents, drafts, orders
+from ivr.services import agents, drafts, lifecycle, orders
 from ivr.services.agents import AgentError
 from ivr.store.models import Call, CallEvent, Order, OrderStatus, User
 
@@ -153,6 +153,8 @@ def _page(
     answers: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     wrap_errors: dict[str, str] | None = None,
+    lookup: str = "",
+    existing: dict[str, Any] | None = None,
 ) -> ResponseReturnValue:
     order = _draft(db, call)
     language = call.language or "en-US"
@@ -174,6 +176,8 @@ def _page(
             wrap_errors=wrap_errors or {},
             dispositions=DISPOSITION_LABELS,
             mine=call.accepted_by == _user().id,
+            lookup=lookup,
+            existing=existing,
         ),
         status,
     )
@@ -233,8 +237,15 @@ def call_page(sid: str) -> ResponseReturnValue:
     db = get_session()
     call = _call(db, sid)
     audit(db, _user(), "read", "call", sid)
+    number = request.args.get("order", "").strip()[:20]
+    existing: dict[str, Any] | None = None
+    if number:
+        found = _existing(db, number)
+        if found is not None:
+            existing = existing_view(db, found)
+            audit(db, _user(), "read", "order", number)
     db.commit()
-    return _page(db, call)
+    return _page(db, call, lookup=number, existing=existing)
 
 
 def _order_of(db: so.Session, call: Call) -> Order:
@@ -324,3 +335,79 @@ def wrap_up(sid: str) -> ResponseReturnValue:
     db.commit()
     flash("The call is wrapped up.", "note")
     return redirect(url_for("console.queues"))
+
+
+# --- an existing order the caller asks about ----------------------------------------------
+
+ORDER_ACTS = ("extend", "cancel", "change-provider")
+
+
+def _existing(db: so.Session, number: str) -> Order | None:
+    order = orders.find(db, number) if number.strip().isdigit() else None
+    return order if order is not None and order.status != OrderStatus.DRAFT else None
+
+
+def existing_view(db: so.Session, order: Order) -> dict[str, Any]:
+    settings = get_settings()
+    now = dt.datetime.now(dt.UTC)
+    status = orders.effective_status(order, now)
+    return {
+        "number": order.order_number or order.reference_number,
+        "status": status.value.replace("_", " "),
+        "expires_at": order.expires_at.date().isoformat() if order.expires_at else None,
+        "days_left": lifecycle.days_left(order, settings.timezone, now),
+        "exam_code": order.exam_code,
+        "facility_npi": order.facility_npi,
+        "can_extend": lifecycle.can_extend(
+            order, now, settings.timezone, settings.extension_window_days
+        )
+        == "ok",
+        "changeable": status in lifecycle.CANCELLABLE,
+    }
+
+
+@bp.post("/calls/<sid>/orders/<number>/<act>")
+@require(*AGENTS)
+def order_act(sid: str, number: str, act: str) -> ResponseReturnValue:
+    """The lifecycle's acts on the caller's order (as /api/v1/orders/<number>/<act>), each an
+    order event with the agent's user id and the call's sid, and a call event."""
+    if act not in ORDER_ACTS:
+        raise NotFound()
+    user = _user()
+    db = get_session()
+    call = _call(db, sid)
+    order = _existing(db, number)
+    if order is None:
+        raise NotFound()
+    settings = get_settings()
+    actor = lifecycle.Actor(call_sid=call.sid, user_id=user.id)
+    form = request.form
+    try:
+        if act == "extend":
+            result = lifecycle.extend(
+                db,
+                order,
+                actor,
+                zone=settings.timezone,
+                window_days=settings.extension_window_days,
+            )
+            message = f"Extended: the new order number is {result.order_number}."
+        elif act == "cancel":
+            result = lifecycle.cancel(db, order, actor, reason=form.get("reason", ""))
+            message = "The order is cancelled."
+        else:
+            npi = form.get("facility_npi", "").strip()
+            if not (npi.isascii() and npi.isdigit() and len(npi) == 10):
+                raise orders.OrderError("invalid_facility_npi", "the facility NPI is 10 digits")
+            result = lifecycle.change_provider(db, order, actor, facility_npi=npi)
+            message = "The order is moved to the new facility."
+    except orders.OrderError as exc:
+        db.rollback()
+        flash(_sentence(str(exc)), "error")
+        return redirect(url_for("console.call_page", sid=sid, order=number))
+    agents.record_act(db, call, f"order_{act.replace('-', '_')}", number, user_id=user.id)
+    audit(db, user, act.replace("-", "_"), "order", number)
+    db.commit()
+    flash(message, "note")
+    shown = result.order_number or result.reference_number
+    return redirect(url_for("console.call_page", sid=sid, order=shown))
