@@ -19,6 +19,7 @@ from ivr.simulate import Caller, HttpTransport, SimulatedCall
 from tests.conftest import AUTH_TOKEN, ON_CI, base_config
 from tests.gunicorn import serve
 from tests.test_console import HOSTILE, PASSWORD, on_hold_saying
+from tests.test_intake import LAKESIDE, answer, start_intake
 
 CHROMIUM = os.environ.get("IVR_TEST_CHROMIUM", "/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -139,6 +140,59 @@ def test_an_agent_signs_in_and_sees_a_caller_arrive_without_reload(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     ), "the queue view scrolls sideways on a tablet"
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_an_agent_accepts_a_call_fixes_the_draft_and_reads_the_order_number(
+    page: Any, console: str, db_url: str, tmp_path: Path
+) -> None:
+    """The issue's flow: a caller asks for a person mid-intake; the agent, already on the
+    queue view, sees them arrive, accepts, fixes a field the checks refuse, submits, and
+    reads the order number."""
+    from playwright.sync_api import expect
+
+    sign_in_by_keyboard(page, console, "ana")
+    page.get_by_label("Your phone").fill("+1 614 555 0177")
+    page.get_by_role("button", name="Save phone").click()
+    expect(page.get_by_role("status").first).to_contain_text("+16145550177")
+
+    call = answer(start_intake(caller_of(console)), stop="diagnosis").say("representative")
+    assert call.enqueued == "orders", call.heard
+    row = page.locator(f'tr[data-sid="{call.sid}"]')
+    expect(row).to_be_visible(timeout=2000)  # arrived without a reload
+    with page.expect_navigation():
+        row.get_by_role("button", name="Accept").click()
+    assert page.url.endswith(f"/console/calls/{call.sid}")
+    expect(page.get_by_role("heading", name="What the caller said and heard")).to_be_visible()
+    expect(page.get_by_label("Member ID")).to_have_value("100200300")
+
+    # A facility the checks refuse: its message at the field, what was typed kept.
+    page.get_by_label("Diagnosis codes").fill("R51.9")
+    page.get_by_label("Imaging facility NPI").fill("1234567890")
+    page.get_by_label("Symptoms").fill("Headaches for a week")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit order").click()
+    expect(page.locator("#facility_npi-error")).to_have_text("No imaging facility on file with it.")
+    expect(page.get_by_label("Imaging facility NPI")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Symptoms")).to_have_value("Headaches for a week")
+
+    # Fixed by keyboard, submitted with Enter: the order number, large.
+    page.get_by_label("Imaging facility NPI").fill("")
+    page.get_by_label("Imaging facility NPI").focus()
+    page.keyboard.type(LAKESIDE)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit order").click()
+    number = page.locator("#order-number")
+    expect(number).to_be_visible()
+    expect(number).not_to_be_empty()
+    expect(page.get_by_role("heading", name="Order number")).to_be_visible()
+    page.screenshot(path=str(shots(tmp_path, db_url) / "console-call.png"), full_page=True)
+
+    page.get_by_label("How the call ended").select_option("order_issued")
+    page.get_by_label("Notes").fill("Order number read back.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Wrap up").click()
+    assert page.url.endswith("/console/queues")
+    expect(page.get_by_text("The call is wrapped up.")).to_be_visible()
 
 
 def test_an_agent_is_refused_admin_and_clinician_pages(page: Any, console: str) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import jsonify, redirect, render_template, url_for
+from flask import jsonify, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ivr.auth import audit
@@ -150,7 +150,12 @@ def queues() -> ResponseReturnValue:
     items = _queue_items()
     audit(db, current_user(), "view", "queues", "all")
     db.commit()
-    return render_template("console/queues.html", items=items, poll_ms=POLL_MS)
+    return render_template(
+        "console/queues.html",
+        items=items,
+        poll_ms=POLL_MS,
+        agent_phone=session.get("agent_phone"),
+    )
 
 
 @bp.route("/queues.json")

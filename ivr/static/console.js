@@ -9,6 +9,8 @@
   var empty = document.getElementById("empty");
   var stale = document.getElementById("stale");
   var source = table.getAttribute("data-source");
+  var csrf = table.getAttribute("data-csrf");
+  var acceptUrl = table.getAttribute("data-accept");
   var every = parseInt(table.getAttribute("data-poll-ms"), 10) || 1000;
   var lastCount = body.rows.length;
 
@@ -68,6 +70,23 @@
         none.className = "none";
         none.textContent = "nothing yet";
         said.appendChild(none);
+      }
+      var take = cell(tr, "");
+      if (item.kind === "call") {  // the same form the server draws: a POST with the token
+        var form = document.createElement("form");
+        form.className = "accept";
+        form.method = "post";
+        form.action = acceptUrl.replace("SID", encodeURIComponent(item.sid));
+        var token = document.createElement("input");
+        token.type = "hidden";
+        token.name = "csrf_token";
+        token.value = csrf;
+        var button = document.createElement("button");
+        button.type = "submit";
+        button.textContent = "Accept";
+        form.appendChild(token);
+        form.appendChild(button);
+        take.appendChild(form);
       }
       rows.appendChild(tr);
     });
