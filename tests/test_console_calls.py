@@ -5,9 +5,11 @@ API (tests/test_agent_api.py); the browser's side is tests/test_console_browser.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -118,6 +120,10 @@ def test_an_agent_accepts_fixes_a_field_submits_and_reads_the_order_number(
     order = session.scalars(sa.select(Order).where(Order.call_sid == call.sid)).one()
     assert order.status == OrderStatus.APPROVED and order.order_number
     assert f'<p class="big" id="order-number">{order.order_number}</p>' in shown
+    # The last day it is valid, as the phone says it: issued on day D, valid through D+60 in
+    # the line's zone (not the instant it lapses, midnight after).
+    issued = order.issued_at.astimezone(ZoneInfo("America/New_York")).date()
+    assert f"valid through {(issued + dt.timedelta(days=60)).isoformat()}." in shown
 
     # Wrap-up: a disposition is required (the form says so), then it is done.
     missing = post_form(agent, call.sid, "wrap-up", disposition="", notes="Read back.")

@@ -20,7 +20,7 @@ from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, require
 from ivr.db import get_session
-from ivr.services import agents, drafts, lifecycle, orders
+from ivr.services import agents, drafts, lifecycle, orders, validity
 from ivr.services.agents import AgentError
 from ivr.store.models import Call, CallEvent, Order, OrderStatus, User
 
@@ -337,6 +337,13 @@ def wrap_up(sid: str) -> ResponseReturnValue:
     return redirect(url_for("console.queues"))
 
 
+@bp.app_template_filter("valid_through")
+def valid_through(expires: dt.datetime) -> str:
+    """The last day an order is valid, in the line's zone: the day the phone says, not the
+    instant it lapses (midnight after it)."""
+    return validity.last_day(expires, get_settings().timezone).isoformat()
+
+
 # --- an existing order the caller asks about ----------------------------------------------
 
 ORDER_ACTS = ("extend", "cancel", "change-provider")
@@ -354,7 +361,7 @@ def existing_view(db: so.Session, order: Order) -> dict[str, Any]:
     return {
         "number": order.order_number or order.reference_number,
         "status": status.value.replace("_", " "),
-        "expires_at": order.expires_at.date().isoformat() if order.expires_at else None,
+        "valid_through": valid_through(order.expires_at) if order.expires_at else None,
         "days_left": lifecycle.days_left(order, settings.timezone, now),
         "exam_code": order.exam_code,
         "facility_npi": order.facility_npi,
