@@ -14,10 +14,7 @@
   var every = parseInt(table.getAttribute("data-poll-ms"), 10) || 1000;
   var lastCount = body.rows.length;
 
-  function duration(seconds) {
-    var m = Math.floor(seconds / 60), s = seconds % 60;
-    return m + ":" + (s < 10 ? "0" : "") + s;
-  }
+  var duration = window.ivrLive.duration;
 
   function cell(row, text) {
     var td = document.createElement("td");
@@ -98,29 +95,6 @@
     }
   }
 
-  function poll() {
-    fetch(source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (response.status === 401) {
-          stale.textContent = "You are signed out. Reload the page to sign in again.";
-          stale.hidden = false;
-          return null;
-        }
-        if (!response.ok) { throw new Error(String(response.status)); }
-        return response.json();
-      })
-      .then(function (data) {
-        if (data === null) { return; }
-        stale.hidden = true;
-        draw(data.items);
-        window.setTimeout(poll, every);
-      })
-      .catch(function () {
-        stale.textContent = "The queue could not be updated; trying again.";
-        stale.hidden = false;
-        window.setTimeout(poll, every * 3);
-      });
-  }
-
-  window.setTimeout(poll, every);
+  window.ivrLive.poll(source, every, stale, "The queue could not be updated; trying again.",
+    function (data) { draw(data.items); });
 })();

@@ -10,10 +10,7 @@
   var source = queues.getAttribute("data-source");
   var every = parseInt(queues.getAttribute("data-poll-ms"), 10) || 1000;
 
-  function duration(seconds) {
-    var m = Math.floor(seconds / 60), s = seconds % 60;
-    return m + ":" + (s < 10 ? "0" : "") + s;
-  }
+  var duration = window.ivrLive.duration;
 
   function cell(row, text, tag, cls) {
     var td = document.createElement(tag || "td");
@@ -71,30 +68,6 @@
     none.hidden = items.length > 0;
   }
 
-  function poll() {
-    fetch(source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (response.status === 401) {
-          stale.textContent = "You are signed out. Reload the page to sign in again.";
-          stale.hidden = false;
-          return null;
-        }
-        if (!response.ok) { throw new Error(String(response.status)); }
-        return response.json();
-      })
-      .then(function (data) {
-        if (data === null) { return; }
-        stale.hidden = true;
-        drawQueues(data.queues);
-        drawAgents(data.agents);
-        window.setTimeout(poll, every);
-      })
-      .catch(function () {
-        stale.textContent = "The numbers could not be updated; trying again.";
-        stale.hidden = false;
-        window.setTimeout(poll, every * 3);
-      });
-  }
-
-  window.setTimeout(poll, every);
+  window.ivrLive.poll(source, every, stale, "The numbers could not be updated; trying again.",
+    function (data) { drawQueues(data.queues); drawAgents(data.agents); });
 })();
