@@ -24,6 +24,7 @@ from ivr.safetext import clean
 from ivr.services import calls, queues
 from ivr.services.queues import Queue
 from ivr.twiml import Ask, Hold, Voice, ask, on_hold, record, say_then, voice_for, xml
+from ivr.versions import Published
 from ivr.webhooks import call_sid, failsafe, form_value, library, twiml, validate_twilio_request
 
 bp = Blueprint("hold", __name__, url_prefix="/voice/queue")
@@ -55,9 +56,15 @@ def _language(call: calls.CallRow | None) -> str:
 
 def prompts_for(session: so.Session, call: calls.CallRow | None) -> Prompts:
     """The call's version's prompts; the files' when that version predates the hold line."""
-    language = _language(call)
-    if call is not None:
-        spoken = library().version(session, call.flow_version_id).prompts_for(language)
+    version = library().version(session, call.flow_version_id) if call is not None else None
+    return hold_prompts(version, _language(call))
+
+
+def hold_prompts(version: Published | None, language: str) -> Prompts:
+    """What the hold line says in `language`: the version's prompts, or the files' when the
+    version was published before the hold line had any."""
+    if version is not None:
+        spoken = version.prompts_for(language)
         if "queue.goodbye" in spoken:
             return spoken
     files = library().prompts

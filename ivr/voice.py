@@ -164,9 +164,7 @@ def _transfer(version: Published, turn: Turn, number: int, voice: Voice) -> tupl
     says = list(turn.say)
     if says and version.bundle.node(turn.state.node).get("prompt"):
         says.pop()
-    prompts = version.prompts_for(turn.state.language)
-    if "queue.goodbye" not in prompts:
-        prompts = library().prompts.get(turn.state.language) or library().prompts["en-US"]
+    prompts = hold.hold_prompts(version, turn.state.language)
     return hold.closed_menu(prompts, hold.queue_named(queue), voice, before=tuple(says)), False
 
 

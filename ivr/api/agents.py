@@ -123,14 +123,8 @@ def accept_call(sid: str) -> Response | tuple[Response, int]:
     audit(session, g.user, "accept", "call", sid)
     session.commit()  # the call is ours before anyone is dialed
     config, http_client = _twilio()
-    phone = call.agent_phone or ""
-    connection = agents.connect_call(call, phone, config=config, http_client=http_client)
-    agents.record_act(
-        session,
-        call,
-        "connected" if connection.connected else "not_connected",
-        connection.error or (connection.agent_call_sid or ""),
-        user_id=g.user.id,
+    connection = agents.connect_accepted(
+        session, call, user_id=g.user.id, config=config, http_client=http_client
     )
     session.commit()
     return jsonify(
@@ -208,26 +202,14 @@ def dial_callback(callback_id: int) -> Response | tuple[Response, int]:
     audit(session, g.user, "dial", "callback", str(callback_id))
     session.commit()
     config, http_client = _twilio()
-    phone = agents.e164(body.get("agent_phone")) or ""
-    connection = agents.connect_callback(
+    connection = agents.connect_started_callback(
+        session,
         callback,
-        phone,
-        line_number=agents.line_number_of(session, callback),
+        agents.e164(body.get("agent_phone")) or "",
+        user_id=g.user.id,
         config=config,
         http_client=http_client,
     )
-    if config.get("TWILIO_ACCOUNT_SID") and not connection.connected:
-        agents.release_callback(session, callback)
-    call = agents.call_of(session, callback.call_sid)
-    if call is not None:
-        agents.record_act(
-            session,
-            call,
-            "connected" if connection.connected else "not_connected",
-            connection.error or (connection.caller_call_sid or ""),
-            user_id=g.user.id,
-        )
-    session.commit()
     view = agents.callback_view(session, callback)
     session.commit()
     return jsonify(

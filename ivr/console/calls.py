@@ -214,18 +214,12 @@ def accept(sid: str) -> ResponseReturnValue:
         return redirect(url_for("console.queues"))
     audit(db, user, "accept", "call", sid)
     db.commit()  # the call is ours before anyone is dialed
-    connection = agents.connect_call(
-        call,
-        call.agent_phone or "",
-        config=current_app.config,
-        http_client=current_app.extensions.get("ivr.twilio_http"),
-    )
-    agents.record_act(
+    agents.connect_accepted(
         db,
         call,
-        "connected" if connection.connected else "not_connected",
-        connection.error or (connection.agent_call_sid or ""),
         user_id=user.id,
+        config=current_app.config,
+        http_client=current_app.extensions.get("ivr.twilio_http"),
     )
     db.commit()
     return redirect(url_for("console.call_page", sid=sid))

@@ -681,6 +681,59 @@ def call_of(session: so.Session, sid: str) -> Call | None:
     return session.scalars(sa.select(Call).where(Call.sid == sid)).first()
 
 
+def connect_accepted(
+    session: so.Session,
+    call: Call,
+    *,
+    user_id: int,
+    config: Mapping[str, Any],
+    http_client: HttpClient | None = None,
+) -> Connection:
+    """Connect a call already accepted (and committed, so no other agent can have it) and
+    record on the call whether it connected. The API and the console call this alike."""
+    connection = connect_call(call, call.agent_phone or "", config=config, http_client=http_client)
+    record_act(
+        session,
+        call,
+        "connected" if connection.connected else "not_connected",
+        connection.error or (connection.agent_call_sid or ""),
+        user_id=user_id,
+    )
+    return connection
+
+
+def connect_started_callback(
+    session: so.Session,
+    callback: Callback,
+    agent_phone: str,
+    *,
+    user_id: int,
+    config: Mapping[str, Any],
+    http_client: HttpClient | None = None,
+) -> Connection:
+    """Dial a callback an agent started (committed): on Twilio's refusal it is open again;
+    the call's history says whether it connected."""
+    connection = connect_callback(
+        callback,
+        agent_phone,
+        line_number=line_number_of(session, callback),
+        config=config,
+        http_client=http_client,
+    )
+    if config.get("TWILIO_ACCOUNT_SID") and not connection.connected:
+        release_callback(session, callback)
+    call = call_of(session, callback.call_sid)
+    if call is not None:
+        record_act(
+            session,
+            call,
+            "connected" if connection.connected else "not_connected",
+            connection.error or (connection.caller_call_sid or ""),
+            user_id=user_id,
+        )
+    return connection
+
+
 def line_number_of(session: so.Session, callback: Callback) -> str | None:
     """The line's number the caller dialed (the number they are called back from)."""
     return session.scalar(sa.select(Call.to_number).where(Call.sid == callback.call_sid))
