@@ -245,14 +245,19 @@ def queue_summaries(
 ) -> list[dict[str, Any]]:
     """Each queue: open now, calls waiting, the longest wait, callbacks still to make."""
     now = now or utcnow()
+    # Two queries for every queue at once (the console polls this every second).
+    waiting_by_queue: dict[str, list[Call]] = {}
+    for call in waiting_calls(session):
+        waiting_by_queue.setdefault(call.queue or "", []).append(call)
+    counted = session.execute(
+        sa.select(Callback.queue, sa.func.count(Callback.id))
+        .where(Callback.status.in_(_open_statuses()))
+        .group_by(Callback.queue)
+    )
+    callbacks_by_queue = {queue: int(count) for queue, count in counted}
     out = []
     for name, queue in queues.items():
-        waiting = waiting_calls(session, name)
-        open_callbacks = session.scalar(
-            sa.select(sa.func.count(Callback.id)).where(
-                Callback.queue == name, Callback.status.in_(_open_statuses())
-            )
-        )
+        waiting = waiting_by_queue.get(name, [])
         out.append(
             {
                 "name": name,
@@ -261,7 +266,7 @@ def queue_summaries(
                 "longest_wait_seconds": max(
                     (_seconds(c.enqueued_at, now) for c in waiting), default=0
                 ),
-                "callbacks_open": int(open_callbacks or 0),
+                "callbacks_open": int(callbacks_by_queue.get(name, 0)),
             }
         )
     return out
