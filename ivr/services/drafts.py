@@ -7,7 +7,6 @@ Functions take a Session first, never commit, and write an order_events row with
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from ivr.store.models import (
     utcnow,
 )
 
-CRITERIA_FILE = Path(__file__).resolve().parents[2] / "data" / "criteria.yaml"
+DEFAULT_CRITERIA = Path(__file__).resolve().parents[2] / "data" / "criteria.yaml"
 # The fields of the order JSON an agent may change on a draft.
 EDITABLE = (
     "plan",
@@ -193,22 +192,22 @@ def edit_draft(
     return order
 
 
-@functools.cache
-def _file_criteria(path: str = str(CRITERIA_FILE)) -> Criteria:
-    return load_rules(Path(path))
-
-
 def criteria_for(session: so.Session, order: Order) -> Criteria:
-    """The criteria the order's call heard (its published version), else the file's."""
+    """The criteria the order's call heard (its published version); for an order without
+    a call, the newest published version's; with nothing published yet, the project's own
+    data/criteria.yaml (a service reads no settings)."""
+    newest = sa.select(FlowVersion.criteria).where(FlowVersion.criteria.is_not(None))
     if order.call_sid:
-        data = session.scalar(
-            sa.select(FlowVersion.criteria)
-            .join(Call, Call.flow_version_id == FlowVersion.id)
-            .where(Call.sid == order.call_sid)
+        heard = newest.join(Call, Call.flow_version_id == FlowVersion.id).where(
+            Call.sid == order.call_sid
         )
+        data = session.scalar(heard)
         if data is not None:
             return parse_rules(data)
-    return _file_criteria()
+    data = session.scalar(newest.order_by(FlowVersion.id.desc()).limit(1))
+    if data is not None:
+        return parse_rules(data)
+    return load_rules(DEFAULT_CRITERIA)
 
 
 def _age(born: dt.date, today: dt.date) -> int:
