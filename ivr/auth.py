@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, abort, g, request
+from flask import Flask, abort, g, has_request_context, request
 
 from ivr.db import get_session
 from ivr.store.models import ApiToken, AuditEntry, Role, User, utcnow
@@ -55,9 +55,16 @@ def user_for_token(session: so.Session, token: str) -> User | None:
 
 
 def audit(
-    session: so.Session, user: User | None, action: str, target_type: str, target_id: str
+    session: so.Session,
+    user: User | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    status: int | None = None,
 ) -> None:
-    """Record that a person read or changed something."""
+    """Record that a person read or changed something (or was refused: `status`), and from
+    which address when it happens in a request."""
     session.add(
         AuditEntry(
             user_id=user.id if user else None,
@@ -65,6 +72,8 @@ def audit(
             target_type=target_type,
             target_id=target_id[:80],
             at=utcnow(),
+            address=(request.remote_addr or "")[:64] or None if has_request_context() else None,
+            status=status,
         )
     )
 

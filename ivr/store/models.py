@@ -207,6 +207,7 @@ class ApiToken(Base):
     created_at: so.Mapped[created_at]
     last_used_at: so.Mapped[dt.datetime | None]
     revoked_at: so.Mapped[dt.datetime | None]
+    expires_at: so.Mapped[dt.datetime | None]
 
     user: so.Mapped[User] = so.relationship(back_populates="tokens")
 
@@ -222,6 +223,10 @@ class AuditEntry(Base):
     target_type: so.Mapped[str] = so.mapped_column(sa.String(40))
     target_id: so.Mapped[str] = so.mapped_column(sa.String(80))
     at: so.Mapped[created_at]
+    # From where (the client address as the app sees it) and, for refused requests, the
+    # status answered (401, 403, 404); None for an act that was allowed.
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    status: so.Mapped[int | None]
 
 
 class Provider(Base):
