@@ -20,7 +20,7 @@ from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, require
 from ivr.db import get_session
-from ivr.services import agents, drafts, lifecycle, orders, validity
+from ivr.services import agents, drafts, lifecycle, orders, tickets, validity
 from ivr.services.agents import AgentError
 from ivr.store.models import Call, CallEvent, Order, OrderStatus, User
 
@@ -178,6 +178,7 @@ def _page(
             mine=call.accepted_by == _user().id,
             lookup=lookup,
             existing=existing,
+            tickets=tickets.of_call(db, call.sid),
         ),
         status,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ivr.services.orders import assign_unique
 from ivr.store.models import Ticket
 
 KINDS = ("data_issue", "navigation")
+OPEN, CLOSED = "open", "closed"
 TICKET_DIGITS = 8
 
 
@@ -33,7 +35,24 @@ def open_ticket(
         description=(description or None) and description[:2000],
         description_confidence=confidence,
         call_sid=call_sid,
-        status="open",
+        status=OPEN,
     )
     assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow)
     return ticket
+
+
+def of_call(session: so.Session, call_sid: str) -> list[Ticket]:
+    """The tickets a call wrote down, oldest first."""
+    return list(
+        session.scalars(sa.select(Ticket).where(Ticket.call_sid == call_sid).order_by(Ticket.id))
+    )
+
+
+def close_ticket(session: so.Session, ticket: Ticket) -> bool:
+    """Close an open ticket; False when it was closed already (nothing changes). Who closed
+    it is the caller's act to record (an agent's call event)."""
+    if ticket.status == CLOSED:
+        return False
+    ticket.status = CLOSED
+    session.flush()
+    return True
