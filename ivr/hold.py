@@ -21,7 +21,7 @@ from ivr.db import get_session, get_store
 from ivr.engine import Prompts
 from ivr.match.ids import normalize_phone
 from ivr.safetext import clean
-from ivr.services import calls, queues
+from ivr.services import agents, calls, queues
 from ivr.services.queues import Queue
 from ivr.twiml import Ask, Hold, Voice, ask, on_hold, record, say_then, voice_for, xml
 from ivr.versions import Published
@@ -428,3 +428,50 @@ def recording() -> Response:
     if not saved:
         log.warning("recording callback without a call or recording sid")
     return Response("", status=204)
+
+
+# --- what each side hears as an agent is connected ------------------------------------------
+
+AGENT_LANGUAGE = "en-US"  # the agents' language: their whisper, whatever the caller speaks
+
+
+def _having(version: Published | None, language: str, key: str) -> Prompts:
+    """`language`'s prompts holding `key`: the call's version's, else the files'."""
+    if version is not None:
+        spoken = version.prompts_for(language)
+        if key in spoken:
+            return spoken
+    files = library().prompts
+    return files.get(language) or files[AGENT_LANGUAGE]
+
+
+def pickup(session: so.Session, call: Any, *, callback: bool = False) -> agents.Pickup:
+    """The agent's whisper (in English: the plan's name and why the caller wants a person)
+    and the caller's line (in their own language) as an agent is connected to `call`."""
+    from ivr.store.models import Plan
+
+    version = library().version(session, call.flow_version_id) if call.flow_version_id else None
+    plan = (
+        session.scalar(sa.select(Plan.name).where(Plan.code == call.plan)) or call.plan
+        if call.plan
+        else None
+    )
+    key = "queue.agent." + ("callback" if callback else "pickup") + ("" if plan else "_no_plan")
+    reason = agents.reason_in_words(call.transfer_reason) or "asked for a person"
+    whisper = _having(version, AGENT_LANGUAGE, key).render(key, {"plan": plan, "reason": reason})
+    caller_key = "queue.returning" if callback else "queue.connecting"
+    language = call.language or get_settings().default_language
+    heard = _having(version, language, caller_key).text(caller_key)
+    default = get_settings().say_voice
+    return agents.Pickup(
+        agent=whisper,
+        caller=heard,
+        agent_voice=voice_for(AGENT_LANGUAGE, default),
+        caller_voice=voice_for(language, default),
+    )
+
+
+def callback_pickup(session: so.Session, sid: str) -> agents.Pickup | None:
+    """`pickup` for calling back the caller of call `sid` (None: no such call)."""
+    call = agents.call_of(session, sid)
+    return pickup(session, call, callback=True) if call is not None else None

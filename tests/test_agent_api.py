@@ -629,6 +629,11 @@ def test_when_twilio_refuses_the_accept_stands_and_a_callback_is_open_again(
     assert accepted.get_json()["connected"] is False
     assert accepted.get_json()["error"] == "Twilio HTTP 404, code 20404"
     assert len(refusing.requests) == 1  # the agent is not called when the caller is gone
+    # The caller is gone: the agent wraps the call up before taking the next (one at a time).
+    wrapped = client.post(
+        f"/api/v1/calls/{held.sid}/wrap-up", json={"disposition": "no_action"}, headers=headers
+    )
+    assert wrapped.status_code == 200
 
     later = asked_for_a_person(phone)
     assert later.wait(waited=200).gather is not None
@@ -642,3 +647,62 @@ def test_when_twilio_refuses_the_accept_stands_and_a_callback_is_open_again(
     )
     assert dialed.status_code == 200
     assert (dialed.get_json()["connected"], dialed.get_json()["status"]) == (False, "open")
+
+
+# --- what each side hears as they are connected ---------------------------------------------
+
+
+def says_in(twiml: str) -> list[tuple[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    return [(el.text or "", el.get("language", "")) for el in ET.fromstring(twiml).iter("Say")]
+
+
+def spanish_caller_on_hold(phone: Caller) -> SimulatedCall:
+    call = phone.dial().press("9").press("1")  # Spanish, then the Summit Health Plan
+    call.say("quiero hablar con un representante")
+    assert call.enqueued == "general", call.heard
+    return call
+
+
+def test_the_agent_hears_english_and_a_spanish_caller_spanish_as_they_are_connected(
+    api: FlaskClient, phone: Caller, agent: dict[str, str], twilio: FakeTwilio
+) -> None:
+    call = spanish_caller_on_hold(phone)
+    accepted = api.post(
+        f"/api/v1/calls/{call.sid}/accept", json={"agent_phone": AGENT_PHONE}, headers=agent
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    redirect, dial = twilio.requests
+    # The caller: a line in Spanish, in a Spanish voice, then the conference.
+    assert says_in(str(redirect["data"]["Twiml"])) == [(said("queue.connecting", "es-US"), "es-US")]
+    # The agent: an English whisper naming the plan and why the caller wants a person.
+    [(whisper, language)] = says_in(str(dial["data"]["Twiml"]))
+    listed = api.get("/api/v1/calls?status=in-progress", headers=agent).get_json()["items"]
+    reason = listed[0]["reason"]
+    assert language == "en-US"
+    assert whisper == said("queue.agent.pickup", plan="Summit Health Plan", reason=reason)
+    assert whisper.startswith("A Summit Health Plan caller: ") and reason in whisper
+
+
+def test_a_spanish_caller_called_back_hears_spanish_and_the_agent_english(
+    api: FlaskClient, phone: Caller, agent: dict[str, str], twilio: FakeTwilio
+) -> None:
+    call = spanish_caller_on_hold(phone)
+    offer = call.wait(position=1, waited=125)
+    assert offer.gather is not None
+    call.press("1")
+    call.press("1")
+    assert call.leave_queue("leave", 130).hung_up
+    [callback] = api.get("/api/v1/callbacks", headers=agent).get_json()["items"]
+    dialed = api.post(
+        f"/api/v1/callbacks/{callback['id']}/dial", json={"agent_phone": AGENT_PHONE}, headers=agent
+    )
+    assert dialed.status_code == 200
+    to_agent, to_caller = twilio.requests
+    [(whisper, language)] = says_in(str(to_agent["data"]["Twiml"]))
+    assert language == "en-US"
+    assert whisper == said(
+        "queue.agent.callback", plan="Summit Health Plan", reason=callback["reason"]
+    )
+    assert says_in(str(to_caller["data"]["Twiml"])) == [(said("queue.returning", "es-US"), "es-US")]

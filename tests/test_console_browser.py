@@ -6,6 +6,7 @@ under CI=true, where they fail: `make test` and `.ci/run` install it."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -193,6 +194,47 @@ def test_an_agent_accepts_a_call_fixes_the_draft_and_reads_the_order_number(
         page.get_by_role("button", name="Wrap up").click()
     assert page.url.endswith("/console/queues")
     expect(page.get_by_text("The call is wrapped up.")).to_be_visible()
+
+
+def test_an_agent_dials_a_callback_closes_the_ticket_and_records_the_try(
+    page: Any, console: str
+) -> None:
+    """A help-desk caller takes a callback: the queue view draws its Dial button live; the
+    agent dials, closes the call's ticket and records the try, on a tablet too."""
+    from playwright.sync_api import expect
+
+    sign_in_by_keyboard(page, console, "ana")
+    page.get_by_label("Your phone").fill("+1 614 555 0177")
+    page.get_by_role("button", name="Save phone").click()
+
+    call = on_hold_saying(caller_of(console), "the claims page shows the wrong member")
+    assert call.wait(waited=125).gather is not None
+    call.press("1")
+    call.press("1")
+    row = page.locator(f'tr[data-sid="{call.sid}"][data-kind="callback"]')
+    expect(row).to_be_visible(timeout=2000)  # redrawn without a reload, with its button
+    with page.expect_navigation():
+        row.get_by_role("button", name="Dial").click()
+    assert page.url.endswith(f"/console/calls/{call.sid}")
+    expect(page.get_by_text("Not dialed (no Twilio account is set)")).to_be_visible()
+
+    page.set_viewport_size(TABLET)
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    ), "the call page scrolls sideways on a tablet"
+    close = page.get_by_role("button", name=re.compile(r"^Close ticket \d+$"))
+    close.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"Ticket \d+ is closed\."))).to_be_visible()
+
+    page.get_by_label("Reached the caller").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record the try").click()
+    expect(page.get_by_text("Reached: go on with the call, then wrap it up.")).to_be_visible()
+    expect(
+        page.get_by_label("Portal username (a reset code is texted to its mobile on file)")
+    ).to_be_visible()
 
 
 def test_an_agent_is_refused_admin_and_clinician_pages(page: Any, console: str) -> None:

@@ -152,3 +152,28 @@ def test_the_agent_closes_the_calls_ticket_once(
     # A form without its token changes nothing.
     forged = agent.post(f"/console/calls/{call.sid}/password-reset", data={"username": "jmorales"})
     assert forged.status_code == 400
+
+
+def test_clinicians_may_not_reset_close_tickets_or_dial_callbacks(
+    desk_app: Flask, session: Any
+) -> None:
+    call = ticket_call(desk_app)
+    session.rollback()
+    ticket = session.scalars(sa.select(Ticket)).one()
+    cleo = desk_app.test_client()
+    make_user(desk_app.test_cli_runner(), "cleo", "clinician")
+    assert sign_in(cleo, "cleo").status_code == 302
+    token = csrf_of(cleo.get("/console/review").get_data(as_text=True))
+    for path in (
+        f"/console/calls/{call.sid}/password-reset",
+        f"/console/calls/{call.sid}/tickets/{ticket.number}/close",
+        "/console/callbacks/1/dial",
+        "/console/callbacks/1/complete",
+    ):
+        refused = cleo.post(
+            path, data={"csrf_token": token, "username": "jmorales", "outcome": "reached"}
+        )
+        assert refused.status_code == 403, path
+    session.rollback()
+    assert session.get(Ticket, ticket.id).status == "open"
+    assert session.scalars(sa.select(OutboxMessage)).all() == []

@@ -14,6 +14,7 @@ from ivr.api.orders import decode_cursor, encode_cursor
 from ivr.auth import audit, require_role
 from ivr.config import get_settings
 from ivr.db import get_session
+from ivr.hold import callback_pickup, pickup
 from ivr.services import agents
 from ivr.services.agents import AgentError
 from ivr.store.models import Role
@@ -26,6 +27,8 @@ def refused(exc: AgentError) -> tuple[Response, int]:
     body: dict[str, Any] = {"error": exc.code, "message": str(exc)}
     if exc.field:
         body["field"] = exc.field
+    if exc.open_call:
+        body["open_call"] = exc.open_call
     return jsonify(body), exc.status
 
 
@@ -124,7 +127,12 @@ def accept_call(sid: str) -> Response | tuple[Response, int]:
     session.commit()  # the call is ours before anyone is dialed
     config, http_client = _twilio()
     connection = agents.connect_accepted(
-        session, call, user_id=g.user.id, config=config, http_client=http_client
+        session,
+        call,
+        user_id=g.user.id,
+        config=config,
+        http_client=http_client,
+        pickup=pickup(session, call),
     )
     session.commit()
     return jsonify(
@@ -209,6 +217,7 @@ def dial_callback(callback_id: int) -> Response | tuple[Response, int]:
         user_id=g.user.id,
         config=config,
         http_client=http_client,
+        pickup=callback_pickup(session, callback.call_sid),
     )
     view = agents.callback_view(session, callback)
     session.commit()

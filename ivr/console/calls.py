@@ -20,12 +20,14 @@ from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, require
 from ivr.db import get_session
+from ivr.hold import pickup
 from ivr.services import agents, drafts, lifecycle, orders, tickets, validity
 from ivr.services.agents import AgentError
-from ivr.store.models import Call, CallEvent, Order, OrderStatus, User
+from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, User
 
 PHONE_KEY = "agent_phone"  # the agent's phone, remembered in the console session
 TAKEN_MESSAGE = "Another agent took this call."
+OPEN_CALL_MESSAGE = "Wrap up your open call before you take another."
 # The draft's fields on the form, in the order a caller gives them, with their labels.
 FIELDS = (
     ("ordering_npi", "Ordering physician NPI"),
@@ -46,6 +48,22 @@ DISPOSITION_LABELS = {
     "callback_scheduled": "Callback scheduled",
     "no_action": "No action",
 }
+CALLBACK_OUTCOME_LABELS = {
+    "reached": "Reached the caller",
+    "no_answer": "No answer",
+    "left_message": "Left a message",
+}
+
+
+def refused_message(exc: AgentError) -> str:
+    """What the console says when taking a call or a callback is refused."""
+    if exc.field == "agent_phone":
+        return "Set your phone first: calls you accept ring it."
+    if exc.code == "open_call":
+        return OPEN_CALL_MESSAGE
+    if exc.code == "taken":
+        return TAKEN_MESSAGE
+    return str(exc)
 
 
 def _user() -> User:
@@ -179,6 +197,8 @@ def _page(
             lookup=lookup,
             existing=existing,
             tickets=tickets.of_call(db, call.sid),
+            callback=db.scalars(sa.select(Callback).where(Callback.call_sid == call.sid)).first(),
+            outcomes=CALLBACK_OUTCOME_LABELS,
         ),
         status,
     )
@@ -206,12 +226,7 @@ def accept(sid: str) -> ResponseReturnValue:
         call = agents.accept(db, sid, user_id=user.id, agent_phone=session.get(PHONE_KEY))
     except AgentError as exc:
         db.rollback()
-        if exc.field == "agent_phone":
-            flash("Set your phone first: calls you accept ring it.", "error")
-        elif exc.code == "taken":
-            flash(TAKEN_MESSAGE, "error")
-        else:
-            flash(str(exc), "error")
+        flash(refused_message(exc), "error")
         return redirect(url_for("console.queues"))
     audit(db, user, "accept", "call", sid)
     db.commit()  # the call is ours before anyone is dialed
@@ -221,6 +236,7 @@ def accept(sid: str) -> ResponseReturnValue:
         user_id=user.id,
         config=current_app.config,
         http_client=current_app.extensions.get("ivr.twilio_http"),
+        pickup=pickup(db, call),
     )
     db.commit()
     return redirect(url_for("console.call_page", sid=sid))

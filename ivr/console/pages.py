@@ -80,6 +80,7 @@ def _item(
     since: dt.datetime,
     now: dt.datetime,
     plans: dict[str, str],
+    callback_id: int | None = None,
 ) -> dict[str, Any]:
     plan = call.plan if call is not None else None
     reason = agents.reason_in_words(call.transfer_reason) if call is not None else None
@@ -94,6 +95,7 @@ def _item(
         "waiting_seconds": max(0, int((now - since).total_seconds())),
         "answers": _answers(call),
         "longest": False,
+        "callback_id": callback_id,
     }
 
 
@@ -129,6 +131,7 @@ def _queue_items() -> list[dict[str, Any]]:
                 since=cb.place_at,
                 now=now,
                 plans=plans,
+                callback_id=cb.id,
             )
         )
     items.sort(key=lambda i: (dt.datetime.fromisoformat(i["since"]), i["kind"], i["sid"]))
@@ -147,12 +150,15 @@ def index() -> ResponseReturnValue:
 @require(*AGENTS)
 def queues() -> ResponseReturnValue:
     db = get_session()
+    user = current_user()
     items = _queue_items()
-    audit(db, current_user(), "view", "queues", "all")
+    open_call = agents.open_call_of(db, user.id) if user is not None else None
+    audit(db, user, "view", "queues", "all")
     db.commit()
     return render_template(
         "console/queues.html",
         items=items,
+        open_call=open_call,
         poll_ms=POLL_MS,
         agent_phone=session.get("agent_phone"),
     )

@@ -29,7 +29,8 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.safetext import clean
 from ivr.services import queues as queue_service
-from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, utcnow
+from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, User, utcnow
+from ivr.twiml import Voice
 
 log = logging.getLogger("ivr.agents")
 
@@ -60,11 +61,20 @@ class AgentError(ValueError):
     """The act is refused: `code` says why, `status` the HTTP answer (404, 409, 422), `field`
     the bad field of a 422."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        open_call: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.field = field
+        self.open_call = open_call  # the agent's call not yet wrapped up (code "open_call")
 
 
 # --- reading a waiting call ------------------------------------------------------------------
@@ -419,14 +429,51 @@ def _call(session: so.Session, sid: str) -> Call:
     return call
 
 
+def unfinished() -> sa.ColumnElement[bool]:
+    """A call its agent still has in hand: accepted (or called back) and not wrapped up; a
+    callback that went unanswered (open again, or closed as not reached) is not in hand."""
+    dropped = (
+        sa.select(Callback.id)
+        .where(
+            Callback.call_sid == Call.sid,
+            sa.or_(Callback.status == queue_service.OPEN, Callback.outcome == NOT_REACHED),
+        )
+        .exists()
+    )
+    return sa.and_(Call.accepted_by.is_not(None), Call.wrapped_at.is_(None), sa.not_(dropped))
+
+
+def open_call_of(session: so.Session, user_id: int, *, but: str | None = None) -> Call | None:
+    """The call the agent has not wrapped up yet (the oldest), other than `but`."""
+    query = sa.select(Call).where(Call.accepted_by == user_id, unfinished())
+    if but is not None:
+        query = query.where(Call.sid != but)
+    return session.scalars(query.order_by(Call.accepted_at, Call.id).limit(1)).first()
+
+
+def _one_at_a_time(session: so.Session, user_id: int, sid: str) -> None:
+    """One call per agent until wrap-up: 409 open_call naming the call still in hand. The
+    agent's row is locked first, so two takes by one agent at once are one after the other."""
+    session.scalars(sa.select(User.id).where(User.id == user_id).with_for_update()).first()
+    held = open_call_of(session, user_id, but=sid)
+    if held is not None:
+        raise AgentError(
+            409,
+            "open_call",
+            f"Wrap up your open call {held.sid} before taking another.",
+            open_call=held.sid,
+        )
+
+
 def accept(
     session: so.Session, sid: str, *, user_id: int, agent_phone: Any, now: dt.datetime | None = None
 ) -> Call:
     """Take a waiting call: one agent only. The conditional UPDATE is the lock: of two agents
     accepting at once, the second matches no row (409 taken); a call no longer on hold is
-    409 not_waiting."""
+    409 not_waiting; an agent with a call not wrapped up is 409 open_call."""
     phone = _agent_phone(agent_phone)
     call = _call(session, sid)
+    _one_at_a_time(session, user_id, sid)
     now = now or utcnow()
     taken = session.execute(
         sa.update(Call)
@@ -498,9 +545,10 @@ def start_callback(
     session: so.Session, callback_id: int, *, user_id: int, agent_phone: Any
 ) -> Callback:
     """An agent takes an open callback to dial it (one agent at a time: 409 otherwise); the
-    call it came from counts as taken by that agent."""
+    call it came from counts as taken by that agent until wrap-up (or no answer)."""
     phone = _agent_phone(agent_phone)
     callback = _callback(session, callback_id)
+    _one_at_a_time(session, user_id, callback.call_sid)
     now = utcnow()
     taken = session.execute(
         sa.update(Callback)
@@ -516,9 +564,8 @@ def start_callback(
     call = session.scalars(
         sa.select(Call).where(Call.sid == callback.call_sid).with_for_update()
     ).first()
-    if call is not None:
-        if call.accepted_by is None:
-            call.accepted_by, call.accepted_at = user_id, now
+    if call is not None:  # the agent calling back is the one handling the call now
+        call.accepted_by, call.accepted_at = user_id, now
         call.agent_phone = phone
         record_act(session, call, "callback_dialed", f"callback {callback.id}", user_id=user_id)
     return callback
@@ -587,12 +634,26 @@ def conference_name(sid: str) -> str:
     return f"ivr-{sid}"
 
 
-def conference_twiml(room: str, *, starts: bool, say: str | None = None) -> str:
+@dataclass(frozen=True)
+class Pickup:
+    """What each side hears as they are connected: the agent a whisper in the agents' own
+    language naming the plan and the reason, the caller a line in the caller's language."""
+
+    agent: str
+    caller: str
+    agent_voice: Voice
+    caller_voice: Voice
+
+
+def conference_twiml(
+    room: str, *, starts: bool, say: str | None = None, voice: Voice | None = None
+) -> str:
     """TwiML putting a leg in the conference `room`; `starts`: the agent's leg (the room
     opens when they enter), else the caller's (hold music until the agent comes)."""
     response = VoiceResponse()
     if say:
-        response.say(say)
+        voice = voice or Voice()
+        response.say(clean(say), voice=voice.name, language=voice.language)
     dial = Dial()
     dial.conference(
         room,
@@ -602,6 +663,16 @@ def conference_twiml(room: str, *, starts: bool, say: str | None = None) -> str:
     )
     response.append(dial)
     return str(response)
+
+
+def _legs(room: str, pickup: Pickup | None) -> tuple[str, str]:
+    """(the agent's TwiML, the caller's TwiML) for one conference."""
+    if pickup is None:
+        return conference_twiml(room, starts=True), conference_twiml(room, starts=False)
+    return (
+        conference_twiml(room, starts=True, say=pickup.agent, voice=pickup.agent_voice),
+        conference_twiml(room, starts=False, say=pickup.caller, voice=pickup.caller_voice),
+    )
 
 
 def _client(config: Mapping[str, Any], http_client: HttpClient | None) -> Client:
@@ -631,19 +702,19 @@ def connect_call(
     *,
     config: Mapping[str, Any],
     http_client: HttpClient | None = None,
+    pickup: Pickup | None = None,
 ) -> Connection:
     """Bring an accepted caller and the agent together: the waiting call is redirected
     into a conference (it leaves the queue), then the agent's phone is called into it."""
     room = conference_name(call.sid)
     if not config.get("TWILIO_ACCOUNT_SID"):
         return Connection(False, room, error="not connected: TWILIO_ACCOUNT_SID is not set")
+    agent_twiml, caller_twiml = _legs(room, pickup)
     try:
         client = _client(config, http_client)
-        client.calls(call.sid).update(twiml=conference_twiml(room, starts=False))
+        client.calls(call.sid).update(twiml=caller_twiml)
         agent = client.calls.create(
-            to=agent_phone,
-            from_=_from_number(config, call),
-            twiml=conference_twiml(room, starts=True, say="A caller from the line. Connecting."),
+            to=agent_phone, from_=_from_number(config, call), twiml=agent_twiml
         )
     except _FAILURES as exc:
         log.warning("connecting call %s to an agent failed: %s", call.sid, _failure(exc))
@@ -658,23 +729,19 @@ def connect_callback(
     line_number: str | None,
     config: Mapping[str, Any],
     http_client: HttpClient | None = None,
+    pickup: Pickup | None = None,
 ) -> Connection:
     """Call the agent into a conference, then the caller back into the same one."""
     room = conference_name(callback.call_sid)
     if not config.get("TWILIO_ACCOUNT_SID"):
         return Connection(False, room, error="not connected: TWILIO_ACCOUNT_SID is not set")
     from_number = str(config.get("TWILIO_FROM_NUMBER") or line_number or "")
+    agent_twiml, caller_twiml = _legs(room, pickup)
     try:
         client = _client(config, http_client)
-        agent = client.calls.create(
-            to=agent_phone,
-            from_=from_number,
-            twiml=conference_twiml(room, starts=True, say="Calling the caller back. Connecting."),
-        )
+        agent = client.calls.create(to=agent_phone, from_=from_number, twiml=agent_twiml)
         caller = client.calls.create(
-            to=callback.number,
-            from_=str(line_number or from_number),
-            twiml=conference_twiml(room, starts=False),
+            to=callback.number, from_=str(line_number or from_number), twiml=caller_twiml
         )
     except _FAILURES as exc:
         log.warning("callback %s: dialing failed: %s", callback.id, _failure(exc))
@@ -693,10 +760,13 @@ def connect_accepted(
     user_id: int,
     config: Mapping[str, Any],
     http_client: HttpClient | None = None,
+    pickup: Pickup | None = None,
 ) -> Connection:
     """Connect a call already accepted (and committed, so no other agent can have it) and
     record on the call whether it connected. The API and the console call this alike."""
-    connection = connect_call(call, call.agent_phone or "", config=config, http_client=http_client)
+    connection = connect_call(
+        call, call.agent_phone or "", config=config, http_client=http_client, pickup=pickup
+    )
     record_act(
         session,
         call,
@@ -715,6 +785,7 @@ def connect_started_callback(
     user_id: int,
     config: Mapping[str, Any],
     http_client: HttpClient | None = None,
+    pickup: Pickup | None = None,
 ) -> Connection:
     """Dial a callback an agent started (committed): on Twilio's refusal it is open again;
     the call's history says whether it connected."""
@@ -724,6 +795,7 @@ def connect_started_callback(
         line_number=line_number_of(session, callback),
         config=config,
         http_client=http_client,
+        pickup=pickup,
     )
     if config.get("TWILIO_ACCOUNT_SID") and not connection.connected:
         release_callback(session, callback)

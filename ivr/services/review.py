@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.services import drafts, orders
+from ivr.services import agents, drafts, orders
 from ivr.store.models import (
     AuditEntry,
     Call,
@@ -115,12 +115,20 @@ def _handling(session: so.Session, user_ids: Sequence[int], now: dt.datetime) ->
     out: dict[int, list[dict[str, Any]]] = {uid: [] for uid in user_ids}
     if not user_ids:
         return out
+    callbacks = list(
+        session.scalars(
+            sa.select(Callback).where(Callback.agent_id.in_(user_ids), Callback.status == "dialing")
+        )
+    )
+    dialing = {cb.call_sid for cb in callbacks}  # shown once, as the callback being dialed
     calls = session.scalars(
         sa.select(Call)
-        .where(Call.accepted_by.in_(user_ids), Call.wrapped_at.is_(None))
+        .where(Call.accepted_by.in_(user_ids), agents.unfinished())
         .order_by(Call.accepted_at, Call.id)
     )
     for call in calls:
+        if call.sid in dialing:
+            continue
         on_call = call.status not in FINAL_CALL_STATUSES
         since = call.accepted_at or call.started_at
         out[call.accepted_by or 0].append(
@@ -132,9 +140,6 @@ def _handling(session: so.Session, user_ids: Sequence[int], now: dt.datetime) ->
                 "seconds": max(0, int((now - since).total_seconds())),
             }
         )
-    callbacks = session.scalars(
-        sa.select(Callback).where(Callback.agent_id.in_(user_ids), Callback.status == "dialing")
-    )
     for cb in callbacks:
         since = cb.last_try_at or cb.place_at
         out[cb.agent_id or 0].append(

@@ -11,6 +11,7 @@
   var source = table.getAttribute("data-source");
   var csrf = table.getAttribute("data-csrf");
   var acceptUrl = table.getAttribute("data-accept");
+  var dialUrl = table.getAttribute("data-dial");
   var every = parseInt(table.getAttribute("data-poll-ms"), 10) || 1000;
   var lastCount = body.rows.length;
 
@@ -69,18 +70,21 @@
         said.appendChild(none);
       }
       var take = cell(tr, "");
-      if (item.kind === "call") {  // the same form the server draws: a POST with the token
+      // The same forms the server draws: a POST with the token (Accept a call, Dial a callback).
+      var isCall = item.kind === "call";
+      if (isCall || item.callback_id) {
         var form = document.createElement("form");
-        form.className = "accept";
+        form.className = isCall ? "accept" : "dial";
         form.method = "post";
-        form.action = acceptUrl.replace("SID", encodeURIComponent(item.sid));
+        form.action = isCall ? acceptUrl.replace("SID", encodeURIComponent(item.sid))
+          : dialUrl.replace(/\/0\/dial$/, "/" + encodeURIComponent(item.callback_id) + "/dial");
         var token = document.createElement("input");
         token.type = "hidden";
         token.name = "csrf_token";
         token.value = csrf;
         var button = document.createElement("button");
         button.type = "submit";
-        button.textContent = "Accept";
+        button.textContent = isCall ? "Accept" : "Dial";
         form.appendChild(token);
         form.appendChild(button);
         take.appendChild(form);
