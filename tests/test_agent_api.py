@@ -24,6 +24,7 @@ from ivr.simulate import Caller, FlaskTransport, SimulatedCall
 from ivr.store.models import Call, Callback, CallEvent, Order, OrderEvent, OrderStatus
 from tests.conftest import AUTH_TOKEN, bearer
 from tests.said import said
+from tests.test_api_orders import OUT_OF_NETWORK
 from tests.test_intake import LAKESIDE, answer, start_intake
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -706,3 +707,45 @@ def test_a_spanish_caller_called_back_hears_spanish_and_the_agent_english(
         "queue.agent.callback", plan="Summit Health Plan", reason=callback["reason"]
     )
     assert says_in(str(to_caller["data"]["Twiml"])) == [(said("queue.returning", "es-US"), "es-US")]
+
+
+# --- a draft's fields, checked as the phone checks them -------------------------------------
+
+NOT_ON_FILE_NPI = "1999999992"  # a good check digit, nobody on file
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"ordering_npi": "1234567890"}, "ordering_npi", "bad_check_digit"),
+        ({"ordering_npi": NOT_ON_FILE_NPI}, "ordering_npi", "unknown_physician"),
+        ({"ordering_npi": LAKESIDE}, "ordering_npi", "unknown_physician"),  # a facility
+        ({"member_id": "999999999"}, "member_id", "member_not_found"),
+        ({"member_dob": "1960-01-01"}, "member_dob", "member_not_found"),
+        ({"exam_code": "99999"}, "exam_code", "unknown_exam"),
+        ({"diagnosis_codes": ["Q99.999"]}, "diagnosis_codes", "invalid_diagnosis"),
+        ({"facility_npi": OUT_OF_NETWORK}, "facility_npi", "not_in_network"),
+        ({"order_number": "123"}, "order_number", "not_editable"),
+    ],
+)
+def test_a_bad_draft_field_is_named_and_nothing_is_changed(
+    client: FlaskClient,
+    caller: Caller,
+    token_for: Callable[[str], str],
+    change: dict[str, Any],
+    field: str,
+    code: str,
+) -> None:
+    headers = bearer(token_for("agent"))
+    call = asked_for_a_person(caller)
+    [held] = client.get("/api/v1/calls?status=queued", headers=headers).get_json()["items"]
+    assert held["sid"] == call.sid
+    reference = held["draft_order"]
+    before = client.get(f"/api/v1/orders/{reference}", headers=headers).get_json()
+    refused = client.patch(f"/api/v1/orders/{reference}", json=change, headers=headers)
+    assert refused.status_code == 422
+    assert (refused.get_json()["field"], refused.get_json()["error"]) == (field, code)
+    after = client.get(f"/api/v1/orders/{reference}", headers=headers).get_json()
+    assert {k: v for k, v in after.items() if k != "events"} == {
+        k: v for k, v in before.items() if k != "events"
+    }
