@@ -103,7 +103,9 @@ def _turns(db: so.Session, call: Call) -> list[dict[str, Any]]:
     for e in events:
         said, matched = e.raw_input or "", e.matched
         if e.input_kind == "agent":  # the agent's act: what, and its detail
-            said, matched = f"{e.outcome.replace('_', ' ')}: {said}".rstrip(": "), None
+            act = e.outcome.replace("_", " ")
+            said = said if said.startswith(act) else f"{act}: {said}".rstrip(": ")
+            matched = None
         out.append(
             {
                 "turn": e.turn,
