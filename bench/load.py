@@ -542,6 +542,17 @@ def main() -> int:
               f"(gunicorn processes), load generator {1000 * client_cpu / webhooks:.2f} ms; "
               f"{len(balancer.sent) / elapsed:.1f} webhooks/s", flush=True)  # fmt: skip
         stored = read_store(url, [p.sid for p in callers.placed])
+        if args.db == "postgresql":  # the pools' connections, still open: what the run needed
+            engine = sa.create_engine(url)
+            with engine.connect() as conn:
+                opened = conn.scalar(
+                    sa.text(
+                        "SELECT count(*) - 1 FROM pg_stat_activity"
+                        " WHERE datname = current_database()"
+                    )
+                )
+            engine.dispose()
+            print(f"[{args.db}] PostgreSQL connections the instances hold: {opened}")
         faults = judge(callers, balancer, stored)
         logs = "".join(
             (workdir / f"ivr{i}.log").read_text(errors="replace") for i in range(len(ports))
