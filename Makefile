@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 4
+# gunicorn (23+) opens a control socket, by default ~/.gunicorn/gunicorn.ctl: one per user,
+# so a second `make run` on the host took the first's over and removed it on stopping. Each
+# instance has its own, beside its store (instance/ is the owner's alone, 0700).
+CONTROL_SOCKET ?= instance/gunicorn-$(HOST)-$(PORT).ctl
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 # Every package, pip and setuptools included, comes from a lock with hashes.
@@ -52,10 +56,12 @@ db: $(RUN_STAMP)
 # value's control characters escaped (ivr.accesslog): a %0A in a URL cannot forge a line.
 # IVR_ENV=development lets unsigned webhooks in while no TWILIO_AUTH_TOKEN is set (a local
 # try-out); set IVR_ENV=production (and the token) in the environment for a real line.
+# Two instances on one host (PORT=5000, PORT=5001) share no file but the store itself.
 run: db
 	export IVR_ENV=$${IVR_ENV:-development}; \
 	IVR_PRELOAD_INDEX=1 $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
-		--timeout 20 --graceful-timeout 20 --logger-class ivr.accesslog.GunicornLogger \
+		--control-socket $(CONTROL_SOCKET) --timeout 20 --graceful-timeout 20 \
+		--logger-class ivr.accesslog.GunicornLogger \
 		--access-logfile - --access-logformat '%(t)s "%(m)s %(U)s" %(s)s %(L)ss' wsgi:app & \
 	app=$$!; $(BIN)/ivr send-outbox --watch & watcher=$$!; \
 	trap 'kill -TERM $$app $$watcher 2>/dev/null' INT TERM; \

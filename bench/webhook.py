@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,12 +63,20 @@ def _answers(port: int, method: str, path: str) -> bool:
 
 @contextmanager
 def gunicorn(
-    spec: str, chdir: Path, port: int, env: Env, probe: str, workers: int, log: Path
+    spec: str,
+    chdir: Path,
+    port: int,
+    env: Env,
+    probe: str,
+    workers: int,
+    log: Path,
+    extra: Sequence[str] = (),
 ) -> Iterator[int]:
-    """A gunicorn server on 127.0.0.1:port (access log is off unless asked for); yields its
-    process group id. Stopped when the block ends, however it ends."""
+    """A gunicorn server on 127.0.0.1:port (access log is off unless asked for), with
+    `extra` flags; yields its process group id. Stopped when the block ends, however it ends."""
     cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "--preload", "-w", str(workers)]
-    cmd += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir), spec]
+    cmd += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir)]
+    cmd += [*extra, spec]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=chdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

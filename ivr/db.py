@@ -6,13 +6,17 @@ from __future__ import annotations
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
 
-from ivr.config import get_settings
+from ivr.config import ConfigError, get_settings
 from ivr.store import Store
+from ivr.store.sqlite import unwritable
 
 
 def init_app(app: Flask) -> None:
     """Bind the store to the app and close each request's session at teardown."""
     settings = get_settings(app)
+    problem = unwritable(settings.database_url)
+    if problem is not None:  # refuse at start, not on a caller's first answer
+        raise ConfigError(f"DATABASE_URL: {problem}")
     store = Store(
         settings.database_url,
         pool_size=settings.db_pool_size,

@@ -75,6 +75,8 @@ def serve(db_url: str, tmp_path: Path, **extra: str) -> Iterator[tuple[str, Path
         str(log),
         "--access-logfile",
         str(log),
+        "--pid",  # the master's pid, for tests that kill its workers
+        str(tmp_path / "gunicorn.pid"),
     ]
     cmd += [*makefile_flags(), "wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -98,6 +100,20 @@ def serve(db_url: str, tmp_path: Path, **extra: str) -> Iterator[tuple[str, Path
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def workers(tmp_path: Path) -> list[int]:
+    """The pids of the workers of the gunicorn `serve` started for `tmp_path`."""
+    master = (tmp_path / "gunicorn.pid").read_text().strip()
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == master:  # the parent's pid
+            found.append(int(stat.parent.name))
+    return found
 
 
 def twice_at_once(caller: Caller, url: str, form: dict[str, str]) -> tuple[Reply, Reply]:

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from ivr.config import get_settings
+from ivr.config import ConfigError, get_settings
 from ivr.db import get_session, get_store
 from ivr.engine import FlowError
 from ivr.services import lifecycle, validity
 from ivr.store import upgrade
 from ivr.store.models import Plan, Role
+from ivr.store.sqlite import what_failed
 from ivr.versions import FlowLibrary
 
 
@@ -28,7 +29,10 @@ def _library() -> FlowLibrary:
 @with_appcontext
 def init_db() -> None:
     """Create or migrate the database to the newest schema (Alembic)."""
-    upgrade(get_settings().database_url)
+    try:
+        upgrade(get_settings().database_url)
+    except sa.exc.OperationalError as exc:  # each migration is a transaction: none half-done
+        raise click.ClickException(f"the database was not migrated: {what_failed(exc)}") from exc
     click.echo("database is at the newest schema")
 
 
@@ -54,9 +58,10 @@ def seed(if_empty: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     except sa.exc.OperationalError as exc:
         session.rollback()
-        raise click.ClickException(
-            f"the store is not ready ({type(exc).__name__}); run `ivr init-db`"
-        ) from exc
+        problem = what_failed(exc)
+        if problem == type(exc).__name__:
+            problem = f"the store is not ready ({problem}); run `ivr init-db`"
+        raise click.ClickException(f"nothing was loaded: {problem}") from exc
     _library().forget_catalogs()
     for name, count in changed.items():
         click.echo(f"{name}: {count} added or changed")
@@ -82,6 +87,9 @@ def publish_flows(force: bool) -> None:
     except FlowError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from exc
+    except sa.exc.OperationalError as exc:
+        session.rollback()
+        raise click.ClickException(f"nothing was published: {what_failed(exc)}") from exc
     click.echo(
         f"published version {version.id} ({version.checksum[:12]})"
         if version
@@ -372,7 +380,11 @@ cli = FlaskGroup(
 
 
 def main() -> None:
-    cli.main(prog_name="ivr")
+    try:
+        cli.main(prog_name="ivr")
+    except ConfigError as exc:  # the app could not be built: say why, without a traceback
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 __all__ = ["cli", "get_store", "main"]

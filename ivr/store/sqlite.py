@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -34,6 +35,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+# Below this much free space beside the database the app refuses to start: a line that fills
+# its disk mid-call can only apologise (SQLite keeps what was committed, and takes no more).
+MIN_FREE_BYTES = 16 * 1024 * 1024
 LOCK_TIMEOUT_S = 5.0  # the default wait for the write lock (the app passes its setting)
 # The execution option that makes a connection's transactions begin with the write lock.
 WRITE = "ivr_write"
@@ -57,6 +61,42 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError:  # it exists, or cannot be made: SQLite opens it or says why not
         pass
+
+
+def unwritable(url: str) -> str | None:
+    """Why the SQLite store at `url` could not take writes, said for an operator; None when
+    it can (or `url` is not a file). Checked at start, before any call meets it."""
+    if not url.startswith("sqlite:///") or ":memory:" in url or "mode=ro" in url:
+        return None
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the SQLite database's directory {folder} does not exist"
+    # os.access: this user's permissions, and EROFS on a read-only file system (root too).
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"the SQLite database {path} is read-only for this user or on a read-only disk"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"the directory {folder} is read-only for this user or on a read-only disk; SQLite"
+            " writes its -wal, -shm and -writers files beside the database"
+        )
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        return (
+            f"only {free // 1024} KiB free on the disk of {folder} (at least"
+            f" {MIN_FREE_BYTES // (1024 * 1024)} MiB needed): free some space first"
+        )
+    return None
+
+
+def what_failed(exc: BaseException) -> str:
+    """SQLite's error in an operator's words (a full disk, a read-only file), else its kind."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "disk is full" in text or "disk i/o error" in text:
+        return "the disk is full (or failing); nothing was half-written: free space, then retry"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only for this user or on a read-only disk"
+    return type(exc).__name__
 
 
 class QueuedConnection(sqlite3.Connection):
