@@ -42,12 +42,16 @@ def twiml(body: str, status: int = 200) -> Response:
 
 
 def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
-    base = get_settings().public_base_url
-    if base:
-        path = request.full_path
-        return base + (path[:-1] if path.endswith("?") else path)
-    return request.url
+    """The URL Twilio signed: PUBLIC_BASE_URL (else this request's scheme and host) + the path
+    and query exactly as they came, percent-escapes kept (Werkzeug's `request.url` decodes
+    some of them, which a signature over the URL as sent would then fail)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):  # gunicorn and Werkzeug keep the request line's target
+        base, path = request.host_url, raw
+    else:
+        base, path = request.root_url, request.full_path
+    base = get_settings().public_base_url or base.rstrip("/")
+    return base + (path[:-1] if path.endswith("?") else path)
 
 
 def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
