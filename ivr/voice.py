@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Blueprint, Response, abort, request, url_for
 
-from ivr import hold
+from ivr import hold, metrics
 from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
 from ivr.db import get_session
@@ -141,6 +141,9 @@ def _answer(
     if not saved:
         session.rollback()
         return _replay(session, call.sid, number)
+    metrics.turn_played(turn.event.node, turn.event.outcome)
+    if turn.transfer is not None:
+        metrics.transferred(turn.transfer.reason, turn.transfer.queue)
     log.info(
         "call %s turn %d %s -> %s (%s)",
         call.sid,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
+from ivr import metrics
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.safetext import CONTROL
@@ -22,6 +23,8 @@ from ivr.versions import FlowLibrary
 log = logging.getLogger("ivr.voice")
 
 
+# The WSGI environ keys where gunicorn and Werkzeug keep the request line's target as sent.
+REQUEST_TARGET = ("RAW_URI", "REQUEST_URI")
 SID_LIMIT = 64  # calls.sid's width; Twilio's CallSids are 34 characters
 
 
@@ -45,8 +48,8 @@ def signed_url() -> str:
     """The URL Twilio signed: PUBLIC_BASE_URL (else this request's scheme and host) + the path
     and query exactly as they came, percent-escapes kept (Werkzeug's `request.url` decodes
     some of them, which a signature over the URL as sent would then fail)."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
-    if raw.startswith("/"):  # gunicorn and Werkzeug keep the request line's target
+    raw = next((str(request.environ[k]) for k in REQUEST_TARGET if request.environ.get(k)), "")
+    if raw.startswith("/"):
         base, path = request.host_url, raw
     else:
         base, path = request.root_url, request.full_path
@@ -92,6 +95,7 @@ def default_voice(call: calls.CallRow | None = None) -> Voice:
 
 def store_down(exc: BaseException, sid: str | None) -> Response:
     log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
+    metrics.apologised()
     prompts = library().prompts_for(get_settings().default_language)
     backup = get_settings().backup_number or None
     key = "system.store_down" if backup else "system.store_down_no_backup"

@@ -106,7 +106,7 @@ def _outage_body(required: list[str]) -> dict[str, Any]:
         "properties": {
             "title": {"type": "string", "maxLength": 200},
             "message": {
-                "description": "the text, or one text per language (`{\"en-US\": ...}`)",
+                "description": 'the text, or one text per language (`{"en-US": ...}`)',
                 "oneOf": [
                     {"type": "string"},
                     {"type": "object", "additionalProperties": {"type": "string"}},
