@@ -95,6 +95,12 @@ def default_voice(call: calls.CallRow | None = None) -> Voice:
 
 def store_down(exc: BaseException, sid: str | None) -> Response:
     log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
+    return backup_apology()
+
+
+def backup_apology() -> Response:
+    """The apology, then the backup number (or goodbye without one): settings and prompts
+    in memory only, so it answers with the store down."""
     metrics.apologised()
     prompts = library().prompts_for(get_settings().default_language)
     backup = get_settings().backup_number or None
