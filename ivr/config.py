@@ -202,6 +202,14 @@ class Settings:
         " queue and its busy timeout together)",
         minimum=1,
     )
+    db_pgbouncer: bool = _var(
+        "IVR_DB_PGBOUNCER",
+        False,
+        "`DATABASE_URL` is a PgBouncer in transaction pooling: no prepared statements, and"
+        " the two timeouts above are not sent at connect (set them on the role:"
+        " `docs/deploy.md`)",
+        shown="off",
+    )
     metrics_token: str = _var(
         "IVR_METRICS_TOKEN",
         "",
