@@ -54,11 +54,14 @@ db: $(RUN_STAMP)
 # a worker is only killed when truly stuck; --graceful-timeout 20 lets turns finish on stop.
 # The access log shows the path, never the query (API filters name members), with every
 # value's control characters escaped (ivr.accesslog): a %0A in a URL cannot forge a line.
+# /metrics sums the workers' counts through PROMETHEUS_MULTIPROC_DIR: a fresh directory of
+# this instance's own unless one is given (then it must be empty at start).
 # IVR_ENV=development lets unsigned webhooks in while no TWILIO_AUTH_TOKEN is set (a local
 # try-out); set IVR_ENV=production (and the token) in the environment for a real line.
 # Two instances on one host (PORT=5000, PORT=5001) share no file but the store itself.
 run: db
 	export IVR_ENV=$${IVR_ENV:-development}; \
+	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$$(mktemp -d -t ivr-metrics.XXXXXX)}; \
 	IVR_PRELOAD_INDEX=1 $(BIN)/gunicorn --workers $(WORKERS) --preload --bind $(HOST):$(PORT) \
 		--control-socket $(CONTROL_SOCKET) --timeout 20 --graceful-timeout 20 \
 		--logger-class ivr.accesslog.GunicornLogger \

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from ivr import config as cfg
@@ -26,12 +25,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr.store.sqlite import private_dir
 
     private_dir(app.instance_path)  # the SQLite database lives here: the owner's alone
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from ivr import logsafe
 
+    logsafe.configure(settings.log_format)
     logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
-    from ivr import api, auth, cli, console, db, errors, health, hold, voice
+    from ivr import api, auth, cli, console, db, errors, health, hold, metrics, voice
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
     from ivr.versions import FlowLibrary
@@ -55,6 +54,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from ivr.match.icd import default_index
 
         default_index()
+    if settings.trusted_proxies:
+        # Behind nginx or a load balancer: the client's address, scheme and host as the
+        # proxies saw them (sign-in limits, audit rows, /metrics' loopback check).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+    metrics.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(hold.bp)

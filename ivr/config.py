@@ -202,6 +202,32 @@ class Settings:
         " queue and its busy timeout together)",
         minimum=1,
     )
+    db_pgbouncer: bool = _var(
+        "IVR_DB_PGBOUNCER",
+        False,
+        "`DATABASE_URL` is a PgBouncer in transaction pooling: no prepared statements, and"
+        " the two timeouts above are not sent at connect (set them on the role:"
+        " `docs/deploy.md`)",
+        shown="off",
+    )
+    metrics_token: str = _var(
+        "IVR_METRICS_TOKEN",
+        "",
+        "who may read `GET /metrics`: a scraper sending `Authorization: Bearer <token>`;"
+        " while empty, only requests made on this host (loopback, not through a proxy)",
+    )
+    log_format: str = _var(
+        "IVR_LOG_FORMAT",
+        "text",
+        "`text`, or `json`: one JSON object a line (`time`, `level`, `logger`, `message`;"
+        " an exception's type and frames, never its text)",
+    )
+    trusted_proxies: int = _var(
+        "IVR_TRUSTED_PROXIES",
+        0,
+        "proxies in front of the app (nginx, a load balancer) whose `X-Forwarded-For`,"
+        " `-Proto`, `-Host` and `-Port` are believed (Werkzeug's ProxyFix); 0 believes none",
+    )
     preload_index: bool = _var(
         "IVR_PRELOAD_INDEX",
         False,
@@ -314,6 +340,8 @@ def check(settings: Settings) -> None:
         raise ConfigError(
             f"IVR_HOURS_OVERRIDE must be open or closed (or unset), got {settings.hours_override!r}"
         )
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"IVR_LOG_FORMAT must be text or json, got {settings.log_format!r}")
     if settings.hold_pause > 30:
         raise ConfigError(f"IVR_HOLD_PAUSE must be at most 30, got {settings.hold_pause}")
     if settings.backup_number and not _e164(settings.backup_number):

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         pool_size=settings.db_pool_size,
         statement_timeout=settings.db_statement_timeout,
         lock_timeout=settings.db_lock_timeout,
+        pgbouncer=settings.db_pgbouncer,
     )
     app.extensions["ivr.store"] = store
 

@@ -14,8 +14,11 @@ kept; a value the code vouches for (a traceback's frames) is marked `Trusted`.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,3 +75,37 @@ def install(prefix: str = "ivr") -> None:
 
     setattr(factory, _INSTALLED, True)
     logging.setLogRecordFactory(factory)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (`IVR_LOG_FORMAT=json`): time, level, logger, message.
+
+    The message is the same text the plain format writes (its values already escaped); an
+    exception adds its type and our frames, never its text, which can quote patient data.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exception"] = record.exc_info[0].__name__
+            out["frames"] = "".join(traceback.format_tb(record.exc_info[2]))
+        return json.dumps(out, ensure_ascii=True)
+
+
+def configure(log_format: str) -> None:
+    """The root logger's format, once per process: plain lines, or JSON (`JsonFormatter`)."""
+    if log_format == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Blueprint, Response, abort, request, url_for
 
-from ivr import hold
+from ivr import hold, metrics
 from ivr.actions.registry import Facts, run_action
 from ivr.config import get_settings
 from ivr.db import get_session
@@ -25,6 +25,7 @@ from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import Published
 from ivr.webhooks import (
     SID_LIMIT,
+    backup_apology,
     default_voice,
     failsafe,
     form_value,
@@ -141,6 +142,9 @@ def _answer(
     if not saved:
         session.rollback()
         return _replay(session, call.sid, number)
+    metrics.turn_played(turn.event.node, turn.event.outcome)
+    if turn.transfer is not None:
+        metrics.transferred(turn.transfer.reason, turn.transfer.queue)
     log.info(
         "call %s turn %d %s -> %s (%s)",
         call.sid,
@@ -256,6 +260,15 @@ def _unknown_call(sid: str) -> Response:
     prompts = library().prompts_for(get_settings().default_language)
     text = prompts.text("system.unknown_call")
     return twiml(xml(apology(text, voice=default_voice(), queue=get_settings().fallback_queue)))
+
+
+@bp.post("/fallback")
+@validate_twilio_request
+def fallback() -> Response:
+    """Twilio's fallback URL (when the primary webhook failed or was slow): the apology and
+    the backup number, from the settings and prompts in memory, never the store."""
+    log.warning("fallback webhook for call %s", form_value("CallSid", SID_LIMIT) or "(none)")
+    return backup_apology()
 
 
 @bp.post("/status")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
+from ivr import metrics
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.safetext import CONTROL
@@ -22,6 +23,8 @@ from ivr.versions import FlowLibrary
 log = logging.getLogger("ivr.voice")
 
 
+# The WSGI environ keys where gunicorn and Werkzeug keep the request line's target as sent.
+REQUEST_TARGET = ("RAW_URI", "REQUEST_URI")
 SID_LIMIT = 64  # calls.sid's width; Twilio's CallSids are 34 characters
 
 
@@ -42,12 +45,16 @@ def twiml(body: str, status: int = 200) -> Response:
 
 
 def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set, else the request URL."""
-    base = get_settings().public_base_url
-    if base:
-        path = request.full_path
-        return base + (path[:-1] if path.endswith("?") else path)
-    return request.url
+    """The URL Twilio signed: PUBLIC_BASE_URL (else this request's scheme and host) + the path
+    and query exactly as they came, percent-escapes kept (Werkzeug's `request.url` decodes
+    some of them, which a signature over the URL as sent would then fail)."""
+    raw = next((str(request.environ[k]) for k in REQUEST_TARGET if request.environ.get(k)), "")
+    if raw.startswith("/"):
+        base, path = request.host_url, raw
+    else:
+        base, path = request.root_url, request.full_path
+    base = get_settings().public_base_url or base.rstrip("/")
+    return base + (path[:-1] if path.endswith("?") else path)
 
 
 def validate_twilio_request(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -88,6 +95,13 @@ def default_voice(call: calls.CallRow | None = None) -> Voice:
 
 def store_down(exc: BaseException, sid: str | None) -> Response:
     log.error("store unavailable on call %s: %s", sid, type(exc).__name__)
+    return backup_apology()
+
+
+def backup_apology() -> Response:
+    """The apology, then the backup number (or goodbye without one): settings and prompts
+    in memory only, so it answers with the store down."""
+    metrics.apologised()
     prompts = library().prompts_for(get_settings().default_language)
     backup = get_settings().backup_number or None
     key = "system.store_down" if backup else "system.store_down_no_backup"

@@ -99,6 +99,20 @@ def test_an_outage_id_past_the_databases_integers_is_a_404(
         assert refused(response, 404)["error"] == "not_found"
 
 
+@pytest.mark.parametrize("action", ["dial", "complete"])
+def test_a_callback_id_past_the_databases_integers_is_a_404(
+    client: FlaskClient, admin: dict[str, str], action: str
+) -> None:
+    """Found by schemathesis: 274877906945 (2**38 + 1) was a 500 on PostgreSQL."""
+    for callback_id in (str(2**38 + 1), str(2**31), "9" * 23):
+        response = client.post(
+            f"/api/v1/callbacks/{callback_id}/{action}",
+            headers=admin,
+            json={"outcome": "reached", "agent_phone": "+12125550100"},
+        )
+        assert refused(response, 404)["error"] == "not_found"
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -122,6 +122,27 @@ def test_postgresql_sessions_carry_the_timeouts(
         assert time.monotonic() - started < 5
 
 
+def test_through_pgbouncer_nothing_is_prepared_and_no_startup_options_are_sent(
+    make_app: Callable[..., Flask], db_url: str
+) -> None:
+    """Transaction pooling hands each transaction any server session: a statement psycopg
+    prepared on one is unknown on the next, and PgBouncer refuses an `options` packet. The
+    role carries the timeouts there (docs/deploy.md); a call still runs end to end."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only")
+    app = make_app(IVR_DB_PGBOUNCER="1", **LOW)
+    with app.extensions["ivr.store"].sessionmaker() as s:
+        connection = s.connection().connection.driver_connection
+        assert connection.prepare_threshold is None
+        assert s.execute(sa.text("SHOW statement_timeout")).scalar_one() != "2s"
+        for _ in range(8):  # past psycopg's default threshold (5): still not prepared
+            s.execute(sa.text("SELECT count(*) FROM plans")).scalar_one()
+        prepared = s.execute(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared.scalar_one() == 0
+    call = Caller(FlaskTransport(app.test_client()), auth_token=AUTH_TOKEN).dial().press("1")
+    assert call.reply.status == 200 and call.gather is not None
+
+
 def test_dropped_postgresql_connections_are_replaced_before_the_next_turn(
     make_app: Callable[..., Flask], db_url: str
 ) -> None:

@@ -558,6 +558,27 @@ def test_store_down_without_backup_number_says_goodbye(tmp_path: Any) -> None:
     assert "call back" in call.heard[0]
 
 
+def test_twilios_fallback_url_apologises_and_dials_the_backup_with_no_store(
+    tmp_path: Any,
+) -> None:
+    """`/voice/fallback` (Twilio's fallback URL) reads nothing from the store: it answers
+    even when the store cannot be opened, and refuses an unsigned request like every other."""
+    from ivr import create_app
+    from ivr.simulate import Reply, sign
+
+    broken = create_app(base_config(f"sqlite:///{tmp_path}/missing-dir/nothing/ivr.db"))
+    client = broken.test_client()
+    form = {"CallSid": "CA" + "1" * 32, "ErrorCode": "11200"}
+    url = "http://localhost/voice/fallback"
+    response = client.post(
+        "/voice/fallback", data=form, headers={"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}
+    )
+    reply = Reply.parse(response.status_code, response.get_data(as_text=True))
+    assert reply.status == 200 and reply.dialed == "+18005550123"
+    assert reply.heard == [sd("system.store_down")]
+    assert client.post("/voice/fallback", data=form).status_code == 403
+
+
 def test_healthz_ok(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -20,23 +20,33 @@ def make_engine(
     pool_size: int = 5,
     statement_timeout: int | None = None,
     lock_timeout: int | None = None,
+    pgbouncer: bool = False,
 ) -> sa.Engine:
     """Create an engine; SQLite's is set up by `ivr.store.sqlite`.
 
     With timeouts (seconds; the app passes IVR_DB_STATEMENT_TIMEOUT and IVR_DB_LOCK_TIMEOUT)
     no request waits on the database longer than that: a webhook then answers the failsafe
     apology inside Twilio's 15 s. Without them (migrations) nothing is cut short.
+
+    `pgbouncer` (IVR_DB_PGBOUNCER): the server is a PgBouncer in transaction pooling, where
+    a connection's next transaction may run on another server session. psycopg then
+    prepares no statements (a statement prepared on one session is unknown to the next),
+    and the timeouts are not sent as startup options, which PgBouncer refuses: set them on
+    the database role instead (docs/deploy.md).
     """
     if url.startswith("sqlite"):
         return sqlite_engine(url, lock_timeout=lock_timeout or LOCK_TIMEOUT_S)
     connect_args: dict[str, Any] = {}
-    if statement_timeout or lock_timeout:
+    if lock_timeout:
+        connect_args["connect_timeout"] = lock_timeout
+    if pgbouncer:
+        connect_args["prepare_threshold"] = None
+    elif statement_timeout or lock_timeout:
         options = []
         if statement_timeout:
             options.append(f"-c statement_timeout={statement_timeout * 1000}")
         if lock_timeout:
             options.append(f"-c lock_timeout={lock_timeout * 1000}")
-            connect_args["connect_timeout"] = lock_timeout
         connect_args["options"] = " ".join(options)
     # hide_parameters: SQL errors must not carry member ids or dates of birth into logs.
     return sa.create_engine(
@@ -72,6 +82,7 @@ class Store:
         pool_size: int = 5,
         statement_timeout: int | None = None,
         lock_timeout: int | None = None,
+        pgbouncer: bool = False,
     ) -> None:
         self.url = url
         self.engine = make_engine(
@@ -79,6 +90,7 @@ class Store:
             pool_size=pool_size,
             statement_timeout=statement_timeout,
             lock_timeout=lock_timeout,
+            pgbouncer=pgbouncer,
         )
         writer = self.engine.execution_options(**{WRITE: True})
         self.sessionmaker = so.sessionmaker(writer, expire_on_commit=False)
