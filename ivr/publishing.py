@@ -40,6 +40,11 @@ def read_files(library: FlowLibrary) -> dict[str, Any]:
     content = {
         "flows": docs,
         "files": files,
+        # Each flow's YAML text: what admins see and problems are placed in by line.
+        "sources": {
+            name: (library.flows_dir.parent / file).read_text(encoding="utf-8")
+            for name, file in files.items()
+        },
         "prompts": read_prompt_tables(library.prompts_dir),
         "criteria": read_criteria(library.data_dir),
     }
@@ -49,8 +54,11 @@ def read_files(library: FlowLibrary) -> dict[str, Any]:
 
 
 def bundle_checksum(content: Mapping[str, Any]) -> str:
-    """One checksum over flows, prompts and criteria together."""
-    return checksum({k: content[k] for k in ("flows", "prompts", "criteria")})
+    """One checksum over flows, prompts and criteria together, and the flows' YAML text
+    when it is kept (a changed comment is a change an admin can see and roll back)."""
+    return checksum(
+        {k: content[k] for k in ("flows", "prompts", "criteria", "sources") if k in content}
+    )
 
 
 def verify(library: FlowLibrary, content: Mapping[str, Any]) -> Published:
@@ -94,7 +102,7 @@ def publish_files(
     version = FlowVersion(
         source="files",
         checksum=published.checksum,
-        content={"flows": content["flows"], "files": content["files"]},
+        content={k: content[k] for k in ("flows", "files", "sources")},
         prompts=content["prompts"],
         criteria=content["criteria"],
         created_by=by,

@@ -104,6 +104,25 @@ def _published_is_final(mapper: so.Mapper[Any], connection: sa.Connection, targe
     raise ValueError(f"flow version {target.id} is published and cannot change")
 
 
+class FlowDraft(Base):
+    """An admin's unpublished change to one flow (kind "flow", name = the flow) or to one
+    language's prompts (kind "prompts", name = the language). Kept even when invalid, so
+    work is not lost; `base_version` is the published version it was edited from."""
+
+    __tablename__ = "flow_drafts"
+    __table_args__ = (sa.UniqueConstraint("kind", "name", name="uq_flow_drafts_kind_name"),)
+
+    id: so.Mapped[intpk]
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    # A flow's YAML text, or a language's prompts as YAML (key: text).
+    text: so.Mapped[str] = so.mapped_column(sa.Text)
+    base_version: so.Mapped[int] = so.mapped_column(sa.Integer)
+    problems: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONValue, default=list)
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+
+
 class Call(Base):
     __tablename__ = "calls"
 
