@@ -153,6 +153,15 @@ class Checked:
     problems: list[Problem]
     published: Published | None
     warnings: tuple[str, ...] = ()
+    # The checkers' own words for each problem, in the same order (what check-flows prints).
+    texts: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Each problem as the checkers name it, with its line when known."""
+        return [
+            f"{text} (line {p.line})" if p.line is not None else text
+            for text, p in zip(self.texts, self.problems, strict=True)
+        ]
 
 
 def check_bundle(library: FlowLibrary, content: Mapping[str, Any]) -> Checked:
@@ -167,5 +176,6 @@ def check_bundle(library: FlowLibrary, content: Mapping[str, Any]) -> Checked:
             name: content.get("files", {}).get(name) or f"flows/{name}.yaml"
             for name in content.get("flows", {})
         }
-        return Checked(locate(exc.problems, files, content.get("sources") or {}), None)
+        located = locate(exc.problems, files, content.get("sources") or {})
+        return Checked(located, None, texts=tuple(exc.problems))
     return Checked([], published, published.bundle.warnings)

@@ -561,4 +561,4 @@ def test_store_down_without_backup_number_says_goodbye(tmp_path: Any) -> None:
 def test_healthz_ok(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "line": "ok"}
