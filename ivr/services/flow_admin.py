@@ -343,6 +343,17 @@ def get_flow(session: so.Session, name: str) -> FlowDetail:
     return FlowDetail(name, published, text, info)
 
 
+def published_version(session: so.Session, name: str) -> int:
+    """The newest version in which flow `name` changed (0: never published)."""
+    return _history(session).published(_part(FLOW, name))
+
+
+def flow_text(session: so.Session, name: str, version: int | None = None) -> str:
+    """Flow `name`'s YAML as published (or in `version`); NotFound when it has none."""
+    row = _newest(session) if version is None else _version(session, version)
+    return flow_yaml(row, name)
+
+
 def _check_base(session: so.Session, kind: str, name: str, base_version: int) -> int:
     published = _history(session).published(_part(kind, name))
     if base_version != published:
@@ -566,6 +577,16 @@ def _prompt_check(
     if not problems:
         problems = check_bundle(library, content).problems
     return problems, content
+
+
+def languages(session: so.Session, *, library: FlowLibrary | None = None) -> list[str]:
+    """The languages of the newest version and every drafted one."""
+    newest = _newest(session)
+    tables = newest.prompts
+    if tables is None:
+        tables = read_prompt_tables(_library(library).prompts_dir)
+    drafted = session.scalars(sa.select(FlowDraft.name).where(FlowDraft.kind == PROMPTS))
+    return sorted(set(tables) | set(drafted))
 
 
 def get_prompts(
