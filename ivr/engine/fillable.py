@@ -23,10 +23,17 @@ ANY = "*"  # an action that did not say what it fills
 
 
 def check_placeholders(checker: Checker) -> None:
-    """Report each prompt placeholder no path to its node can fill, in every language."""
+    """Report each prompt placeholder no path to its node can fill, in every language, and
+    each branch on a slot no path to it fills (a misspelt slot would always go `default`)."""
     if not checker.prompts or ENTRY_FLOW not in checker.b.starts:
         return
     filled = _filled_on_arrival(checker)
+    for node_id, before in filled.items():
+        node = checker.b.nodes[node_id]
+        slot = node.get("slot")
+        if node.kind == "branch" and isinstance(slot, str) and ANY not in before:
+            if _base(slot) not in before:
+                checker.add(node, "slot", f"branches on {slot!r}, which nothing before it fills")
     for prompts in checker.prompts:
         lang_file = f"prompts/{prompts.language}.yaml"
         for node_id, before in filled.items():
