@@ -10,7 +10,6 @@ from flask import Blueprint, Response, jsonify
 
 from ivr.db import get_library, get_store
 from ivr.engine import FlowError
-from ivr.store.models import FlowVersion
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("ivr.health")
@@ -33,18 +32,18 @@ def healthz() -> tuple[Response, int]:
             return jsonify(status="unavailable", database="unavailable"), 503
         try:
             served = get_library().current(session)
-            newest = session.scalar(sa.select(sa.func.max(FlowVersion.id)))
         except (LookupError, FlowError, sa.exc.SQLAlchemyError) as exc:
             # No version this process can load: every new call would hear an apology.
             log.error("health check: the line cannot answer calls (%s)", type(exc).__name__)
             return jsonify(status="unavailable", database="ok", line="unavailable"), 503
-    if newest is not None and served.id != newest:
-        # Calls are answered, on an older version: the newest cannot be loaded here.
+    skipped = [v for v in get_library().unloadable if v > served.id]
+    if skipped:
+        # Calls are answered, on an older version: a newer one cannot be loaded here.
         return jsonify(
             status="degraded",
             database="ok",
             line="ok",
             serving_version=served.id,
-            newest_version=newest,
+            newest_version=max(skipped),
         ), 200
     return jsonify(status="ok", database="ok", line="ok"), 200

@@ -178,6 +178,8 @@ class FlowLibrary:
         self._looked_at = float("-inf")
         self._lock = threading.Lock()
         self._catalogs: tuple[float, dict[str, Catalog]] | None = None
+        # Versions this process tried to serve and could not load (`/healthz` tells).
+        self.unloadable: set[int] = set()
 
     @property
     def prompts(self) -> dict[str, Prompts]:
@@ -284,6 +286,7 @@ class FlowLibrary:
                 served = self.version(session, version_id)
             except (FlowError, LookupError) as exc:
                 log.error("flow version %d cannot be served (%s)", version_id, type(exc).__name__)
+                self.unloadable.add(version_id)
                 continue
             log.info("serving flow version %d (%s)", served.id, served.checksum[:12])
             break
