@@ -57,7 +57,8 @@ def test_a_plan_removed_from_the_csv_is_retired_not_offered_and_kept(
     drop_lines(data_dir / "exam_types.csv", "C8930,")
     result = edited.test_cli_runner().invoke(args=["seed"])
     assert result.exit_code == 0, result.output
-    assert "plans: 1 added or changed" in result.output
+    assert "plans: 0 added or changed" in result.output
+    assert "retired plan CEDAR" in result.output and "retired exam type C8930" in result.output
     assert CEDAR not in plan_list(edited)
     session.rollback()
     cedar = session.get(Plan, "CEDAR")

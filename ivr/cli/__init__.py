@@ -46,8 +46,9 @@ def seed(if_empty: bool) -> None:
         empty = session.scalars(sa.select(Plan).limit(1)).first() is None
         changed: dict[str, int] = {}
         warnings: list[str] = []
+        retired: list[str] = []
         if empty or not if_empty:
-            changed = seed_all(session, data_dir)
+            changed = seed_all(session, data_dir, retired)
             warnings = plan_warnings(session)
         version = publish_files(session, _library())
         session.commit()
@@ -64,6 +65,8 @@ def seed(if_empty: bool) -> None:
         click.echo(f"{name}: {count} added or changed")
     if not changed:
         click.echo("catalogs: already loaded (--if-empty)")
+    for name in retired:
+        click.echo(f"retired {name}: no longer in data/ (orders that name it keep it)")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"flows: published version {version.id}" if version else "flows: unchanged")

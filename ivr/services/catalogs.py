@@ -39,9 +39,10 @@ def split_multi(value: str) -> list[str]:
     return [part.strip() for part in value.split("|") if part.strip()]
 
 
-def seed_plans(session: so.Session, path: Path) -> int:
+def seed_plans(session: so.Session, path: Path, retired: list[str] | None = None) -> int:
     """Make the plans those of `plans.csv`: insert or update each, and retire (active=False,
-    never delete: orders name them) a plan the file no longer has. Returns rows changed."""
+    never delete: orders name them) a plan the file no longer has, naming it in `retired`.
+    Returns how many rows were added or changed."""
     changed = 0
     seen_keys: dict[str, str] = {}
     rows: list[tuple[str, str, dict[str, str]]] = []
@@ -60,13 +61,14 @@ def seed_plans(session: so.Session, path: Path) -> int:
         rows.append((code, key, row))
     listed = {code for code, _, _ in rows}
     stored = {p.code: p for p in session.scalars(sa.select(Plan))}
-    for retired in (p for code, p in stored.items() if code not in listed):
-        if retired.active:
-            retired.active = False
-            changed += 1
-        if retired.dtmf_key in seen_keys:
+    for gone in (p for code, p in stored.items() if code not in listed):
+        if gone.active:
+            gone.active = False
+            if retired is not None:
+                retired.append(f"plan {gone.code}")
+        if gone.dtmf_key in seen_keys:
             # Its key now belongs to a listed plan; a retired plan is never offered.
-            retired.dtmf_key = f"~{len(stored)}{retired.dtmf_key}"[:4]
+            gone.dtmf_key = f"~{len(stored)}{gone.dtmf_key}"[:4]
     session.flush()
     for code, key, row in rows:
         aliases = split_multi(row.get("aliases", ""))
@@ -159,8 +161,9 @@ def seed_members(session: so.Session, path: Path) -> int:
     return changed
 
 
-def seed_exams(session: so.Session, path: Path) -> int:
-    """Make the exam types those of `exam_types.csv` (retiring the others); rows changed."""
+def seed_exams(session: so.Session, path: Path, retired: list[str] | None = None) -> int:
+    """Make the exam types those of `exam_types.csv`, retiring the others (named in
+    `retired`); returns how many rows were added or changed."""
     changed = 0
     listed: set[str] = set()
     for line, row in enumerate(read_csv(path), start=2):
@@ -187,16 +190,20 @@ def seed_exams(session: so.Session, path: Path) -> int:
         sa.select(ExamType).where(ExamType.code.not_in(listed), ExamType.active.is_(True))
     ):
         exam.active = False
-        changed += 1
+        if retired is not None:
+            retired.append(f"exam type {exam.code}")
     session.flush()
     return changed
 
 
-def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
-    """Load every catalog in `data/`; returns rows added or changed per catalog."""
+def seed_all(
+    session: so.Session, data_dir: Path, retired: list[str] | None = None
+) -> dict[str, int]:
+    """Load every catalog in `data/`; returns rows added or changed per catalog, and names
+    in `retired` the plans and exam types the files no longer have."""
     return {
-        "plans": seed_plans(session, data_dir / "plans.csv"),
-        "exam types": seed_exams(session, data_dir / "exam_types.csv"),
+        "plans": seed_plans(session, data_dir / "plans.csv", retired),
+        "exam types": seed_exams(session, data_dir / "exam_types.csv", retired),
         "providers": seed_providers(session, data_dir / "providers.csv"),
         "members": seed_members(session, data_dir / "members.csv"),
         "portal accounts": portal.seed_portal_accounts(session, data_dir / "portal_users.csv"),

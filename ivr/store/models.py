@@ -87,7 +87,8 @@ class FlowVersion(Base):
     source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
     # sha256 over flows, prompts and criteria together (see ivr.publishing.bundle_checksum).
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
-    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)  # {"flows", "files"}
+    # {"flows", "files", "sources"}: sources (each flow's YAML text) since 0013_h12a.
+    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)
     # language -> the prompts file as parsed; None only on versions published before 0007,
     # which speak the prompts files on disk.
     prompts: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
