@@ -225,6 +225,7 @@ class FlowLibrary:
             action_slots=fills_by_action(),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
+            start_slots=(),  # a call starts with no slots (`ivr.services.calls`)
         )
 
     def load(

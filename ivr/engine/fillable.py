@@ -31,9 +31,11 @@ def check_placeholders(checker: Checker) -> None:
     for node_id, before in filled.items():
         node = checker.b.nodes[node_id]
         slot = node.get("slot")
-        if node.kind == "branch" and isinstance(slot, str) and ANY not in before:
-            if _base(slot) not in before:
-                checker.add(node, "slot", f"branches on {slot!r}, which nothing before it fills")
+        # Only when what a call holds at its start is known: else any slot may be set.
+        if checker.start_slots is None or node.kind != "branch" or not isinstance(slot, str):
+            continue
+        if ANY not in before and _base(slot) not in before:
+            checker.add(node, "slot", f"branches on {slot!r}, which nothing before it fills")
     for prompts in checker.prompts:
         lang_file = f"prompts/{prompts.language}.yaml"
         for node_id, before in filled.items():
@@ -120,7 +122,7 @@ def _filled_on_arrival(checker: Checker) -> dict[str, set[str]]:
                 resolved.append(target)
         return resolved
 
-    arrival: dict[str, set[str]] = {bundle.starts[ENTRY_FLOW]: set()}
+    arrival: dict[str, set[str]] = {bundle.starts[ENTRY_FLOW]: set(checker.start_slots or ())}
     todo = [bundle.starts[ENTRY_FLOW]]
     while todo:
         node = bundle.nodes[todo.pop()]
