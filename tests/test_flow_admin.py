@@ -4,15 +4,19 @@ of broken flows (one per kind of problem), the same check as `ivr check-flows`."
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
+from flask.testing import FlaskCliRunner
 
 from ivr.config import ROOT
 from ivr.flowcheck import Lines, parse_problem
 from ivr.services.flow_admin import validate_yaml
+from ivr.store.models import FlowDraft
 from ivr.versions import FlowLibrary, read_criteria
 
 CORPUS = ROOT / "tests" / "data" / "broken_flows"
@@ -118,3 +122,56 @@ def test_a_field_below_a_node_is_found_at_its_own_line() -> None:
     assert at("menu", "attempts") == "menu:"  # not written: the node
     assert at(None, "defaults.on_fail") == "on_fail: agent"
     assert lines.find("nowhere", "prompt") is None
+
+
+# --- the command line: check-flows, flows export and import --------------------------------
+
+
+def test_check_flows_names_the_line_of_each_problem(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    flows = Path(shutil.copytree(ROOT / "flows", tmp_path / "flows"))
+    main = flows / "main.yaml"
+    text = main.read_text(encoding="utf-8").replace("next: select_plan}", "next: select_plann}", 1)
+    main.write_text(text, encoding="utf-8")
+    line = next(i for i, x in enumerate(text.splitlines(), 1) if "select_plann" in x)
+    result = runner.invoke(args=["check-flows", "--dir", str(flows)])
+    assert result.exit_code == 1
+    assert (
+        f"flows/main.yaml: node 'main.greeting' field 'next': names unknown node "
+        f"'main.select_plann' (line {line})"
+    ) in result.output
+
+
+def test_export_writes_the_published_yaml_and_import_makes_a_draft(
+    runner: FlaskCliRunner, tmp_path: Path, session: Any
+) -> None:
+    exported = runner.invoke(args=["flows", "export", "main"])
+    assert exported.exit_code == 0
+    assert exported.output == (ROOT / "flows" / "main.yaml").read_text(encoding="utf-8")
+    target = tmp_path / "main.yaml"
+    assert (
+        runner.invoke(
+            args=["flows", "export", "main", "--version", "1", "-o", str(target)]
+        ).exit_code
+        == 0
+    )
+    assert target.read_text(encoding="utf-8") == exported.output
+
+    target.write_text(exported.output.replace("next: select_plan}", "next: nowhere}", 1))
+    imported = runner.invoke(args=["flows", "import", str(target), "--by", "dana"])
+    assert imported.exit_code == 1  # saved, with its problems by line
+    line = next(i for i, x in enumerate(target.read_text().splitlines(), 1) if "nowhere" in x)
+    assert (
+        f"flows/main.yaml:{line}: node 'greeting' field 'next': names unknown node 'main.nowhere'"
+        in imported.output
+    )
+    session.rollback()
+    draft = session.scalars(sa.select(FlowDraft)).one()
+    assert (draft.name, draft.base_version, draft.updated_by) == ("main", 1, "dana")
+    assert "next: nowhere}" in draft.text
+
+    target.write_text(exported.output)
+    fixed = runner.invoke(args=["flows", "import", str(target)])
+    assert fixed.exit_code == 0 and "no problems" in fixed.output
+
+    missing = runner.invoke(args=["flows", "export", "nope"])
+    assert missing.exit_code != 0 and "no flow 'nope'" in missing.output
