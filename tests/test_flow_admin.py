@@ -14,7 +14,7 @@ import yaml
 from flask.testing import FlaskCliRunner
 
 from ivr.config import ROOT
-from ivr.flowcheck import Lines, parse_problem
+from ivr.engine.problems import Lines, parse_problem
 from ivr.services.flow_admin import validate_yaml
 from ivr.store.models import FlowDraft
 from ivr.versions import FlowLibrary, read_criteria

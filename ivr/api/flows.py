@@ -13,7 +13,7 @@ from ivr.api import bp
 from ivr.api.common import invalid, json_object, problem
 from ivr.auth import audit, require_role
 from ivr.db import get_session
-from ivr.flowcheck import Problem
+from ivr.engine.problems import Problem
 from ivr.services import flow_admin as admin
 from ivr.store.models import Role
 

@@ -102,14 +102,13 @@ def publish_flows(force: bool) -> None:
 def check_flows(flows_dir: Path | None) -> None:
     """Run the publish checks on flows/, prompts/ and the criteria; name every problem at
     its file, line, node and field."""
-    from ivr.flowcheck import check_bundle
     from ivr.publishing import read_files
 
     lib = _library()
     try:
         if flows_dir is not None:
             lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir, lib.ttl)
-        checked = check_bundle(lib, read_files(lib))
+        checked = lib.check(read_files(lib))
     except FlowError as exc:  # a file that cannot be read at all
         for problem in exc.problems:
             click.echo(problem, err=True)

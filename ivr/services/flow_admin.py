@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
 import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 import yaml
 
-from ivr.flowcheck import Problem, check_bundle, yaml_problem
-from ivr.publishing import bundle_checksum
+from ivr.engine.problems import Problem, yaml_problem
 from ivr.store.models import FlowDraft, FlowVersion, utcnow
-from ivr.versions import FlowLibrary, FlowLoader, checksum, read_criteria, read_prompt_tables
+
+if TYPE_CHECKING:
+    from ivr.versions import FlowLibrary
 
 FLOW, PROMPTS = "flow", "prompts"
 FLOW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -131,15 +133,19 @@ def _part(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _digests_of(row: FlowVersion) -> dict[str, str]:
     # A flow's text counts: a changed comment is a change an admin made and may roll back.
     sources = row.content.get("sources") or {}
     out = {
-        _part(FLOW, n): checksum({"d": d, "s": sources.get(n)})
+        _part(FLOW, n): _digest({"d": d, "s": sources.get(n)})
         for n, d in row.content["flows"].items()
     }
     for lang, table in (row.prompts or {}).items():
-        out[_part(PROMPTS, lang)] = checksum({"d": table})
+        out[_part(PROMPTS, lang)] = _digest({"d": table})
     return out
 
 
@@ -228,20 +234,20 @@ def _bundle_of(row: FlowVersion, library: FlowLibrary) -> dict[str, Any]:
         "sources": content.get("sources") or {},
         "prompts": json.loads(json.dumps(row.prompts))
         if row.prompts is not None
-        else read_prompt_tables(library.prompts_dir),
-        "criteria": row.criteria if row.criteria is not None else read_criteria(library.data_dir),
+        else library.prompt_tables(),
+        "criteria": row.criteria if row.criteria is not None else library.criteria_table(),
     }
 
 
 def _publish(
     session: so.Session, library: FlowLibrary, content: dict[str, Any], comment: str, by: str
 ) -> int:
-    checked = check_bundle(library, content)
-    if checked.problems:
+    checked = library.check(content)
+    if checked.published is None:
         raise DraftInvalid(checked.problems)
     version = FlowVersion(
         source="admin",
-        checksum=bundle_checksum(content),
+        checksum=checked.published.checksum,
         content={k: content[k] for k in ("flows", "files", "sources")},
         prompts=content["prompts"],
         criteria=content["criteria"],
@@ -265,11 +271,6 @@ def flow_yaml(row: FlowVersion, name: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
 
-def parse_flow(text: str) -> Any:
-    """A flow's YAML as a version stores it (JSON: `1:` becomes "1")."""
-    return json.loads(json.dumps(yaml.load(text, Loader=FlowLoader), default=str))
-
-
 # --- flows ---------------------------------------------------------------------------
 
 
@@ -291,7 +292,7 @@ def validate_yaml(
         content = _bundle_of(_newest(session), library)
     file = (content.get("files") or {}).get(name) or f"flows/{name}.yaml"
     try:
-        doc = parse_flow(yaml_text)
+        doc = library.parse(yaml_text)
     except yaml.YAMLError as exc:
         return [yaml_problem(file, exc)]
     changed = {
@@ -300,7 +301,7 @@ def validate_yaml(
         "files": {**(content.get("files") or {}), name: file},
         "sources": {**(content.get("sources") or {}), name: yaml_text},
     }
-    return check_bundle(library, changed).problems
+    return library.check(changed).problems
 
 
 def list_flows(session: so.Session) -> list[FlowSummary]:
@@ -420,7 +421,7 @@ def publish(
     if problems:
         raise DraftInvalid(problems)
     content = _bundle_of(_newest(session), library)
-    content["flows"][name] = parse_flow(draft.text)
+    content["flows"][name] = library.parse(draft.text)
     content["files"].setdefault(name, f"flows/{name}.yaml")
     content["sources"][name] = draft.text
     version = _publish(session, library, content, comment, by)
@@ -509,7 +510,7 @@ def _nested(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _prompt_text(row: FlowVersion, language: str, library: FlowLibrary) -> dict[str, Any]:
-    tables = row.prompts if row.prompts is not None else read_prompt_tables(library.prompts_dir)
+    tables = row.prompts if row.prompts is not None else library.prompt_tables()
     if language not in tables:
         raise NotFound(f"no prompts in {language!r}")
     return flat_prompts(tables[language])
@@ -575,7 +576,7 @@ def _prompt_check(
     except ValueError as exc:
         return [*problems, Problem(None, None, None, str(exc), f"prompts/{language}.yaml")], content
     if not problems:
-        problems = check_bundle(library, content).problems
+        problems = library.check(content).problems
     return problems, content
 
 
@@ -584,7 +585,7 @@ def languages(session: so.Session, *, library: FlowLibrary | None = None) -> lis
     newest = _newest(session)
     tables = newest.prompts
     if tables is None:
-        tables = read_prompt_tables(_library(library).prompts_dir)
+        tables = _library(library).prompt_tables()
     drafted = session.scalars(sa.select(FlowDraft.name).where(FlowDraft.kind == PROMPTS))
     return sorted(set(tables) | set(drafted))
 

@@ -1,23 +1,15 @@
-"""The one check of a bundle, with each problem placed at its line, node and field.
-
-`ivr check-flows`, `ivr flows import` and the admins' drafts (`ivr.services.flow_admin`) all
-go through `check_bundle`: the publish checks of `ivr.publishing.verify`, whose problems
-name file, node and field, located in the YAML source of the flow they are in.
-"""
+"""Problems placed where an admin looks: the checkers' "file: node 'n' field 'f': message"
+as parts, with the line of the node or field in the flow's YAML (from the composed
+document's marks)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
-
-from ivr.engine import FlowError
-
-if TYPE_CHECKING:
-    from ivr.versions import FlowLibrary, Published
 
 # What `ivr.engine.graph.problem` writes: "file: node 'n' field 'f': message".
 _PROBLEM = re.compile(
@@ -144,38 +136,3 @@ def yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
     line = mark.line + 1 if mark is not None else None
     reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return Problem(line, None, None, f"not valid YAML: {reason}", file)
-
-
-@dataclass(frozen=True)
-class Checked:
-    """The result of checking a bundle: its problems, or what every process would serve."""
-
-    problems: list[Problem]
-    published: Published | None
-    warnings: tuple[str, ...] = ()
-    # The checkers' own words for each problem, in the same order (what check-flows prints).
-    texts: tuple[str, ...] = ()
-
-    def lines(self) -> list[str]:
-        """Each problem as the checkers name it, with its line when known."""
-        return [
-            f"{text} (line {p.line})" if p.line is not None else text
-            for text, p in zip(self.texts, self.problems, strict=True)
-        ]
-
-
-def check_bundle(library: FlowLibrary, content: Mapping[str, Any]) -> Checked:
-    """Run the publish checks on `content` (flows, files, prompts, criteria and, when known,
-    the YAML `sources` of the flows) and place every problem at its line."""
-    from ivr.publishing import verify
-
-    try:
-        published = verify(library, content)
-    except FlowError as exc:
-        files = {
-            name: content.get("files", {}).get(name) or f"flows/{name}.yaml"
-            for name in content.get("flows", {})
-        }
-        located = locate(exc.problems, files, content.get("sources") or {})
-        return Checked(located, None, texts=tuple(exc.problems))
-    return Checked([], published, published.bundle.warnings)
