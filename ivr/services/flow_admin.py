@@ -126,7 +126,9 @@ class VersionInfo:
 
 # --- the history of one part (a flow or a language) across bundle versions -------------
 
-_DIGESTS: dict[str, dict[str, str]] = {}  # bundle checksum -> part -> checksum (immutable)
+# A version's parts' digests, by the version (id, checksum and time: a version never changes).
+_DIGESTS: dict[str, dict[str, str]] = {}
+_KEEP_DIGESTS = 4096
 
 
 def _part(kind: str, name: str) -> str:
@@ -181,13 +183,20 @@ def _history(session: so.Session) -> _History:
             FlowVersion.note,
         ).order_by(FlowVersion.id)
     ).all()
-    missing = [r.id for r in rows if r.checksum not in _DIGESTS]
+    if len(_DIGESTS) > _KEEP_DIGESTS:
+        _DIGESTS.clear()
+    by_id = {r.id: _DIGESTS[_key(r)] for r in rows if _key(r) in _DIGESTS}
+    missing = [r.id for r in rows if r.id not in by_id]
     for start in range(0, len(missing), 20):
         for version in session.scalars(
             sa.select(FlowVersion).where(FlowVersion.id.in_(missing[start : start + 20]))
         ):
-            _DIGESTS[version.checksum] = _digests_of(version)
-    return _History(list(rows), {r.id: _DIGESTS[r.checksum] for r in rows})
+            by_id[version.id] = _DIGESTS[_key(version)] = _digests_of(version)
+    return _History(list(rows), by_id)
+
+
+def _key(row: Any) -> str:
+    return f"{row.id}:{row.checksum}:{row.created_at.isoformat()}"
 
 
 def _newest(session: so.Session) -> FlowVersion:
