@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
     from ivr import api, auth, cli, console, db, errors, health, hold, metrics, voice
+    from ivr.cli import flows as cli_flows
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
     from ivr.versions import FlowLibrary
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     cli_outages.init_app(app)
+    cli_flows.init_app(app)
     cli_messages.init_app(app)
     if settings.preload_index:
         # Build the ICD-10-CM index before gunicorn forks (--preload): workers share it,

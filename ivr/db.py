@@ -3,12 +3,17 @@ teardown. Everything else about the store lives in `ivr.store`, free of Flask.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
 
 from ivr.config import ConfigError, get_settings
 from ivr.store import Store
 from ivr.store.sqlite import unwritable
+
+if TYPE_CHECKING:
+    from ivr.versions import FlowLibrary
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +43,12 @@ def init_app(app: Flask) -> None:
 def get_store() -> Store:
     store: Store = current_app.extensions["ivr.store"]
     return store
+
+
+def get_library() -> FlowLibrary:
+    """The app's flow library: compiled versions, catalogs, the files on disk."""
+    library: FlowLibrary = current_app.extensions["ivr.flows"]
+    return library
 
 
 def get_session() -> so.Session:

@@ -8,30 +8,23 @@ down. `ivr check-flows` runs the same checks on the files.
 from __future__ import annotations
 
 import json
-import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ivr.engine import Bundle, FlowError, Prompts
-from ivr.engine.graph import PROMPT_FIELDS, Node, problem
 from ivr.store.models import FlowVersion
 from ivr.versions import (
     FlowLibrary,
     Published,
-    checksum,
-    criteria_of,
-    prompts_of,
+    bundle_checksum,
     read_criteria,
     read_flow_files,
     read_prompt_tables,
 )
 
-# Sample values a prompt is rendered with; the format specs (`digits`, `groups`, `date`) need
-# something shaped like what a call would hold.
-_SAMPLE = "2026-01-02"
+__all__ = ["bundle_checksum", "publish_files", "read_files", "verify"]
 
 
 def read_files(library: FlowLibrary) -> dict[str, Any]:
@@ -40,6 +33,11 @@ def read_files(library: FlowLibrary) -> dict[str, Any]:
     content = {
         "flows": docs,
         "files": files,
+        # Each flow's YAML text: what admins see and problems are placed in by line.
+        "sources": {
+            name: (library.flows_dir.parent / file).read_text(encoding="utf-8")
+            for name, file in files.items()
+        },
         "prompts": read_prompt_tables(library.prompts_dir),
         "criteria": read_criteria(library.data_dir),
     }
@@ -48,29 +46,10 @@ def read_files(library: FlowLibrary) -> dict[str, Any]:
     return loaded
 
 
-def bundle_checksum(content: Mapping[str, Any]) -> str:
-    """One checksum over flows, prompts and criteria together."""
-    return checksum({k: content[k] for k in ("flows", "prompts", "criteria")})
-
-
 def verify(library: FlowLibrary, content: Mapping[str, Any]) -> Published:
-    """Check, load and render a bundle; FlowError names every problem (flow, node, key,
-    language). What it returns is what every process will serve once it is published."""
-    problems: list[str] = []
-    prompts = prompts_of(content["prompts"])
-    try:
-        criteria = criteria_of(content["criteria"])
-    except FlowError as exc:
-        problems += exc.problems
-    try:
-        bundle = library.compile(content["flows"], content["files"], prompts)
-    except FlowError as exc:
-        problems += exc.problems
-    else:
-        problems += rendering_problems(bundle, prompts)
-    if problems:
-        raise FlowError(problems)
-    return Published(0, bundle_checksum(content), bundle, prompts, criteria)
+    """Check, load and render a bundle (`FlowLibrary.verify`); FlowError names every
+    problem. What it returns is what every process will serve once it is published."""
+    return library.verify(content)
 
 
 def publish_files(
@@ -94,7 +73,7 @@ def publish_files(
     version = FlowVersion(
         source="files",
         checksum=published.checksum,
-        content={"flows": content["flows"], "files": content["files"]},
+        content={k: content[k] for k in ("flows", "files", "sources")},
         prompts=content["prompts"],
         criteria=content["criteria"],
         created_by=by,
@@ -103,37 +82,3 @@ def publish_files(
     session.add(version)
     session.flush()
     return version
-
-
-def _prompt_keys(node: Node) -> Iterator[tuple[str, str]]:
-    for field in PROMPT_FIELDS:
-        if isinstance(node.spec.get(field), str):
-            yield field, node.spec[field]
-    invalid = node.spec.get("invalid")
-    if isinstance(invalid, str):
-        yield "invalid", invalid
-    elif isinstance(invalid, Mapping):
-        yield from ((f"invalid.{k}", v) for k, v in invalid.items() if isinstance(v, str))
-
-
-def rendering_problems(bundle: Bundle, prompts: Mapping[str, Prompts]) -> list[str]:
-    """Render every node's prompts in every language with sample values: a text that still
-    holds a brace, or says nothing, would be said wrongly to a caller. (A placeholder that
-    nothing fills is the flow checker's: `ivr.engine.fillable`.)"""
-    problems: list[str] = []
-    for node in bundle.nodes.values():
-        file = bundle.files.get(node.flow, f"flows/{node.flow}.yaml")
-        for field, key in _prompt_keys(node):
-            for language, table in sorted(prompts.items()):
-                if key not in table:
-                    continue  # the compiler names a key missing in a language
-                text = table.text(key)
-                try:
-                    used = [n for _, n, _, _ in string.Formatter().parse(text) if n]
-                except ValueError:
-                    continue  # the compiler names a malformed prompt
-                said = table.render(key, dict.fromkeys(used, _SAMPLE))
-                if text.strip() and (not said or "{" in said or "}" in said):
-                    where = f"prompt '{key}' in {language}"
-                    problems.append(problem(file, node.id, field, f"{where} cannot be rendered"))
-    return problems

@@ -32,6 +32,8 @@ import ivr.actions.status  # noqa: F401  (registers the existing-order actions)
 from ivr.actions.registry import fills_by_action, outcomes_by_action
 from ivr.criteria import Criteria, CriteriaError, parse_rules
 from ivr.engine import Bundle, Catalog, FlowError, Prompts, compile_bundle
+from ivr.engine.problems import Problem, locate
+from ivr.engine.rendering import rendering_problems
 from ivr.services.catalogs import CATALOG_NAMES, Catalogs
 from ivr.services.hours import HoursError
 from ivr.services.queues import Queue, read_queues
@@ -128,6 +130,19 @@ def checksum(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def bundle_checksum(content: Mapping[str, Any]) -> str:
+    """One checksum over flows, prompts and criteria together, and the flows' YAML text
+    when it is kept (a changed comment is a change an admin can see and roll back)."""
+    return checksum(
+        {k: content[k] for k in ("flows", "prompts", "criteria", "sources") if k in content}
+    )
+
+
+def parse_flow(text: str) -> Any:
+    """A flow's YAML as a version stores it (JSON: `1:` becomes "1"); yaml.YAMLError."""
+    return json.loads(json.dumps(yaml.load(text, Loader=FlowLoader), default=str))
+
+
 @dataclass(frozen=True)
 class Published:
     """One version compiled for serving: its flows, every language's prompts, its criteria.
@@ -143,6 +158,24 @@ class Published:
 
     def prompts_for(self, language: str) -> Prompts:
         return self.prompts.get(language) or self.prompts["en-US"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A bundle checked: its problems (each at its line), or what every process would serve."""
+
+    problems: list[Problem]
+    published: Published | None
+    warnings: tuple[str, ...] = ()
+    # The checkers' own words for each problem, in the same order (what check-flows prints).
+    texts: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Each problem as the checkers name it, with its line when known."""
+        return [
+            f"{text} (line {p.line})" if p.line is not None else text
+            for text, p in zip(self.texts, self.problems, strict=True)
+        ]
 
 
 class FlowLibrary:
@@ -178,6 +211,8 @@ class FlowLibrary:
         self._looked_at = float("-inf")
         self._lock = threading.Lock()
         self._catalogs: tuple[float, dict[str, Catalog]] | None = None
+        # Versions this process tried to serve and could not load (`/healthz` tells).
+        self.unloadable: set[int] = set()
 
     @property
     def prompts(self) -> dict[str, Prompts]:
@@ -223,7 +258,54 @@ class FlowLibrary:
             action_slots=fills_by_action(),
             catalogs=CATALOG_NAMES,
             queues=self.queues,
+            start_slots=(),  # a call starts with no slots (`ivr.services.calls`)
         )
+
+    def verify(self, content: Mapping[str, Any]) -> Published:
+        """Check, load and render a bundle; FlowError names every problem (flow, node, key,
+        language). Nothing is published that has not passed this."""
+        problems: list[str] = []
+        prompts = prompts_of(content["prompts"])
+        try:
+            criteria = criteria_of(content["criteria"])
+        except FlowError as exc:
+            problems += exc.problems
+        try:
+            bundle = self.compile(content["flows"], content.get("files"), prompts)
+        except FlowError as exc:
+            problems += exc.problems
+        else:
+            problems += rendering_problems(bundle, prompts)
+        if problems:
+            raise FlowError(problems)
+        return Published(0, bundle_checksum(content), bundle, prompts, criteria)
+
+    def check(self, content: Mapping[str, Any]) -> Checked:
+        """`verify`, with every problem placed at its line in the flows' YAML `sources`:
+        the one check of `ivr check-flows`, `ivr flows import` and the admins' drafts."""
+        try:
+            published = self.verify(content)
+        except FlowError as exc:
+            files = {
+                name: (content.get("files") or {}).get(name) or f"flows/{name}.yaml"
+                for name in content.get("flows", {})
+            }
+            located = locate(exc.problems, files, content.get("sources") or {})
+            return Checked(located, None, texts=tuple(exc.problems))
+        return Checked([], published, published.bundle.warnings)
+
+    @staticmethod
+    def parse(text: str) -> Any:
+        """A flow's YAML as a version stores it (`parse_flow`)."""
+        return parse_flow(text)
+
+    def prompt_tables(self) -> dict[str, dict[str, Any]]:
+        """The prompts files as a version stores them (for versions older than bundles)."""
+        return read_prompt_tables(self.prompts_dir)
+
+    def criteria_table(self) -> dict[str, Any]:
+        """The criteria file as a version stores it (for versions older than bundles)."""
+        return read_criteria(self.data_dir)
 
     def load(
         self,
@@ -284,6 +366,7 @@ class FlowLibrary:
                 served = self.version(session, version_id)
             except (FlowError, LookupError) as exc:
                 log.error("flow version %d cannot be served (%s)", version_id, type(exc).__name__)
+                self.unloadable.add(version_id)
                 continue
             log.info("serving flow version %d (%s)", served.id, served.checksum[:12])
             break

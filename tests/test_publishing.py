@@ -162,7 +162,7 @@ def test_a_version_holds_flows_prompts_and_criteria_and_never_changes(app: Flask
     with store.sessionmaker() as s:
         version = s.scalars(sa.select(FlowVersion).order_by(FlowVersion.id.desc())).first()
         assert version is not None
-        assert set(version.content) == {"flows", "files"}
+        assert set(version.content) == {"flows", "files", "sources"}  # sources: the YAML text
         assert {"en-US", "es-US"} <= set(version.prompts or {})
         assert (version.criteria or {}).get("rules")
         version.note = "edited in place"

@@ -582,4 +582,4 @@ def test_twilios_fallback_url_apologises_and_dials_the_backup_with_no_store(
 def test_healthz_ok(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "line": "ok"}

@@ -1,6 +1,6 @@
 """The JSON API for agents, clinicians, supervisors and admins (bearer tokens), /api/v1.
 
-One blueprint; its routes live in `calls`, `orders`, `outages` and `messages`.
+One blueprint; its routes live in `calls`, `orders`, `outages`, `messages` and `flows`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _refuse_control_characters() -> tuple[Response, int] | None:
 from ivr.api import (  # noqa: E402, F401 - they add the routes
     agents,
     calls,
+    flows,
     messages,
     openapi,
     orders,

@@ -42,15 +42,18 @@ def init_db() -> None:
 def seed(if_empty: bool) -> None:
     """Load the catalogs in data/ and publish flows, prompts and criteria (idempotent)."""
     from ivr.publishing import publish_files
-    from ivr.services.catalogs import seed_all
+    from ivr.services.catalogs import plan_warnings, seed_all
 
     session = get_session()
     data_dir = get_settings().data_dir
     try:
         empty = session.scalars(sa.select(Plan).limit(1)).first() is None
         changed: dict[str, int] = {}
+        warnings: list[str] = []
+        retired: list[str] = []
         if empty or not if_empty:
-            changed = seed_all(session, data_dir)
+            changed = seed_all(session, data_dir, retired)
+            warnings = plan_warnings(session)
         version = publish_files(session, _library())
         session.commit()
     except (ValueError, FlowError) as exc:
@@ -67,6 +70,10 @@ def seed(if_empty: bool) -> None:
         click.echo(f"{name}: {count} added or changed")
     if not changed:
         click.echo("catalogs: already loaded (--if-empty)")
+    for name in retired:
+        click.echo(f"retired {name}: no longer in data/ (orders that name it keep it)")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"flows: published version {version.id}" if version else "flows: unchanged")
 
 
@@ -101,19 +108,26 @@ def publish_flows(force: bool) -> None:
 @click.option("--dir", "flows_dir", type=click.Path(file_okay=False, path_type=Path))
 @with_appcontext
 def check_flows(flows_dir: Path | None) -> None:
-    """Run the publish checks on flows/, prompts/ and the criteria; name every problem."""
-    from ivr.publishing import read_files, verify
+    """Run the publish checks on flows/, prompts/ and the criteria; name every problem at
+    its file, line, node and field."""
+    from ivr.publishing import read_files
 
     lib = _library()
     try:
         if flows_dir is not None:
             lib = FlowLibrary(flows_dir, lib.prompts_dir, lib.data_dir, lib.ttl)
-        bundle = verify(lib, read_files(lib)).bundle
-    except FlowError as exc:
+        checked = lib.check(read_files(lib))
+    except FlowError as exc:  # a file that cannot be read at all
         for problem in exc.problems:
             click.echo(problem, err=True)
         click.echo(f"{len(exc.problems)} problem(s) found", err=True)
         sys.exit(1)
+    if checked.published is None:
+        for line in checked.lines():
+            click.echo(line, err=True)
+        click.echo(f"{len(checked.problems)} problem(s) found", err=True)
+        sys.exit(1)
+    bundle = checked.published.bundle
     for warning in bundle.warnings:
         click.echo(f"warning: {warning}", err=True)
     flows = sorted({n.flow for n in bundle.nodes.values()})

@@ -49,6 +49,7 @@ class Checker:
         queues: Collection[str] | None,
         warnings: list[str] | None = None,
         action_slots: Mapping[str, Collection[str]] | None = None,
+        start_slots: Collection[str] | None = None,
     ) -> None:
         self.b = bundle
         self.problems = problems
@@ -62,6 +63,7 @@ class Checker:
         self.queues = queues
         self.warnings = warnings if warnings is not None else []
         self.action_slots = action_slots
+        self.start_slots = start_slots
 
     def add(self, node: Node | None, fld: str | None, msg: str, flow: str | None = None) -> None:
         flow = node.flow if node else flow or ENTRY_FLOW

@@ -32,6 +32,7 @@ def compile_bundle(
     catalogs: Collection[str] | None = None,
     queues: Collection[str] | None = None,
     action_slots: Mapping[str, Collection[str]] | None = None,
+    start_slots: Collection[str] | None = None,
 ) -> Bundle:
     """Validate every flow document and compile them into one `Bundle`.
 
@@ -47,6 +48,8 @@ def compile_bundle(
         queues: names of known agent queues (None skips the check).
         action_slots: action name -> the slots it may fill, for the placeholder check
             (None: an action may fill anything, so only what no action precedes is checked).
+        start_slots: the slots a call holds when it starts (the line's calls: none); given,
+            a branch on a slot no path to it fills is a problem (None skips that check).
 
     Returns:
         The compiled bundle.
@@ -99,7 +102,15 @@ def compile_bundle(
     bundle = Bundle(nodes=nodes, starts=starts, defaults=defaults, files=files)
     warnings: list[str] = []
     check = Checker(
-        bundle, problems, prompts, actions, catalogs, queues, warnings, action_slots=action_slots
+        bundle,
+        problems,
+        prompts,
+        actions,
+        catalogs,
+        queues,
+        warnings,
+        action_slots=action_slots,
+        start_slots=start_slots,
     )
     check.run()
     if problems:

@@ -23,10 +23,19 @@ ANY = "*"  # an action that did not say what it fills
 
 
 def check_placeholders(checker: Checker) -> None:
-    """Report each prompt placeholder no path to its node can fill, in every language."""
+    """Report each prompt placeholder no path to its node can fill, in every language, and
+    each branch on a slot no path to it fills (a misspelt slot would always go `default`)."""
     if not checker.prompts or ENTRY_FLOW not in checker.b.starts:
         return
     filled = _filled_on_arrival(checker)
+    for node_id, before in filled.items():
+        node = checker.b.nodes[node_id]
+        slot = node.get("slot")
+        # Only when what a call holds at its start is known: else any slot may be set.
+        if checker.start_slots is None or node.kind != "branch" or not isinstance(slot, str):
+            continue
+        if ANY not in before and _base(slot) not in before:
+            checker.add(node, "slot", f"branches on {slot!r}, which nothing before it fills")
     for prompts in checker.prompts:
         lang_file = f"prompts/{prompts.language}.yaml"
         for node_id, before in filled.items():
@@ -113,7 +122,7 @@ def _filled_on_arrival(checker: Checker) -> dict[str, set[str]]:
                 resolved.append(target)
         return resolved
 
-    arrival: dict[str, set[str]] = {bundle.starts[ENTRY_FLOW]: set()}
+    arrival: dict[str, set[str]] = {bundle.starts[ENTRY_FLOW]: set(checker.start_slots or ())}
     todo = [bundle.starts[ENTRY_FLOW]]
     while todo:
         node = bundle.nodes[todo.pop()]

@@ -39,27 +39,67 @@ def split_multi(value: str) -> list[str]:
     return [part.strip() for part in value.split("|") if part.strip()]
 
 
-def seed_plans(session: so.Session, path: Path) -> int:
-    """Insert or update every plan in `plans.csv`; returns how many rows changed."""
+def seed_plans(session: so.Session, path: Path, retired: list[str] | None = None) -> int:
+    """Make the plans those of `plans.csv`: insert or update each, and retire (active=False,
+    never delete: orders name them) a plan the file no longer has, naming it in `retired`.
+    Returns how many rows were added or changed."""
     changed = 0
     seen_keys: dict[str, str] = {}
+    rows: list[tuple[str, str, dict[str, str]]] = []
     for line, row in enumerate(read_csv(path), start=2):
         code, key = row.get("code", "").upper(), row.get("dtmf_key", "")
-        if not code or not row.get("name") or not key.isdigit():
-            raise ValueError(f"{path.name}:{line}: code, name and a numeric dtmf_key are required")
+        if not code or not row.get("name") or not key:
+            raise ValueError(f"{path.name}:{line}: code, name and dtmf_key are required")
+        if not (key.isascii() and key.isdigit() and len(key) == 1 and key != "0"):
+            # The plan question is one key: "press 10" would be heard as 1, then 0 (a person).
+            raise ValueError(
+                f"{path.name}:{line}: dtmf_key {key!r} must be one key from 1 to 9 (plan {code})"
+            )
         if key in seen_keys:
             raise ValueError(f"{path.name}:{line}: dtmf_key {key} already used by {seen_keys[key]}")
         seen_keys[key] = code
+        rows.append((code, key, row))
+    listed = {code for code, _, _ in rows}
+    stored = {p.code: p for p in session.scalars(sa.select(Plan))}
+    for gone in (p for code, p in stored.items() if code not in listed):
+        if gone.active:
+            gone.active = False
+            if retired is not None:
+                retired.append(f"plan {gone.code}")
+        if gone.dtmf_key in seen_keys:
+            # Its key now belongs to a listed plan; a retired plan is never offered.
+            gone.dtmf_key = f"~{len(stored)}{gone.dtmf_key}"[:4]
+    session.flush()
+    for code, key, row in rows:
         aliases = split_multi(row.get("aliases", ""))
-        plan = session.get(Plan, code)
+        plan = stored.get(code)
         if plan is None:
             session.add(Plan(code=code, name=row["name"], dtmf_key=key, aliases=aliases))
             changed += 1
-        elif (plan.name, plan.dtmf_key, plan.aliases) != (row["name"], key, aliases):
-            plan.name, plan.dtmf_key, plan.aliases = row["name"], key, aliases
+        elif (plan.name, plan.dtmf_key, plan.aliases, plan.active) != (
+            row["name"],
+            key,
+            aliases,
+            True,
+        ):
+            plan.name, plan.dtmf_key, plan.aliases, plan.active = row["name"], key, aliases, True
             changed += 1
     session.flush()
     return changed
+
+
+def plan_warnings(session: so.Session) -> list[str]:
+    """Active plans a caller could pick but not complete an order for."""
+    out = []
+    facilities = session.scalars(sa.select(Provider.plans).where(Provider.role == "facility"))
+    served = {code for plans in facilities for code in (plans or ())}
+    members = set(session.scalars(sa.select(Member.plan_code).distinct()))
+    for plan in session.scalars(sa.select(Plan).where(Plan.active.is_(True)).order_by(Plan.code)):
+        if plan.code not in members:
+            out.append(f"plan {plan.code} has no members in members.csv")
+        if plan.code not in served:
+            out.append(f"plan {plan.code} has no imaging facilities in providers.csv")
+    return out
 
 
 def plan_catalog(session: so.Session) -> ChoiceCatalog:
@@ -121,8 +161,11 @@ def seed_members(session: so.Session, path: Path) -> int:
     return changed
 
 
-def seed_exams(session: so.Session, path: Path) -> int:
+def seed_exams(session: so.Session, path: Path, retired: list[str] | None = None) -> int:
+    """Make the exam types those of `exam_types.csv`, retiring the others (named in
+    `retired`); returns how many rows were added or changed."""
     changed = 0
+    listed: set[str] = set()
     for line, row in enumerate(read_csv(path), start=2):
         code = row.get("code", "").upper()
         if not code or not row.get("description"):
@@ -138,17 +181,29 @@ def seed_exams(session: so.Session, path: Path) -> int:
             "description": row["description"],
             "spoken": spoken or None,
             "aliases": split_multi(row.get("aliases", "")),
+            "active": True,
         }
         changed += upsert(session, ExamType, {"code": code}, values)
+        listed.add(code)
+    # An exam the file no longer has is retired, not deleted: orders name it.
+    for exam in session.scalars(
+        sa.select(ExamType).where(ExamType.code.not_in(listed), ExamType.active.is_(True))
+    ):
+        exam.active = False
+        if retired is not None:
+            retired.append(f"exam type {exam.code}")
     session.flush()
     return changed
 
 
-def seed_all(session: so.Session, data_dir: Path) -> dict[str, int]:
-    """Load every catalog in `data/`; returns rows added or changed per catalog."""
+def seed_all(
+    session: so.Session, data_dir: Path, retired: list[str] | None = None
+) -> dict[str, int]:
+    """Load every catalog in `data/`; returns rows added or changed per catalog, and names
+    in `retired` the plans and exam types the files no longer have."""
     return {
-        "plans": seed_plans(session, data_dir / "plans.csv"),
-        "exam types": seed_exams(session, data_dir / "exam_types.csv"),
+        "plans": seed_plans(session, data_dir / "plans.csv", retired),
+        "exam types": seed_exams(session, data_dir / "exam_types.csv", retired),
         "providers": seed_providers(session, data_dir / "providers.csv"),
         "members": seed_members(session, data_dir / "members.csv"),
         "portal accounts": portal.seed_portal_accounts(session, data_dir / "portal_users.csv"),

@@ -87,7 +87,8 @@ class FlowVersion(Base):
     source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
     # sha256 over flows, prompts and criteria together (see ivr.publishing.bundle_checksum).
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
-    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)  # {"flows", "files"}
+    # {"flows", "files", "sources"}: sources (each flow's YAML text) since 0013_h12a.
+    content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)
     # language -> the prompts file as parsed; None only on versions published before 0007,
     # which speak the prompts files on disk.
     prompts: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONValue)
@@ -102,6 +103,25 @@ class FlowVersion(Base):
 def _published_is_final(mapper: so.Mapper[Any], connection: sa.Connection, target: Any) -> None:
     """Calls in progress hear their version to the end: a change is a new version."""
     raise ValueError(f"flow version {target.id} is published and cannot change")
+
+
+class FlowDraft(Base):
+    """An admin's unpublished change to one flow (kind "flow", name = the flow) or to one
+    language's prompts (kind "prompts", name = the language). Kept even when invalid, so
+    work is not lost; `base_version` is the published version it was edited from."""
+
+    __tablename__ = "flow_drafts"
+    __table_args__ = (sa.UniqueConstraint("kind", "name", name="uq_flow_drafts_kind_name"),)
+
+    id: so.Mapped[intpk]
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    # A flow's YAML text, or a language's prompts as YAML (key: text).
+    text: so.Mapped[str] = so.mapped_column(sa.Text)
+    base_version: so.Mapped[int] = so.mapped_column(sa.Integer)
+    problems: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONValue, default=list)
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: so.Mapped[str | None] = so.mapped_column(sa.String(80))
 
 
 class Call(Base):
