@@ -18,6 +18,7 @@ from ivr.match.spoken import parse_date, spoken_digits, yes_no
 from ivr.simulate import Caller, SimulatedCall
 from ivr.store.models import Call, Order, OrderStatus, utcnow
 from tests.conftest import bearer
+from tests.said import prompts, said
 from tests.test_helpdesk_calls import (  # noqa: F401 (fixtures)
     MORALES_MOBILE,
     deliver,
@@ -27,7 +28,6 @@ from tests.test_helpdesk_calls import (  # noqa: F401 (fixtures)
     twilio,
 )
 from tests.test_outage_calls import post_outage  # noqa: F401 (a fixture)
-from tests.said import prompts, said
 from tests.test_publishing import edit_prompts, prompts_dir  # noqa: F401 (a fixture)
 from tests.test_status_line import approved_read, make_order  # noqa: F401 (a fixture)
 
@@ -519,10 +519,10 @@ def test_check_flows_names_any_flow_prompt_missing_in_spanish(
 
 
 def test_a_spanish_password_reset_texts_the_code_in_spanish(
-    desk: Any,
-    twilio: Any,
+    desk: Any,  # noqa: F811 (a fixture)
+    twilio: Any,  # noqa: F811
     session: Any,
-    deliver: Any,
+    deliver: Any,  # noqa: F811
 ) -> None:
     call = in_spanish(desk(MORALES_MOBILE)).press("1").press("3")
     call.say("restablecer contraseña").say("esta cuenta").say("uno cero cero uno seis")
@@ -536,7 +536,10 @@ def test_a_spanish_password_reset_texts_the_code_in_spanish(
     assert re.search(r"^Su código para restablecer .* es \d{8}\. Vence en 10 minutos\.", body)
 
 
-def test_registration_steps_are_texted_in_spanish(desk: Any, session: Any) -> None:
+def test_registration_steps_are_texted_in_spanish(
+    desk: Any,  # noqa: F811 (a fixture)
+    session: Any,
+) -> None:
     call = in_spanish(desk(MORALES_MOBILE)).press("1").press("3")
     call.press("3")
     assert call.heard[0] == said("helpdesk.registration.steps", ES), call.transcript
@@ -547,7 +550,8 @@ def test_registration_steps_are_texted_in_spanish(desk: Any, session: Any) -> No
 
 
 def test_an_outage_notice_is_heard_in_spanish_without_its_english_title(
-    caller: Caller, post_outage: Any
+    caller: Caller,
+    post_outage: Any,  # noqa: F811 (a fixture)
 ) -> None:
     ends = utcnow() + dt.timedelta(hours=3)
     post_outage(
@@ -558,7 +562,8 @@ def test_an_outage_notice_is_heard_in_spanish_without_its_english_title(
     call = in_spanish(caller).press("1")
     [notice] = [line for line in call.heard if line.startswith("El portal")]
     assert notice.startswith("El portal no está disponible. Se espera que quede resuelto el ")
-    assert "Portal maintenance" not in notice and ("de la tarde" in notice or "de la mañana" in notice)
+    assert "Portal maintenance" not in notice
+    assert "de la tarde" in notice or "de la mañana" in notice  # the hour as the line says it
     heard_in_spanish(call)
     english = caller.dial().press("1")
     assert any(line.startswith("Portal maintenance: The portal is down.") for line in english.heard)

@@ -56,7 +56,8 @@ def readrows_of(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as fh:
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh)]
+        rows = csv.DictReader(fh)
+        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]
 
 
 def split_multi(value: str) -> list[str]:
@@ -219,7 +220,7 @@ class SpanishExams:
         return self._inner.key_digits
 
     def hints(self) -> Sequence[str]:
-        words = ["con contraste", "sin contraste", "con y sin contraste", "resonancia", "tomografía"]
+        words = ["con contraste", "sin contraste", "con y sin contraste", "resonancia"]
         return list(dict.fromkeys([*self._firsts, *words]))[:60]
 
 
