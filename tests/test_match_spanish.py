@@ -254,9 +254,15 @@ def test_nothing_confident_for_what_is_no_diagnosis(diagnoses: SpanishDiagnoses,
     assert found is None or found.score < CONFIDENT
 
 
-def test_english_said_in_a_spanish_call_is_always_read_back(diagnoses: SpanishDiagnoses) -> None:
-    found = diagnoses.match("low back pain")
-    assert found is not None and found.value == "M54.50" and found.score < CONFIDENT
+def test_english_said_in_a_spanish_call(diagnoses: SpanishDiagnoses) -> None:
+    found = diagnoses.match("low back pain")  # all English: as sure as in English
+    assert found is not None and found.value == "M54.50" and found.score >= CONFIDENT
+    assert found.said == "dolor lumbar"
+    found = diagnoses.match("headache")
+    assert found is not None and found.value == "R51.9" and found.score >= CONFIDENT
+    # English and Spanish words together: read back for a yes or no.
+    found = diagnoses.match("el paciente tiene migraine headache")
+    assert found is None or found.score < CONFIDENT
 
 
 def test_english_diagnosis_matching_does_not_take_spanish_words(index: DiagnosisIndex) -> None:

@@ -341,6 +341,8 @@ class SpanishDiagnoses:
             self.labels.setdefault(code, phrase)
             self._phrases.append((words, code))
             self._exact.setdefault(tuple(sorted(words)), code)
+        # Every word of the Spanish table: an answer without any of them was said in English.
+        self._spanish_words = frozenset(w for words, _ in self._phrases for w in words) | _DX_DROP
 
     def _said(self, code: str, score: float) -> Match:
         label = self.labels.get(code) or said_code(code)
@@ -362,13 +364,16 @@ class SpanishDiagnoses:
         return self._phrased(said, n) or self._in_english(text, n)
 
     def _in_english(self, text: str, n: int) -> list[Match]:
-        """Words the Spanish table lacks, said the English way ("low back pain"): always read
-        back, since a Spanish sentence may share a word with a rare English term."""
+        """Words the Spanish table lacks, said the English way ("low back pain"). Spanish words
+        among them: read back, since a Spanish sentence may share a word with a rare English
+        term; only English words: as sure as the English matcher is."""
+        english = not set(fold(text).split()) & self._spanish_words
         out: list[Match] = []
         for found in self._english.top(text, n):
             if found.score >= CONFIDENT and not found.open:
                 label = self.labels.get(found.value) or found.label
-                out.append(Match(found.value, label, CONFIDENT - 1, spoken=found.spoken))
+                score = found.score if english else CONFIDENT - 1
+                out.append(Match(found.value, label, score, spoken=found.spoken))
         return out
 
     def _phrased(self, said: tuple[str, ...], n: int) -> list[Match]:
