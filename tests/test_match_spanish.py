@@ -167,6 +167,9 @@ def test_every_spanish_phrase_finds_its_code(diagnoses: SpanishDiagnoses) -> Non
         ("tiene mareos", "R42", None),
         ("convulsiones", "R56.9", None),
         ("migrana", "G43.909", None),  # the tilde lost on the way
+        ("dolor de rodiya", "M25.569", "dolor de rodilla"),  # written as it sounds
+        ("dolor de cabesa", "R51.9", None),
+        ("convulciones", "R56.9", None),
         ("piedras en el riñón", "N20.0", None),
         ("un bulto en el seno", "N63.0", None),
         ("dolor de cabeza y mareos", "R51.9", None),  # two complaints: the first

@@ -256,8 +256,21 @@ _CLOSE = 3.0
 _TOKEN_SAME = 85  # a word said this close to a phrase's word is that word (typos, plurals)
 
 
+_SOUNDS = (("ch", "\0"), ("ll", "y"), ("qu", "k"), ("ce", "se"), ("ci", "si"), ("c", "k"),
+           ("z", "s"), ("v", "b"), ("h", ""), ("\0", "ch"))  # fmt: skip
+
+
+def _sounds(word: str) -> str:
+    """A Spanish word as it sounds: a recognizer may write "rodiya" for rodilla, "cabesa"
+    for cabeza (ll/y, z/s/soft c, b/v and a silent h sound alike in US Spanish)."""
+    for written, said in _SOUNDS:
+        word = word.replace(written, said)
+    return word
+
+
 def _dx_words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in fold(_DURATION.sub(" ", fold(text))).split() if w not in _DX_DROP)
+    words = fold(_DURATION.sub(" ", fold(text))).split()
+    return tuple(_sounds(w) for w in words if w not in _DX_DROP)
 
 
 def code_words(text: str) -> str | None:
@@ -367,7 +380,7 @@ class SpanishDiagnoses:
         """Words the Spanish table lacks, said the English way ("low back pain"). Spanish words
         among them: read back, since a Spanish sentence may share a word with a rare English
         term; only English words: as sure as the English matcher is."""
-        english = not set(fold(text).split()) & self._spanish_words
+        english = not {_sounds(w) for w in fold(text).split()} & self._spanish_words
         out: list[Match] = []
         for found in self._english.top(text, n):
             if found.score >= CONFIDENT and not found.open:
