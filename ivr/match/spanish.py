@@ -52,7 +52,7 @@ def fold(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", plain))
 
 
-def readrows_of(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as fh:
@@ -462,7 +462,8 @@ def spanish_plans(english: ChoiceCatalog, spanish: Iterable[Mapping[str, str]]) 
 # -- one place the catalogs become Spanish -------------------------------------------------
 @functools.cache
 def rows_of(path: Path) -> tuple[dict[str, str], ...]:
-    return tuple(readrows_of(path))
+    """A Spanish data file's rows, read once per process."""
+    return tuple(read_rows(path))
 
 
 def for_spanish(name: str, catalog: object) -> object:
