@@ -99,7 +99,7 @@ def _context(session: so.Session, call: calls.CallRow, version: Published) -> Co
 
     return Context(
         prompts=version.prompts_for(call.language),
-        catalogs=library().catalogs(session),
+        catalogs=library().catalogs(session).in_language(call.language),
         actions=actions,
         today=today,
         gather_timeout=settings.gather_timeout,

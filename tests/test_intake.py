@@ -1406,7 +1406,7 @@ def test_the_spanish_readback_says_the_exam_without_parentheses(
         NEW_ORDER_KEY,
     )
     answer(call, exam=Press("72148"))
-    lines = [line for line in call.heard if " Ordenado por " in line]
+    lines = [line for line in call.heard if " Médico que ordena: " in line]
     assert lines and lines[0].startswith(
-        "MRI of the lower spine without contrast, para Maria Lopez,"
+        "Estudio: resonancia magnética de la columna lumbar sin contraste, para Maria Lopez,"
     ), call.heard

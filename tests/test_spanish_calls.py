@@ -16,9 +16,18 @@ import sqlalchemy as sa
 
 from ivr.match.spoken import parse_date, spoken_digits, yes_no
 from ivr.simulate import Caller, SimulatedCall
-from ivr.store.models import Call, Order, OrderStatus
+from ivr.store.models import Call, Order, OrderStatus, utcnow
 from tests.conftest import bearer
 from tests.said import prompts, said
+from tests.test_helpdesk_calls import (  # noqa: F401 (fixtures)
+    MORALES_MOBILE,
+    deliver,
+    desk,
+    desk_app,
+    outbox,
+    twilio,
+)
+from tests.test_outage_calls import post_outage  # noqa: F401 (a fixture)
 from tests.test_publishing import edit_prompts, prompts_dir  # noqa: F401 (a fixture)
 from tests.test_status_line import approved_read, make_order  # noqa: F401 (a fixture)
 
@@ -339,3 +348,222 @@ def test_an_offer_in_a_language_the_line_has_no_prompts_for_is_refused() -> None
 
     problems = _flow_problems(french)
     assert any("offer.language" in p and "'fr-FR'" in p for p in problems), problems
+
+
+# --- Spanish throughout: the words a Spanish call understands and says --------------------
+
+
+def _english_lines() -> set[str]:
+    """Every English prompt without placeholders, as the line would say it."""
+    lines: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str) and "{" not in node and len(node.split()) > 1:
+            lines.add(node)
+
+    walk(dict(prompts().table))
+    return lines
+
+
+ENGLISH = _english_lines()
+
+
+def heard_in_spanish(call: SimulatedCall, since: int = 1) -> None:
+    """Every line of every answer after the switch (answer `since` on) is said in Spanish,
+    in the Spanish voice, and none is an English prompt."""
+    for reply in call.replies[since:]:
+        assert reply.root is not None, reply.body
+        for say in reply.root.iter("Say"):
+            assert (say.get("language"), say.get("voice")) == (ES, "Polly.Lupe"), say.text
+            assert (say.text or "") not in ENGLISH, say.text
+
+
+def test_english_prompts_are_known_to_the_check() -> None:
+    assert said("order.intro") in ENGLISH  # the check above has something to compare with
+
+
+def test_a_spanish_order_by_keypad_is_heard_in_spanish_throughout(
+    caller: Caller, session: Any
+) -> None:
+    call = in_spanish(caller)
+    call.press("1").press("1")
+    call.press(WHITFIELD).press(LOPEZ + "#").press("03051960").press("72148")
+    assert call.heard[-1] == said("order.diagnosis.ask", ES), call.transcript
+    call.press("65450#")  # M54.50: M on 6, then its numbers
+    assert call.heard[-1].startswith("M 54.50, dolor lumbar."), call.transcript
+    call.press("1")
+    call.say("dolor lumbar desde hace seis semanas")
+    call.say("terapia física sin alivio")
+    call.press(LAKESIDE)
+    assert call.heard[0].startswith(
+        "Estudio: resonancia magnética de la columna lumbar sin contraste, para Maria Lopez"
+    ), call.transcript
+    assert "Diagnóstico: dolor lumbar." in call.heard[0]
+    call.press("1")
+    assert ORDER_NUMBER.search(call.text), call.transcript
+    heard_in_spanish(call)
+    order = order_of(session, call.sid)
+    assert (order.exam_code, order.diagnosis_codes) == ("72148", ["M54.50"])
+
+
+def test_a_spanish_order_by_speech_with_the_exam_and_diagnosis_said_in_spanish(
+    caller: Caller, session: Any
+) -> None:
+    call = in_spanish(caller, by="español")
+    call.say("el plan summit").say("nueva orden")
+    call.say("uno dos tres cuatro cinco seis siete ocho nueve tres")
+    call.say("uno cero cero dos cero cero tres cero cero")
+    call.say("cinco de marzo de mil novecientos sesenta")
+    assert call.heard[-1] == said("order.exam.ask", ES), call.transcript
+    call.say("una resonancia magnética de la columna lumbar")
+    # Said without its contrast: the line asks, in Spanish, and hears the answer in Spanish.
+    assert call.heard[-1] == said("order.exam.contrast_two", ES), call.transcript
+    call.say("sin contraste")
+    assert call.heard[-1] == said("order.diagnosis.ask", ES), call.transcript
+    call.say("la paciente tiene dolor de espalda baja")
+    assert call.heard[-1] == said("order.symptoms.ask", ES), call.transcript
+    call.say("dolor desde hace seis semanas")
+    call.say("terapia física por seis semanas sin alivio")
+    call.say("Lakeside Diagnostic Imaging")
+    readback = call.heard[0]
+    assert "resonancia magnética de la columna lumbar sin contraste" in readback, readback
+    assert "Diagnóstico: dolor lumbar." in readback
+    call.say("sí, envíela")
+    assert ORDER_NUMBER.search(call.text), call.transcript
+    heard_in_spanish(call)
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.APPROVED
+    assert (order.exam_code, order.diagnosis_codes) == ("72148", ["M54.50"])
+
+
+def test_a_diagnosis_code_spoken_in_spanish_is_read_back_and_stored(
+    caller: Caller, session: Any
+) -> None:
+    call = in_spanish(caller)
+    call.press("1").press("1")
+    call.press(WHITFIELD).press(LOPEZ + "#").press("03051960")
+    call.say("tomografía de la cabeza sin contraste")
+    assert call.heard[-1] == said("order.diagnosis.ask", ES), call.transcript
+    call.say("erre cincuenta y uno punto nueve")
+    call.say("dolor de cabeza cada mañana")
+    call.say("ibuprofeno sin alivio")
+    call.press(LAKESIDE)
+    assert "tomografía de la cabeza sin contraste" in call.heard[0], call.transcript
+    assert "Diagnóstico: dolor de cabeza." in call.heard[0]
+    call.press("1")
+    heard_in_spanish(call)
+    order = order_of(session, call.sid)
+    assert (order.exam_code, order.diagnosis_codes) == ("70450", ["R51.9"])
+
+
+def test_a_spanish_code_said_short_of_billable_is_confirmed_in_spanish(
+    caller: Caller, session: Any
+) -> None:
+    call = in_spanish(caller)
+    call.press("1").press("1")
+    call.press(WHITFIELD).press(LOPEZ + "#").press("03051960").press("72148")
+    call.say("eme cincuenta y cuatro punto cinco")  # M54.5: a category, its billable M54.50
+    assert call.heard[-1] == said(
+        "order.diagnosis.confirm", ES, diagnosis_name="dolor lumbar", diagnosis="M54.50"
+    ), call.transcript
+    call.say("sí")
+    assert call.heard[-1] == said("order.symptoms.ask", ES), call.transcript
+    heard_in_spanish(call)
+
+
+def test_a_spanish_status_check_names_the_exam_in_spanish(
+    caller: Caller,
+    make_order: Any,  # noqa: F811
+) -> None:
+    order = make_order("approved", days=40)  # 72148
+    call = in_spanish(caller).say("summit").say("orden existente")
+    call.press(order.order_number + "#")
+    call.press(WHITFIELD + "#")
+    assert call.heard[0].startswith(
+        approved_read(ES) + "resonancia magnética de la columna lumbar sin contraste"
+    ), call.transcript
+    heard_in_spanish(call)
+
+
+def test_a_spanish_caller_is_shown_as_spanish_in_the_agent_queue(
+    caller: Caller, client: Any, token_for: Any
+) -> None:
+    call = in_spanish(caller).press("1")
+    call.say("operador")
+    assert call.enqueued == "general"
+    shown = client.get("/api/v1/queues/general", headers=bearer(token_for("agent")))
+    assert shown.status_code == 200
+    [waiting] = [w for w in shown.json["waiting"] if w["call_sid"] == call.sid]
+    assert waiting["language"] == ES
+
+
+@pytest.mark.parametrize("word", ["representante", "agente", "operador", "una persona"])
+def test_asking_for_a_person_in_spanish_at_a_question(caller: Caller, word: str) -> None:
+    call = in_spanish(caller).press("1").press("1")
+    call.say(word)
+    assert call.enqueued is not None, call.transcript
+
+
+def test_check_flows_names_any_flow_prompt_missing_in_spanish(
+    make_app: Any,
+    prompts_dir: Any,  # noqa: F811
+) -> None:
+    app = make_app(IVR_PROMPTS_DIR=str(prompts_dir))
+    edit_prompts(prompts_dir, ES, lambda t: t["order"]["exam"].pop("contrast_two"))
+    check = app.test_cli_runner().invoke(args=["check-flows"])
+    assert check.exit_code == 1
+    assert "'order.exam.contrast_two' missing from prompts/es-US.yaml" in check.output
+
+
+def test_a_spanish_password_reset_texts_the_code_in_spanish(
+    desk: Any,  # noqa: F811 (a fixture)
+    twilio: Any,  # noqa: F811
+    session: Any,
+    deliver: Any,  # noqa: F811
+) -> None:
+    call = in_spanish(desk(MORALES_MOBILE)).press("1").press("3")
+    call.say("restablecer contraseña").say("esta cuenta").say("uno cero cero uno seis")
+    assert call.heard[0].startswith(said("helpdesk.reset.sent", ES)), call.transcript
+    heard_in_spanish(call)
+    [queued] = outbox(session)
+    assert queued.body.startswith("Su código para restablecer la contraseña de ProviderPortal")
+    assert deliver() == "sent: 1 (1 due)\n"
+    [request] = twilio.requests
+    body = request["data"]["Body"]
+    assert re.search(r"^Su código para restablecer .* es \d{8}\. Vence en 10 minutos\.", body)
+
+
+def test_registration_steps_are_texted_in_spanish(
+    desk: Any,  # noqa: F811 (a fixture)
+    session: Any,
+) -> None:
+    call = in_spanish(desk(MORALES_MOBILE)).press("1").press("3")
+    call.press("3")
+    assert call.heard[0] == said("helpdesk.registration.steps", ES), call.transcript
+    call.press("1")
+    [queued] = outbox(session)
+    assert (queued.kind, queued.to) == ("registration_steps", MORALES_MOBILE)
+    assert queued.body.startswith("Registro en ProviderPortal")
+
+
+def test_an_outage_notice_is_heard_in_spanish_without_its_english_title(
+    caller: Caller,
+    post_outage: Any,  # noqa: F811 (a fixture)
+) -> None:
+    ends = utcnow() + dt.timedelta(hours=3)
+    post_outage(
+        starts_at=(utcnow() - dt.timedelta(hours=1)).isoformat(),
+        ends_at=ends.isoformat(),
+        message={"en-US": "The portal is down.", "es-US": "El portal no está disponible."},
+    )
+    call = in_spanish(caller).press("1")
+    [notice] = [line for line in call.heard if line.startswith("El portal")]
+    assert notice.startswith("El portal no está disponible. Se espera que quede resuelto el ")
+    assert "Portal maintenance" not in notice
+    assert "de la tarde" in notice or "de la mañana" in notice  # the hour as the line says it
+    heard_in_spanish(call)
+    english = caller.dial().press("1")
+    assert any(line.startswith("Portal maintenance: The portal is down.") for line in english.heard)

@@ -20,11 +20,19 @@ from ivr.match.ids import normalize_phone
 from ivr.services import messaging, portal, tickets
 from ivr.store.models import PortalAccount, utcnow
 
-REGISTRATION_SMS = (
-    "ProviderPortal registration: open the portal and choose Register; your password "
-    "arrives within 24 hours. Already registered for another health plan? Sign in, open "
-    "Manage My Groups, and choose Add a health plan."
-)
+# The registration text, in the caller's language.
+REGISTRATION_SMS = {
+    "en-US": (
+        "ProviderPortal registration: open the portal and choose Register; your password "
+        "arrives within 24 hours. Already registered for another health plan? Sign in, open "
+        "Manage My Groups, and choose Add a health plan."
+    ),
+    "es-US": (
+        "Registro en ProviderPortal: abra el portal y elija Register (Registrarse); su "
+        "contraseña llegará en un plazo de 24 horas. ¿Ya está registrado con otro plan de "
+        "salud? Inicie sesión, abra Manage My Groups y elija Add a health plan."
+    ),
+}
 # What `portal.start_reset` answers, and "cannot" when no account was identified.
 RESET = {
     "cannot",
@@ -112,7 +120,9 @@ def start_password_reset(
     account = session.get(PortalAccount, scratch.get("portal_account") or -1)
     if account is None:
         return ActionResult("cannot")
-    outcome = portal.start_reset(session, account, call_sid=facts.call_sid, now=utcnow())
+    outcome = portal.start_reset(
+        session, account, call_sid=facts.call_sid, now=utcnow(), language=facts.language
+    )
     # The plain code dies here: the worker sends a fresh one (`portal.reissue_code`).
     return ActionResult(outcome.outcome)
 
@@ -133,7 +143,7 @@ def send_registration_steps(
         session,
         to=phone,
         kind="registration_steps",
-        body_masked=REGISTRATION_SMS,
+        body_masked=REGISTRATION_SMS.get(facts.language, REGISTRATION_SMS["en-US"]),
         call_sid=facts.call_sid,
     )
     return ActionResult("ok")

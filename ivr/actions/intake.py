@@ -349,7 +349,9 @@ def choose_exam_contrast(
     from ivr.services.catalogs import exam_variant
     from ivr.store.models import ExamType
 
-    chosen = exam_variant(session, str(slots.get("exam") or ""), str(slots.get("exam_contrast")))
+    chosen = exam_variant(
+        session, str(slots.get("exam") or ""), str(slots.get("exam_contrast")), facts.language
+    )
     exam = session.get(ExamType, chosen.value) if chosen else None
     if chosen is None or exam is None:
         return ActionResult("error")

@@ -75,8 +75,14 @@ def _describe(found: list[Outage], facts: Facts) -> str:
         key = "system.outage_open"
         if outage.ends_at is not None:
             local = outage.ends_at.astimezone(zone)
-            clock = local.strftime("%I:%M %p").lstrip("0")
-            values["until"] = f"{clock}, {prompts.spoken_date(local.date().isoformat())}"
+            hour = local.hour % 12 or 12
+            clock = f"{hour}:{local.minute:02d}" if local.minute else str(hour)
+            # The hour as the line says hours (3 p.m., 3 de la tarde), then the day.
+            values["time"] = prompts.render(
+                "queue.time.pm" if local.hour >= 12 else "queue.time.am", {"time": clock}
+            )
+            values["date"] = prompts.spoken_date(local.date().isoformat())
+            values["until"] = f"{values['time']}, {values['date']}"
             key = "system.outage_until"
         parts.append(prompts.render(key, values))
     return " ".join(parts)

@@ -16,6 +16,7 @@ from ivr.actions.registry import Facts, action
 from ivr.engine import ActionResult
 from ivr.match.spoken import parse_date
 from ivr.services import lifecycle, orders, validity
+from ivr.services.catalogs import exam_said
 from ivr.store.models import ExamType, Order, OrderStatus, Provider, utcnow
 
 CANCEL_REASONS = {
@@ -150,7 +151,7 @@ def order_status(
         "display_number": order.order_number or order.reference_number,
         "order_number": order.order_number,
         "reference_number": order.reference_number,
-        "exam_name": exam.said if exam else order.exam_code,
+        "exam_name": exam_said(exam, facts.language) if exam else order.exam_code,
         "facility_name": facility.said if facility else order.facility_npi,
         "issued_on": _on(order.issued_at, zone),
         "expires_on": _through(order.expires_at, zone),

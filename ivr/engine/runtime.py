@@ -272,6 +272,9 @@ def _walk(bundle: Bundle, state: CallState, ctx: Context, says: list[str], event
         elif kind == "language":
             language = str(node.spec["language"])
             ctx = replace(ctx, prompts=ctx.languages.get(language, ctx.prompts))
+            in_language = getattr(ctx.catalogs, "in_language", None)
+            if callable(in_language):  # catalogs that understand the language's words
+                ctx = replace(ctx, catalogs=in_language(language))
             state = replace(state.moved(_required(node.target("next"), node)), language=language)
         elif kind == "transfer":
             if node.get("prompt"):

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -15,6 +15,14 @@ import sqlalchemy.orm as so
 from ivr.engine import Catalog
 from ivr.match.catalog import ChoiceCatalog, Entry
 from ivr.match.ids import normalize_phone, npi_is_valid
+from ivr.match.spanish import (
+    EXAMS_ES,
+    SPANISH,
+    SpanishExams,
+    for_spanish,
+    is_spanish,
+    rows_of,
+)
 from ivr.services import portal
 from ivr.store import upsert
 from ivr.store.models import ExamType, Member, Plan, Provider
@@ -214,9 +222,30 @@ def exam_catalog(session: so.Session) -> Catalog:
     return _exams(session)
 
 
-def exam_variant(session: so.Session, code: str, contrast: str) -> Match | None:
-    """The active exam that is `code`'s study with `contrast` ("none", "with", "both")."""
+def exam_variant(
+    session: so.Session, code: str, contrast: str, language: str = "en-US"
+) -> Match | None:
+    """The active exam that is `code`'s study with `contrast` ("none", "with", "both"), named
+    in `language`."""
+    if is_spanish(language):
+        return SpanishExams(_exams(session), spanish_exam_rows()).variant(code, contrast)
     return _exams(session).variant(code, contrast)
+
+
+def exam_said(exam: ExamType, language: str = "en-US") -> str:
+    """How the line names an exam to a caller speaking `language`."""
+    if is_spanish(language):
+        label = next(
+            (r["description"] for r in spanish_exam_rows() if r.get("code") == exam.code), None
+        )
+        if label:
+            return label
+    return exam.said
+
+
+def spanish_exam_rows() -> tuple[dict[str, str], ...]:
+    """The exams' Spanish names and aliases (`data/exam_types_es.csv`)."""
+    return rows_of(EXAMS_ES)
 
 
 def _exams(session: so.Session) -> ExamCatalog:
@@ -249,10 +278,21 @@ def facility_catalog(session: so.Session) -> ChoiceCatalog:
 class Catalogs(Mapping[str, Catalog]):
     """The catalogs, each read from the store only when a question first needs it."""
 
-    def __init__(self, session: so.Session, loaded: dict[str, Catalog] | None = None) -> None:
-        """`loaded`: what earlier turns read, shared and added to (the library's cache)."""
+    def __init__(
+        self,
+        session: so.Session,
+        loaded: dict[str, Catalog] | None = None,
+        language: str = "en-US",
+    ) -> None:
+        """`loaded`: what earlier turns read, shared and added to (the library's cache);
+        `language`: the call's, whose words the catalogs understand and say."""
         self._session = session
         self._loaded = {} if loaded is None else loaded
+        self.language = language
+
+    def in_language(self, language: str) -> Catalogs:
+        """The same catalogs (and cache) for a caller speaking `language`."""
+        return Catalogs(self._session, self._loaded, language)
 
     def _load(self, name: str) -> Catalog:
         if name == "diagnoses":
@@ -267,7 +307,13 @@ class Catalogs(Mapping[str, Catalog]):
     def __getitem__(self, name: str) -> Catalog:
         if name not in self._loaded:
             self._loaded[name] = self._load(name)
-        return self._loaded[name]
+        if not is_spanish(self.language) or name not in CATALOG_NAMES:
+            return self._loaded[name]
+        # Spanish words only in a Spanish call: the English catalogs never see them.
+        spanish = f"{name}:{SPANISH}"
+        if spanish not in self._loaded:
+            self._loaded[spanish] = cast(Catalog, for_spanish(name, self._loaded[name]))
+        return self._loaded[spanish]
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(CATALOG_NAMES))

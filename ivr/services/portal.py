@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ivr.match.ids import normalize_phone, npi_is_valid
 from ivr.services import messaging
 from ivr.store import upsert
-from ivr.store.models import OutboxMessage, PortalAccount, ResetAttempt, ResetCode
+from ivr.store.models import Call, OutboxMessage, PortalAccount, ResetAttempt, ResetCode
 
 COLUMNS = ("username", "full_name", "npi", "tin", "mobile", "email", "zip", "status")
 STATUSES = ("active", "locked")
@@ -64,10 +64,18 @@ OUTCOMES = frozenset(
     }
 )
 
-RESET_SMS = (
-    "Your ProviderPortal reset code is {code}. It expires in 10 minutes. Enter it on the "
-    "portal's password reset page. The help desk will never ask you for it."
-)
+# The reset text, in the language of the call that asked for it.
+RESET_SMS = {
+    "en-US": (
+        "Your ProviderPortal reset code is {code}. It expires in 10 minutes. Enter it on the "
+        "portal's password reset page. The help desk will never ask you for it."
+    ),
+    "es-US": (
+        "Su código para restablecer la contraseña de ProviderPortal es {code}. Vence en 10 "
+        "minutos. Ingréselo en la página de restablecer contraseña del portal. La mesa de "
+        "ayuda nunca se lo pedirá."
+    ),
+}
 
 # A one-time code lives 10 minutes: OWASP's minimum argon2id settings are plenty and keep
 # each hash around 20 ms.
@@ -306,9 +314,18 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def reset_sms(code: str) -> tuple[str, str]:
+def reset_sms(code: str, language: str = "en-US") -> tuple[str, str]:
     """(masked body for the outbox, plain body for Twilio) of a reset-code text."""
-    return RESET_SMS.format(code=messaging.MASK * len(code)), RESET_SMS.format(code=code)
+    text = RESET_SMS.get(language, RESET_SMS["en-US"])
+    return text.format(code=messaging.MASK * len(code)), text.format(code=code)
+
+
+def _language_of(session: so.Session, call_sid: str | None) -> str:
+    """The language of the call a text was asked for on (en-US without one)."""
+    if not call_sid:
+        return "en-US"
+    found = session.scalar(sa.select(Call.language).where(Call.sid == call_sid))
+    return found or "en-US"
 
 
 def _revoke_open_codes(session: so.Session, account_id: int, now: dt.datetime) -> None:
@@ -341,7 +358,12 @@ def _issue_code(
 
 
 def start_reset(
-    session: so.Session, account: PortalAccount, *, call_sid: str | None, now: dt.datetime
+    session: so.Session,
+    account: PortalAccount,
+    *,
+    call_sid: str | None,
+    now: dt.datetime,
+    language: str = "en-US",
 ) -> ResetOutcome:
     """Refuse (account_locked, locked_out, rate_limited, no_mobile) or issue a code.
 
@@ -365,7 +387,7 @@ def start_reset(
     if mobile is None:
         return refuse(NO_MOBILE)
     code_row, code = _issue_code(session, account, now)
-    masked, plain = reset_sms(code)
+    masked, plain = reset_sms(code, language)
     message = messaging.queue(
         session,
         to=mobile,
@@ -399,7 +421,7 @@ def reissue_code(session: so.Session, message: OutboxMessage, *, now: dt.datetim
         return None
     code_row, code = _issue_code(session, account, now)
     message.reset_code_id = code_row.id
-    message.body, plain = reset_sms(code)
+    message.body, plain = reset_sms(code, _language_of(session, message.call_sid))
     session.flush()
     return plain
 
