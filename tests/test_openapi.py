@@ -49,6 +49,20 @@ ALLOWED: dict[str, set[str]] = {
     "GET /outages/{}": READERS,
     "PATCH /outages/{}": {"admin"},
     "DELETE /outages/{}": {"admin"},
+    "GET /flows": {"admin"},
+    "GET /flows/{}": {"admin"},
+    "PUT /flows/{}/draft": {"admin"},
+    "POST /flows/{}/publish": {"admin"},
+    "GET /flows/{}/versions": {"admin"},
+    "GET /flows/{}/diff": {"admin"},
+    "POST /flows/{}/rollback": {"admin"},
+    "GET /prompts": {"admin"},
+    "GET /prompts/{}": {"admin"},
+    "PUT /prompts/{}/draft": {"admin"},
+    "POST /prompts/{}/publish": {"admin"},
+    "GET /prompts/{}/versions": {"admin"},
+    "GET /prompts/{}/diff": {"admin"},
+    "POST /prompts/{}/rollback": {"admin"},
 }
 ROLES = ("none", "bad-token", "agent", "supervisor", "clinician", "admin")
 _PARAM = re.compile(r"<(?:[^:<>]+:)?[^<>]+>|\{[^{}]+\}")

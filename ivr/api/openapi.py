@@ -421,6 +421,114 @@ def paths() -> dict[str, dict[str, Any]]:
                 params=[outage_id],
             ),
         },
+        **_drafted("flows", "name", "flow", {"yaml": {"type": "string"}}, "yaml"),
+        **_drafted(
+            "prompts",
+            "lang",
+            "language's prompts",
+            {"texts": {"type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+            "texts",
+        ),
+    }
+
+
+def _drafted(
+    kind: str, key: str, what: str, draft_fields: dict[str, Any], required: str
+) -> dict[str, dict[str, Any]]:
+    """The routes an admin drafts, publishes and rolls back a flow or a language's prompts by
+    (`/flows/{name}/...` and `/prompts/{lang}/...` are the same shape)."""
+    name = _path(key)
+    version = {"type": "integer", "minimum": 1}
+    made = {"201": _json({"type": "object", "properties": {"version": version}}, "the version")}
+    problems = {
+        "type": "object",
+        "properties": {"problems": {"type": "array", "items": _ref("Problem")}},
+    }
+    return {
+        f"/{kind}": {
+            "get": _op(
+                f"Every {kind[:-1]} with its published version and whether a draft exists.",
+                "admin",
+                {"200": _json(_items(_OBJ), f"the {kind}")},
+            )
+        },
+        f"/{kind}/{{{key}}}": {
+            "get": _op(
+                f"A {what} as published, and its draft if any.",
+                "admin",
+                {"200": _json(_OBJ, f"the {what}")},
+                404,
+                params=[name],
+            )
+        },
+        f"/{kind}/{{{key}}}/draft": {
+            "put": _op(
+                f"Save a draft of a {what}; an invalid draft is kept, its problems answered.",
+                "admin",
+                {"200": _json(problems, "saved; the problems found (none: publishable)")},
+                404,
+                409,
+                413,
+                422,
+                params=[name],
+                body={
+                    "type": "object",
+                    "required": [required, "base_version"],
+                    "properties": {**draft_fields, "base_version": {"type": "integer"}},
+                },
+            )
+        },
+        f"/{kind}/{{{key}}}/publish": {
+            "post": _op(
+                f"Publish the {what} draft as a new version (checked first: 422 changes nothing).",
+                "admin",
+                made,
+                404,
+                409,
+                422,
+                params=[name],
+                body={"type": "object", "properties": {"comment": {"type": "string"}}},
+                body_required=False,
+            )
+        },
+        f"/{kind}/{{{key}}}/versions": {
+            "get": _op(
+                f"The versions in which the {what} changed, newest first.",
+                "admin",
+                {"200": _json(_items(_OBJ), "the versions")},
+                404,
+                params=[name],
+            )
+        },
+        f"/{kind}/{{{key}}}/diff": {
+            "get": _op(
+                f"A unified diff of the {what} between two versions (text/plain).",
+                "admin",
+                {"200": {"description": "the diff", "content": {"text/plain": {}}}},
+                404,
+                422,
+                params=[
+                    name,
+                    {"name": "from", "in": "query", "required": True, "schema": version},
+                    {"name": "to", "in": "query", "required": True, "schema": version},
+                ],
+            )
+        },
+        f"/{kind}/{{{key}}}/rollback": {
+            "post": _op(
+                f"Publish the {what} as it was in an earlier version, as a new version.",
+                "admin",
+                made,
+                404,
+                422,
+                params=[name],
+                body={
+                    "type": "object",
+                    "required": ["version"],
+                    "properties": {"version": version},
+                },
+            )
+        },
     }
 
 
@@ -432,7 +540,7 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "ivr JSON API",
             "version": "1",
-            "description": "Orders, calls, queues, callbacks, outage notices and the outbox of"
+            "description": "Orders, calls, queues, callbacks, outage notices, the outbox and the call flows and prompts of"
             " the imaging prior-authorization line. Every route but this document needs"
             " `Authorization: Bearer <token>` (`ivr create-user`); errors are"
             ' `{"error": code, "message": text}` (422 adds `field`).',
@@ -468,6 +576,15 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "CallSummary": loose,
+                "Problem": {
+                    "type": "object",
+                    "properties": {
+                        "line": {"type": ["integer", "null"]},
+                        "node": {"type": ["string", "null"]},
+                        "field": {"type": ["string", "null"]},
+                        "message": {"type": "string"},
+                    },
+                },
                 "Outage": {
                     **loose,
                     "properties": {"id": {"type": "integer"}, "title": {"type": "string"}},
