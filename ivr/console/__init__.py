@@ -83,6 +83,17 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=settings.session_hours * 3600,
     )
     csrf.init_app(app)
-    from ivr.console import calls, pages, review, signin, supervisor  # noqa: F401  (routes join bp)
+    from ivr.console import (  # noqa: F401  (routes join bp)
+        admin,
+        auditlog,
+        calls,
+        flows,
+        notices,
+        pages,
+        review,
+        signin,
+        supervisor,
+        tryit,
+    )
 
     app.register_blueprint(bp)
