@@ -115,7 +115,8 @@ def _clean(text: str) -> str:
 def _dot_string(text: str) -> str:
     # A DOT "string": backslashes first (else \N, \G, \l are Graphviz's escapes), then quotes;
     # & as an entity, since Graphviz passes entities (even &#0;) through to the SVG as written.
-    return '"' + _clean(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    text = _clean(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + text.replace("\n", "\\n") + '"'
 
 
 def _node_attrs(pic: Picture, name: str) -> dict[str, str]:
