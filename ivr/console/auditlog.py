@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
-from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -22,6 +21,7 @@ from ivr.console.signin import ADMINS, require
 from ivr.db import get_session, get_store
 from ivr.store.models import AuditEntry, User
 
+Log = sa.Select[AuditEntry, str]  # rows of the log, with the user's name
 PAGE_ROWS = 200
 CSV_BATCH = 500
 COLUMNS = ("at", "user", "action", "target_type", "target_id", "address", "status")
@@ -43,7 +43,7 @@ def _filters() -> dict[str, str]:
     }
 
 
-def _query(filters: dict[str, str]) -> tuple[sa.Select[Any], list[str]]:
+def _query(filters: dict[str, str]) -> tuple[Log, list[str]]:
     """The log's rows matching `filters`, newest first; and what could not be read."""
     query = sa.select(AuditEntry, User.name).outerjoin(User, User.id == AuditEntry.user_id)
     problems = []
@@ -110,7 +110,7 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA) else value
 
 
-def _csv_lines(reader: so.Session, query: sa.Select[Any]) -> Iterator[str]:
+def _csv_lines(reader: so.Session, query: Log) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)

@@ -233,7 +233,9 @@ def _simple(pic: Picture) -> str:
     ]
     for src, dst, label in pic.edges:
         (x1, y1), (x2, y2) = where[src], where[dst]
-        ax, ay, bx, by = x1 + BOX_W / 2, y1 + BOX_H, x2 + BOX_W / 2, y2
+        ax, bx = x1 + BOX_W / 2, x2 + BOX_W / 2
+        ay: float = y1 + BOX_H
+        by: float = y2
         if y2 <= y1:  # back up or across: leave from the side
             ay, by = y1 + BOX_H / 2, y2 + BOX_H / 2
         parts.append(

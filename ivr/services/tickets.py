@@ -6,6 +6,7 @@ import secrets
 
 import sqlalchemy.orm as so
 
+from ivr.services import calls
 from ivr.services.orders import assign_unique
 from ivr.store.models import Ticket
 
@@ -35,5 +36,6 @@ def open_ticket(
         call_sid=call_sid,
         status="open",
     )
-    assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow)
+    sandbox = calls.is_sandbox(session, call_sid)
+    assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow, sandbox=sandbox)
     return ticket
