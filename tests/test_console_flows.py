@@ -186,3 +186,27 @@ def test_a_flow_form_without_its_token_is_refused(
 
 def test_an_unknown_flow_is_not_found(admin: FlaskClient) -> None:  # noqa: F811
     assert admin.get("/console/admin/flows/nosuch").status_code == 404
+
+
+def test_the_sandbox_call_runs_the_draft_and_callers_still_hear_the_published(
+    admin: FlaskClient,  # noqa: F811
+    caller: Any,
+) -> None:
+    from tests.said import said
+    from tests.test_console_try import heard, start
+
+    draft = MAIN.replace(
+        "greeting: {kind: say, prompt: main.greeting, next: select_plan}",
+        "greeting: {kind: say, prompt: main.menu.prompt, next: select_plan}",
+        1,
+    )
+    assert draft != MAIN
+    assert save(admin, draft).status_code == 302
+    page = admin.get("/console/admin/try").get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page), "drafts": "1"}
+    response = admin.post("/console/admin/try", data=form)
+    assert response.status_code == 302
+    tried = admin.get(response.location).get_data(as_text=True)
+    assert heard(tried)[0] == said("main.menu.prompt")
+    assert start(admin)  # without drafts: the published words
+    assert caller.dial().heard[0] == said("main.greeting")
