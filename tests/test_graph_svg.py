@@ -129,6 +129,15 @@ def test_yaml_that_cannot_be_read_gives_a_picture_saying_so() -> None:
         assert "No picture" in svg and parsed(svg).tag == SVG + "svg"
 
 
+def test_a_dangling_next_is_drawn_as_a_missing_node() -> None:
+    text = "start: a\nnodes:\n  a: {kind: say, prompt: p, next: nowhere}\n"
+    pic = picture_of("main", text)
+    assert pic.nodes["nowhere"] == ("missing", None)
+    assert pic.edges == [("a", "nowhere", "next")]
+    svg = flow_svg("main", text, use_dot=False)
+    assert "missing" in svg and graph_svg.ERROR_COLOUR in svg
+
+
 def test_unknown_kinds_and_forms_are_drawn_not_refused() -> None:
     text = "start: a\nnodes:\n  a: {kind: teleport, next: b}\n  b: {kind: say}\n"
     pic = picture_of("main", text)

@@ -2,9 +2,9 @@
 
 Nodes are coloured by kind; the start has a thick border and an arrow from "start"; exits
 (transfer, hangup, return, goto) have a double border; nodes with a problem are outlined in
-red; each node links to `#line-N`, its line in the YAML. Graphviz `dot` lays it out when it
-is installed; otherwise a plain layered layout written here, so the page never breaks. It is
-drawn from the YAML as written (not the compiled bundle), so a flow with errors has a picture.
+red, a `next` naming no node is a dashed red box, another flow a dashed "→ flow"; each node
+links to `#line-N`, its line in the YAML. Graphviz `dot` lays it out when it is installed;
+otherwise a plain layered layout written here, so the page never breaks. It is drawn from the YAML as written (not the compiled bundle), so a flow with errors has a picture.
 Every label is escaped: node names come from admins' YAML and the SVG is XML.
 """
 
@@ -103,7 +103,8 @@ def picture_of(flow: str, text: str, errors: Collection[str] = ()) -> Picture:
             to = local if local is not None else "→ " + target.replace(".@start", "")
             pic.edges.append((name, to, fld.removesuffix(".next")))
     for target in {to for _, to, _ in pic.edges if to not in pic.nodes}:
-        pic.nodes[target] = ("elsewhere", None)
+        # Another flow's node ("→ orders"), or a node of this flow that does not exist.
+        pic.nodes[target] = ("elsewhere" if target.startswith("→ ") else "missing", None)
     pic.errors = {e.removeprefix(prefix) for e in errors} & set(pic.nodes)
     return pic
 
@@ -131,8 +132,10 @@ def _node_attrs(pic: Picture, name: str) -> dict[str, str]:
         attrs["URL"] = f"#line-{line}"
     if kind in EXIT_KINDS:
         attrs["peripheries"] = "2"
-    if kind == "elsewhere":
+    if kind in ("elsewhere", "missing"):
         attrs["style"] = "dashed,filled"
+    if kind == "missing":
+        attrs.update(color=ERROR_COLOUR, fontcolor=ERROR_COLOUR)
     if name == pic.start:
         attrs["penwidth"] = "3"
         attrs["class"] += " start"
