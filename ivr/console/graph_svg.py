@@ -4,7 +4,8 @@ Nodes are coloured by kind; the start has a thick border and an arrow from "star
 (transfer, hangup, return, goto) have a double border; nodes with a problem are outlined in
 red, a `next` naming no node is a dashed red box, another flow a dashed "→ flow"; each node
 links to `#line-N`, its line in the YAML. Graphviz `dot` lays it out when it is installed;
-otherwise a plain layered layout written here, so the page never breaks. It is drawn from the YAML as written (not the compiled bundle), so a flow with errors has a picture.
+otherwise a plain layered layout written here, so the page never breaks. It is drawn from
+the YAML as written (not the compiled bundle), so a flow with errors has a picture.
 Every label is escaped: node names come from admins' YAML and the SVG is XML.
 """
 
