@@ -102,7 +102,8 @@ def picture_of(flow: str, text: str, errors: Collection[str] = ()) -> Picture:
         for fld, target in Node(prefix + name, flow, kind, spec).targets():
             local = target.removeprefix(prefix) if target.startswith(prefix) else None
             to = local if local is not None else "→ " + target.replace(".@start", "")
-            pic.edges.append((name, to, fld.removesuffix(".next")))
+            label = fld.removesuffix(".next")
+            pic.edges.append((name, to, label + '""' if label.endswith(".") else label))
     for target in {to for _, to, _ in pic.edges if to not in pic.nodes}:
         # Another flow's node ("→ orders"), or a node of this flow that does not exist.
         pic.nodes[target] = ("elsewhere" if target.startswith("→ ") else "missing", None)

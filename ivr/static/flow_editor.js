@@ -37,5 +37,10 @@
     }
   });
   window.flowEditor = editor;  // for the browser tests
-  go(window.location.hash);
+  var first = parseInt(lines[0], 10);
+  if (window.location.hash) {
+    go(window.location.hash);
+  } else if (first > 0) {  // the first problem in view, without taking the focus
+    editor.scrollIntoView({ line: first - 1, ch: 0 }, 120);
+  }
 })();
