@@ -210,3 +210,28 @@ def test_the_sandbox_call_runs_the_draft_and_callers_still_hear_the_published(
     assert heard(tried)[0] == said("main.menu.prompt")
     assert start(admin)  # without drafts: the published words
     assert caller.dial().heard[0] == said("main.greeting")
+
+
+def test_the_sandbox_call_speaks_a_prompt_draft(
+    admin: FlaskClient,  # noqa: F811
+    app: Any,
+    caller: Any,
+) -> None:
+    from ivr.db import get_session
+    from ivr.services import flow_admin
+    from tests.said import said
+    from tests.test_console_try import heard
+
+    with app.test_request_context():
+        db = get_session()
+        base = flow_admin.get_prompts(db, "en-US").published_version
+        problems = flow_admin.save_prompt_draft(
+            db, "en-US", {"main.greeting": "Welcome to the draft line."}, base, "ada"
+        )
+        assert problems == []
+        db.commit()
+    page = admin.get("/console/admin/try").get_data(as_text=True)
+    response = admin.post("/console/admin/try", data={"csrf_token": csrf_of(page), "drafts": "1"})
+    tried = admin.get(response.location).get_data(as_text=True)
+    assert heard(tried)[0] == "Welcome to the draft line."
+    assert caller.dial().heard[0] == said("main.greeting")

@@ -41,7 +41,7 @@ def drafts_available() -> bool:
 
 
 def draft_content() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """Every flow draft's YAML and every language's prompt draft (over its published texts)."""
+    """Every flow draft's YAML and every language's prompt draft (dotted key -> text)."""
     service = flow_admin()
     db = get_session()
     flows: dict[str, str] = {}
@@ -54,7 +54,7 @@ def draft_content() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     for language in service.languages(db):
         detail = service.get_prompts(db, language)
         if detail.draft is not None:
-            prompts[language] = {**detail.texts, **detail.draft.texts}
+            prompts[language] = dict(detail.draft.texts)  # the whole table, as drafted
     return flows, prompts
 
 
