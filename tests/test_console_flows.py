@@ -235,3 +235,81 @@ def test_the_sandbox_call_speaks_a_prompt_draft(
     tried = admin.get(response.location).get_data(as_text=True)
     assert heard(tried)[0] == "Welcome to the draft line."
     assert caller.dial().heard[0] == said("main.greeting")
+
+
+# --- prompts -----------------------------------------------------------------------------
+
+
+def prompt_page(client: FlaskClient, query: str = "") -> str:
+    response = client.get(f"/console/admin/prompts/en-US?q={query}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def save_texts(client: FlaskClient, changes: dict[str, str]) -> Any:
+    page = prompt_page(client)
+    form: dict[str, Any] = {
+        "csrf_token": csrf_of(page),
+        "base_version": base_of(page),
+        "key": list(changes),
+        "text": list(changes.values()),
+    }
+    return client.post("/console/admin/prompts/en-US/draft", data=form)
+
+
+def test_prompts_are_listed_by_language_and_searchable(
+    admin: FlaskClient,  # noqa: F811
+) -> None:
+    page = admin.get("/console/admin/prompts").get_data(as_text=True)
+    assert '<tr data-language="en-US">' in page and '<tr data-language="es-US">' in page
+    found = prompt_page(admin, "greeting")
+    keys = re.findall(r'<tr data-key="([^"]+)">', found)
+    assert "main.greeting" in keys and all("greeting" in k or k for k in keys)
+    assert len(keys) < len(re.findall(r'<tr data-key="([^"]+)">', prompt_page(admin)))
+
+
+def test_a_text_that_loses_its_placeholder_is_kept_but_cannot_be_published(
+    admin: FlaskClient,  # noqa: F811
+) -> None:
+    from tests.said import said
+
+    assert "{plan_name}" in said("main.plan.selected")
+    response = save_texts(admin, {"main.plan.selected": "You chose a plan."})
+    assert response.status_code == 302
+    page = prompt_page(admin)
+    assert 'id="problems"' in page and "plan_name" in page
+    refused = admin.post(
+        "/console/admin/prompts/en-US/publish",
+        data={"csrf_token": csrf_of(page), "comment": "lose it"},
+    )
+    assert refused.status_code == 422
+
+
+def test_a_changed_text_is_published_diffed_and_rolled_back(
+    admin: FlaskClient,  # noqa: F811
+    caller: Any,
+    session: Any,
+) -> None:
+    from tests.said import said
+
+    assert save_texts(admin, {"main.greeting": "Hello from the new words."}).status_code == 302
+    page = prompt_page(admin)
+    done = admin.post(
+        "/console/admin/prompts/en-US/publish",
+        data={"csrf_token": csrf_of(page), "comment": HOSTILE},
+    )
+    assert done.status_code == 302
+    page = prompt_page(admin)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    versions = re.findall(r'<tr data-version="(\d+)">', page)
+    diff = admin.get(f"/console/admin/prompts/en-US/diff?a={versions[1]}&b={versions[0]}")
+    assert "Hello from the new words." in diff.get_data(as_text=True)
+    rolled = admin.post(
+        "/console/admin/prompts/en-US/rollback",
+        data={"csrf_token": csrf_of(page), "version": versions[1]},
+    )
+    assert rolled.status_code == 302
+    assert len(re.findall(r'<tr data-version="(\d+)">', prompt_page(admin))) == len(versions) + 1
+    actions = set(session.scalars(sa.select(AuditEntry.target_type)))
+    assert "prompts" in actions
+    assert said("main.greeting") in caller.dial().heard[0]

@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
         flows,
         notices,
         pages,
+        prompt_pages,
         review,
         signin,
         supervisor,

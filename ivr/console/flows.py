@@ -176,7 +176,10 @@ def admin_flow_diff(name: str) -> ResponseReturnValue:
     except flow_admin.NotFound:
         abort(404)
     lines = [(line[:1], line.rstrip("\n")) for line in text.splitlines(keepends=True)]
-    return render_template("console/admin/flow_diff.html", name=name, a=a, b=b, lines=lines)
+    back = url_for("console.admin_flow", name=name)
+    return render_template(
+        "console/admin/flow_diff.html", name=f"Flow {name}", back=back, a=a, b=b, lines=lines
+    )
 
 
 @bp.route("/admin/flows/<name>/rollback", methods=["POST"])
