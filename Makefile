@@ -72,13 +72,14 @@ run: db
 
 # The console's browser tests drive Debian's chromium by its path: Playwright's own browser
 # download is never used. As root (CI) it is installed with apt when missing; otherwise the
-# browser tests skip with the reason (and fail under CI=true).
+# browser tests skip with the reason (and fail under CI=true). Graphviz (`dot`) draws the
+# admin pages' flow pictures; without it they use a simpler layout of their own.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v dot; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz; \
 	  else \
-	    echo "chromium is missing: sudo apt-get install chromium (browser tests skip without it)"; \
+	    echo "chromium or graphviz is missing: sudo apt-get install chromium graphviz (browser tests skip without chromium; flow pictures use a simpler layout without graphviz)"; \
 	  fi; }
 
 # The flows, the types, then the suite (which also checks the models against the migrations).

@@ -74,7 +74,7 @@ def caller_input(form: Mapping[str, str]) -> Input:
     return Input("none")
 
 
-def _context(session: so.Session, call: calls.CallRow, version: Published) -> Context:
+def turn_context(session: so.Session, call: calls.CallRow, version: Published) -> Context:
     settings = get_settings()
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     facts = Facts(
@@ -124,7 +124,7 @@ def _answer(
         scratch=dict(call.scratch or {}),
         stack=call.stack,
     )
-    turn = run_turn(version.bundle, state, inp, _context(session, call, version))
+    turn = run_turn(version.bundle, state, inp, turn_context(session, call, version))
     # A `language` node may have switched the call this turn: speak in the new one.
     voice = voice_for(turn.state.language, get_settings().say_voice)
     enqueued = True

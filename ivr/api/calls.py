@@ -21,7 +21,9 @@ def get_call(sid: str) -> Response:
     """Show a call with every turn, in order."""
     session = get_session()
     call = session.scalars(
-        sa.select(Call).where(Call.sid == sid).options(so.selectinload(Call.events))
+        sa.select(Call)
+        .where(Call.sid == sid, Call.sandbox.is_(False))
+        .options(so.selectinload(Call.events))
     ).first()
     if call is None:
         abort(404, description="No call with that sid.")

@@ -64,6 +64,11 @@ def _forbidden(exc: Exception) -> ResponseReturnValue:
     return _page(403, "Not allowed", "Your role may not open this page.")
 
 
+@bp.errorhandler(503)
+def _unavailable(exc: Exception) -> ResponseReturnValue:
+    return _page(503, "Not available", "This page is not part of this build of the console yet.")
+
+
 @bp.errorhandler(404)
 def _not_found(exc: Exception) -> ResponseReturnValue:
     return _page(404, "Not found", "There is no such page in the console.")
@@ -84,13 +89,19 @@ def init_app(app: Flask) -> None:
     )
     csrf.init_app(app)
     from ivr.console import (  # noqa: F401  (routes join bp)
+        admin,
+        auditlog,
         callbacks,
         calls,
+        flows,
         helpdesk,
+        notices,
         pages,
+        prompt_pages,
         review,
         signin,
         supervisor,
+        tryit,
     )
 
     app.register_blueprint(bp)

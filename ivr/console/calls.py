@@ -73,7 +73,7 @@ def _user() -> User:
 
 
 def _call(db: so.Session, sid: str) -> Call:
-    call = db.scalars(sa.select(Call).where(Call.sid == sid)).first()
+    call = db.scalars(sa.select(Call).where(Call.sid == sid, Call.sandbox.is_(False))).first()
     if call is None:
         raise NotFound()
     return call

@@ -1,5 +1,5 @@
-"""The console's pages: the queue view (live), and the doors of the pages still to come.
-The clinicians' worklist is ivr/console/review.py, the supervisor's page supervisor.py."""
+"""The console's pages: the queue view (live). The clinicians' worklist is
+ivr/console/review.py, the supervisor's page supervisor.py, the admin pages admin.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from ivr.auth import audit
 from ivr.console import bp
-from ivr.console.signin import ADMINS, AGENTS, current_user, home_for, require
+from ivr.console.signin import AGENTS, current_user, home_for, require
 from ivr.db import get_session
 from ivr.services import agents
 from ivr.services.queues import OPEN
@@ -168,13 +168,3 @@ def queues() -> ResponseReturnValue:
 @require(*AGENTS)
 def queues_json() -> ResponseReturnValue:
     return jsonify(items=_queue_items())
-
-
-@bp.route("/admin")
-@require(*ADMINS)
-def admin() -> ResponseReturnValue:
-    return render_template(
-        "console/placeholder.html",
-        title="Administration",
-        message="The admin pages are not built yet.",
-    )

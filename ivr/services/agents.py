@@ -153,6 +153,7 @@ def draft_of(session: so.Session, sid: str) -> str | None:
 
 def _waiting_query() -> sa.Select[Any]:
     return sa.select(Call).where(
+        Call.sandbox.is_(False),
         Call.enqueued_at.is_not(None),
         Call.dequeued_at.is_(None),
         Call.accepted_by.is_(None),
@@ -224,7 +225,7 @@ def today_counts(session: so.Session, queue: str, *, zone: str, now: dt.datetime
     """Today's numbers (the line's local day): calls that entered the queue, were answered
     by an agent, hung up on hold; callbacks asked for."""
     start = _day_start(now, zone)
-    entered = sa.and_(Call.queue == queue, Call.enqueued_at >= start)
+    entered = sa.and_(Call.queue == queue, Call.enqueued_at >= start, Call.sandbox.is_(False))
 
     def count(*where: Any) -> int:
         return int(session.scalar(sa.select(sa.func.count(Call.id)).where(entered, *where)) or 0)
@@ -321,7 +322,7 @@ def list_calls(
 ) -> list[Call]:
     """Calls newest first, `limit` at a time after `after_id`. `status`: "queued" (on hold,
     nobody has it yet), "in-progress" (live, not on hold), "completed" (ended)."""
-    query = sa.select(Call)
+    query = sa.select(Call).where(Call.sandbox.is_(False))  # an admin's try is not a call
     waiting = sa.and_(
         Call.enqueued_at.is_not(None),
         Call.dequeued_at.is_(None),

@@ -87,8 +87,10 @@ def start_call(
     flow_version_id: int,
     node: str,
     language: str,
+    sandbox: bool = False,
 ) -> CallRow:
-    """Write a new call's row, before its first turn (turn -1: none played yet)."""
+    """Write a new call's row, before its first turn (turn -1: none played yet); a
+    `sandbox` call is an admin trying the line (see `is_sandbox`)."""
     now = utcnow()
     result = session.connection().execute(
         sa.insert(CALLS).values(
@@ -104,12 +106,21 @@ def start_call(
             status="in-progress",
             started_at=now,
             updated_at=now,
+            sandbox=sandbox,
         )
     )
     key = result.inserted_primary_key
     assert key is not None  # an INSERT of one row
     call_id = int(key[0])
     return CallRow(call_id, sid, from_number, None, language, flow_version_id, node, {}, 0, -1, {})
+
+
+def is_sandbox(session: so.Session, sid: str | None) -> bool:
+    """Whether `sid` is an admin's sandbox call: its orders and tickets get SBX numbers
+    (never a real one), its texts are never sent, and it is never listed or counted."""
+    if not sid:
+        return False
+    return bool(session.scalar(sa.select(Call.sandbox).where(Call.sid == sid)))
 
 
 def recorded_turn(session: so.Session, call: CallRow, number: int) -> CallEvent | None:

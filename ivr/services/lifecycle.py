@@ -18,6 +18,7 @@ import sqlalchemy.orm as so
 from ivr.services import validity
 from ivr.services.orders import (
     REFERENCE_DIGITS,
+    SANDBOX,
     OrderError,
     Random,
     assign_unique,
@@ -346,7 +347,7 @@ def search(
     """Orders matching every given filter, newest first, `limit` at a time after `after_id`.
 
     Drafts only with `status="draft"`."""
-    query = sa.select(Order)
+    query = sa.select(Order).where(Order.source != SANDBOX)  # an admin's try: not an order
     if status != OrderStatus.DRAFT.value:
         query = query.where(Order.status != OrderStatus.DRAFT)
     filters: dict[str, Any] = {"member_id": member_id, "ordering_npi": ordering_npi, "plan": plan}

@@ -26,6 +26,7 @@ from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from ivr.services import calls
 from ivr.store.models import OutboxMessage, utcnow
 
 log = logging.getLogger("ivr.messaging")
@@ -37,7 +38,8 @@ NOT_SENT = "not_sent"  # development: no TWILIO_ACCOUNT_SID, kept here to read
 FAILED = "failed"  # a send failed; retried at next_attempt_at
 GAVE_UP = "gave_up"  # failed MAX_ATTEMPTS times
 CANCELLED = "cancelled"  # not worth retrying (a newer reset code replaced it)
-STATUSES = (QUEUED, SENT, NOT_SENT, FAILED, GAVE_UP, CANCELLED)
+SANDBOX = "sandbox"  # written by an admin's sandbox call ("Try it"): never sent
+STATUSES = (QUEUED, SENT, NOT_SENT, FAILED, GAVE_UP, CANCELLED, SANDBOX)
 
 RESET_CODE_KIND = "reset_code"
 # Kinds whose plain text holds a secret: stored masked, never re-sent from the row.
@@ -98,13 +100,14 @@ def queue(
     call_sid: str | None = None,
     now: dt.datetime | None = None,
 ) -> OutboxMessage:
-    """Write a message to the outbox (status "queued"); `body_masked` holds no secret."""
+    """Write a message to the outbox (status "queued"); `body_masked` holds no secret. A
+    sandbox call's message is written as "sandbox": no worker ever sends it."""
     now = now or utcnow()
     message = OutboxMessage(
         to=to,
         kind=kind,
         body=body_masked,
-        status=QUEUED,
+        status=SANDBOX if calls.is_sandbox(session, call_sid) else QUEUED,
         attempts=0,
         account_id=account_id,
         reset_code_id=reset_code_id,
@@ -133,7 +136,7 @@ def send(
     message is marked "not_sent" and nothing goes out. A row already sent, given up or
     cancelled is left alone.
     """
-    if message.status in (SENT, GAVE_UP, CANCELLED):
+    if message.status in (SENT, GAVE_UP, CANCELLED, SANDBOX):
         return message
     account_sid = str(config.get("TWILIO_ACCOUNT_SID") or "")
     if not account_sid:

@@ -15,11 +15,15 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ivr.match.ids import luhn_check_digit, luhn_valid
-from ivr.services import validity
+from ivr.services import calls, validity
 from ivr.store.models import Order, OrderEvent, OrderStatus, utcnow
 
 ORDER_NUMBER_DIGITS = 9  # 8 random digits + a Luhn check digit
 REFERENCE_DIGITS = 10  # 9 random digits + a Luhn check digit
+# Orders and tickets of an admin's sandbox call ("Try it"): numbers no real one can have.
+SANDBOX = "sandbox"
+SANDBOX_PREFIX = "SBX"
+SANDBOX_DIGITS = 9
 
 # Slots of the phone flow -> order columns.
 SLOT_FIELDS = {
@@ -65,15 +69,27 @@ def is_reference_number(text: str) -> bool:
     return len(text) == REFERENCE_DIGITS and luhn_valid(text)
 
 
-def assign_unique(session: so.Session, row: Any, attr: str, digits: int, randbelow: Random) -> str:
+def assign_unique(
+    session: so.Session,
+    row: Any,
+    attr: str,
+    digits: int,
+    randbelow: Random,
+    *,
+    sandbox: bool = False,
+) -> str:
     """Give `row` (an order, a ticket) a random number nobody has, even concurrently.
 
     The unique index decides: a number another call took first (committed or not) fails
-    the flush inside a savepoint, and we draw again.
+    the flush inside a savepoint, and we draw again. A `sandbox` number (an admin trying
+    the line) is SBX and 9 digits: never a real number, and none a keypad can type.
     """
     column = getattr(type(row), attr)
     for _ in range(20):
-        candidate = random_number(digits, randbelow)
+        if sandbox:
+            candidate = SANDBOX_PREFIX + random_number(SANDBOX_DIGITS, randbelow)
+        else:
+            candidate = random_number(digits, randbelow)
         if session.scalar(sa.select(sa.func.count()).where(column == candidate)):
             continue
         try:
@@ -155,14 +171,17 @@ def save_draft(
     reference = slots.get("reference_number")
     order = draft_for_call(session, call_sid, str(reference)) if reference else None
     if order is None:
+        sandbox = calls.is_sandbox(session, call_sid)
         order = Order(
             status=OrderStatus.DRAFT,
-            source="phone",
+            source=SANDBOX if sandbox else "phone",
             call_sid=call_sid,
             diagnosis_codes=[],
             criteria_answers={},
         )
-        assign_unique(session, order, "reference_number", REFERENCE_DIGITS, randbelow)
+        assign_unique(
+            session, order, "reference_number", REFERENCE_DIGITS, randbelow, sandbox=sandbox
+        )
         record_event(session, order, "created", None, {"status": "draft"}, call_sid=call_sid)
     changes = _changes_from_slots(order, slots)
     if changes:
@@ -256,7 +275,8 @@ def issue_number(
     session: so.Session, order: Order, now: dt.datetime, zone: str, randbelow: Random
 ) -> None:
     """Approve `order`: a new order number, issued `now`, valid 60 days in the line's zone."""
-    assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow)
+    sandbox = order.source == SANDBOX
+    assign_unique(session, order, "order_number", ORDER_NUMBER_DIGITS, randbelow, sandbox=sandbox)
     order.status = OrderStatus.APPROVED
     order.issued_at = now
     order.expires_at = validity.expires_at(now, zone)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ivr.services import agents, drafts, orders
+from ivr.services.orders import SANDBOX
 from ivr.store.models import (
     AuditEntry,
     Call,
@@ -101,7 +102,7 @@ def worklist(session: so.Session, *, now: dt.datetime | None = None) -> list[dic
     now = now or utcnow()
     pended = session.scalars(
         sa.select(Order)
-        .where(Order.status == OrderStatus.PENDING_REVIEW)
+        .where(Order.status == OrderStatus.PENDING_REVIEW, Order.source != SANDBOX)
         .order_by(sa.func.coalesce(Order.submitted_at, Order.created_at), Order.id)
     )
     return [pended_view(session, o, now) for o in pended]

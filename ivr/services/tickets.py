@@ -7,6 +7,7 @@ import secrets
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from ivr.services import calls
 from ivr.services.orders import assign_unique
 from ivr.store.models import Ticket
 
@@ -37,7 +38,8 @@ def open_ticket(
         call_sid=call_sid,
         status=OPEN,
     )
-    assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow)
+    sandbox = calls.is_sandbox(session, call_sid)
+    assign_unique(session, ticket, "number", TICKET_DIGITS, secrets.randbelow, sandbox=sandbox)
     return ticket
 
 

@@ -166,6 +166,9 @@ class Call(Base):
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: so.Mapped[dt.datetime | None]
     duration_s: so.Mapped[int | None]
+    # An admin trying the line in the console ("Try it"): never listed or counted as a call,
+    # never enqueued; its orders and tickets get SBX numbers and its texts are never sent.
+    sandbox: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     events: so.Mapped[list[CallEvent]] = so.relationship(
         back_populates="call", order_by="CallEvent.turn", cascade="all, delete-orphan"

@@ -1,6 +1,6 @@
 """flow drafts: admins' unpublished changes to a flow or a language's prompts
 
-Revision ID: 0013_h12a
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07 02:00:00.000000
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0013_h12a'
+revision: str = '0013'
 down_revision: Union[str, Sequence[str], None] = '0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -1,0 +1,175 @@
+"""The prompts' admin pages: every language, and one language's texts, searchable, edited
+in place with their placeholders checked on save (ivr.services.flow_admin's prompt drafts),
+published as a version with a comment, with the versions, their diffs and roll back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ivr.auth import audit
+from ivr.console import bp
+from ivr.console.admin import admin_user
+from ivr.console.flows import service
+from ivr.console.signin import ADMINS, require
+from ivr.db import get_session
+
+SHOWN = 400  # rows on one page; a search narrows them
+
+
+def _detail(lang: str) -> Any:
+    flow_admin = service()
+    try:
+        return flow_admin.get_prompts(get_session(), lang)
+    except flow_admin.NotFound:
+        abort(404)
+
+
+def _page(lang: str, *, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    flow_admin = service()
+    detail = _detail(lang)
+    texts = detail.draft.texts if detail.draft is not None else detail.texts
+    query = request.values.get("q", "").strip().lower()[:80]
+    rows = [
+        {
+            "key": key,
+            "text": value if isinstance(value, str) else ", ".join(map(str, value or [])),
+            "editable": isinstance(value, str),
+            "published": detail.texts.get(key),
+        }
+        for key, value in sorted(texts.items())
+        if not query or query in key.lower() or query in str(value).lower()
+    ]
+    try:
+        history = flow_admin.prompt_versions(get_session(), lang)
+    except flow_admin.NotFound:
+        history = []
+    problems = extra.pop("problems", None) or (detail.draft.problems if detail.draft else [])
+    page = render_template(
+        "console/admin/prompts.html",
+        lang=lang,
+        detail=detail,
+        rows=rows[:SHOWN],
+        more=len(rows) > SHOWN,
+        query=query,
+        problems=problems,
+        versions=history,
+        base_version=detail.draft.base_version if detail.draft else detail.published_version,
+        **extra,
+    )
+    return page, status
+
+
+@bp.route("/admin/prompts")
+@require(*ADMINS)
+def admin_prompts() -> ResponseReturnValue:
+    """Every language the line speaks, with its published version and whether a draft waits."""
+    flow_admin = service()
+    db = get_session()
+    found = [flow_admin.get_prompts(db, lang) for lang in flow_admin.languages(db)]
+    return render_template("console/admin/prompt_languages.html", languages=found)
+
+
+@bp.route("/admin/prompts/<lang>")
+@require(*ADMINS)
+def admin_prompt_texts(lang: str) -> ResponseReturnValue:
+    """One language's texts (the draft's, else the published), searchable by key or text."""
+    return _page(lang)
+
+
+@bp.route("/admin/prompts/<lang>/draft", methods=["POST"])
+@require(*ADMINS)
+def admin_save_prompts(lang: str) -> ResponseReturnValue:
+    """Save the changed texts into the language's draft; their placeholders are checked."""
+    flow_admin = service()
+    db = get_session()
+    detail = _detail(lang)
+    current = detail.draft.texts if detail.draft is not None else detail.texts
+    keys, texts = request.form.getlist("key"), request.form.getlist("text")
+    changes = {
+        key: text.replace("\r\n", " ").replace("\n", " ")
+        for key, text in zip(keys, texts, strict=False)
+        if key in current and isinstance(current[key], str) and text != current[key]
+    }
+    try:
+        base = int(request.form.get("base_version", ""))
+    except ValueError:
+        base = -1
+    if not changes:
+        flash("Nothing changed: nothing was saved.")
+        return redirect(url_for("console.admin_prompt_texts", lang=lang))
+    user = admin_user()
+    try:
+        problems = flow_admin.save_prompt_draft(db, lang, changes, base, user.name)
+    except flow_admin.StaleDraft as exc:
+        db.rollback()
+        return _page(lang, status=409, error=f"Not saved: {exc}.")
+    audit(db, user, "save_draft", "prompts", lang)
+    db.commit()
+    if problems:
+        flash(f"Draft saved with {len(problems)} problem(s) to fix before it can be published.")
+    else:
+        flash(f"Draft saved: {len(changes)} text(s) changed, no problems found.")
+    return redirect(url_for("console.admin_prompt_texts", lang=lang, q=request.form.get("q", "")))
+
+
+@bp.route("/admin/prompts/<lang>/publish", methods=["POST"])
+@require(*ADMINS)
+def admin_publish_prompts(lang: str) -> ResponseReturnValue:
+    """Publish the language's draft as a new version; refused while it has problems."""
+    flow_admin = service()
+    db = get_session()
+    comment = " ".join(request.form.get("comment", "").split())[:500]
+    user = admin_user()
+    try:
+        version = flow_admin.publish_prompts(db, lang, comment, user.name)
+    except flow_admin.DraftInvalid as exc:
+        db.rollback()
+        return _page(lang, status=422, problems=exc.problems, error="Not published: see below.")
+    except (flow_admin.NoDraft, flow_admin.StaleDraft) as exc:
+        db.rollback()
+        return _page(lang, status=409, error=f"Not published: {exc}.")
+    audit(db, user, "publish", "prompts", f"{lang}@{version}")
+    db.commit()
+    flash(f"Published as version {version}: new calls hear it within seconds.")
+    return redirect(url_for("console.admin_prompt_texts", lang=lang))
+
+
+@bp.route("/admin/prompts/<lang>/diff")
+@require(*ADMINS)
+def admin_prompt_diff(lang: str) -> ResponseReturnValue:
+    """The unified diff of a language's texts between two versions."""
+    flow_admin = service()
+    try:
+        a, b = int(request.args.get("a", "")), int(request.args.get("b", ""))
+        text = flow_admin.prompt_diff(get_session(), lang, a, b)
+    except (ValueError, flow_admin.NotFound):
+        abort(404)
+    lines = [(line[:1], line.rstrip("\n")) for line in text.splitlines(keepends=True)]
+    back = url_for("console.admin_prompt_texts", lang=lang)
+    return render_template(
+        "console/admin/flow_diff.html", name=f"Prompts {lang}", back=back, a=a, b=b, lines=lines
+    )
+
+
+@bp.route("/admin/prompts/<lang>/rollback", methods=["POST"])
+@require(*ADMINS)
+def admin_rollback_prompts(lang: str) -> ResponseReturnValue:
+    """Publish the language's texts as they were in an earlier version, as a new version."""
+    flow_admin = service()
+    db = get_session()
+    try:
+        old = int(request.form.get("version", ""))
+        version = flow_admin.rollback_prompts(db, lang, old, admin_user().name)
+    except (ValueError, flow_admin.NotFound):
+        db.rollback()
+        abort(404)
+    except (flow_admin.DraftInvalid, flow_admin.StaleDraft) as exc:
+        db.rollback()
+        return _page(lang, status=409, error=f"Not rolled back: {exc}.")
+    audit(db, admin_user(), "rollback", "prompts", f"{lang}@{version}")
+    db.commit()
+    flash(f"Version {old} of the {lang} texts is published again, as version {version}.")
+    return redirect(url_for("console.admin_prompt_texts", lang=lang))
