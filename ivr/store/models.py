@@ -87,7 +87,7 @@ class FlowVersion(Base):
     source: so.Mapped[str] = so.mapped_column(sa.String(16))  # "files" or "admin"
     # sha256 over flows, prompts and criteria together (see ivr.publishing.bundle_checksum).
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
-    # {"flows", "files", "sources"}: sources (each flow's YAML text) since 0013_h12a.
+    # {"flows", "files", "sources"}: sources (each flow's YAML text) since migration 0013.
     content: so.Mapped[dict[str, Any]] = so.mapped_column(JSONValue)
     # language -> the prompts file as parsed; None only on versions published before 0007,
     # which speak the prompts files on disk.
