@@ -407,7 +407,9 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     else:
         text = _strip_filler(_clean(inp.speech), ctx)
         digits = spoken_digits(text, ctx.prompts.language) if text else None
-        match = catalog.by_key(digits) if digits else catalog.match(inp.speech)
+        match = catalog.by_key(digits) if digits else None
+        if match is None:  # "um I ten": digits, but not a key; the words may still be a code
+            match = catalog.match(inp.speech)
         if match is not None and inp.confidence is not None and inp.confidence < ctx.low_confidence:
             if match.score < 90:
                 return Heard("low_confidence", confidence=inp.confidence)
@@ -424,6 +426,8 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.said}
     if match.open is not None:
         slots[f"{slot}_open"] = match.open  # for a follow-up question: which contrast?
+    if match.also is not None:
+        slots[f"{slot}_also"] = match.also  # a second one said in the same breath
     if node.get("confirm_below") is not None:
         slots[f"{slot}_sure"] = inp.kind == "dtmf" or match.score >= float(
             node.spec["confirm_below"]
