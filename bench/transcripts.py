@@ -124,9 +124,7 @@ def load(path: Path = LABELLED) -> list[Row]:
             Row(
                 r["category"],
                 r["transcript"],
-                frozenset(
-                    c for c in (r["expected"], *(r.get("acceptable") or "").split("|")) if c
-                ),
+                frozenset(c for c in (r["expected"], *(r.get("acceptable") or "").split("|")) if c),
                 frozenset(c for c in (r.get("additional") or "").split("|") if c),
                 r.get("notes") or "",
             )
@@ -202,7 +200,7 @@ def _result(
     opened = heard.slots.get(f"{slot}_open")
     if row.category == "diagnosis" and opened:
         sure = False  # a bare general word: asked where, then read back
-    also = heard.slots.get(f"{slot}_also")
+    also = heard.slots.get(f"{slot}_more")
     return Result(
         row, "stored" if sure else "confirm", str(value) if value else None, ms, also=also
     )

@@ -53,9 +53,7 @@ _STOP = frozenset(
     "go goes going gonna can could should be any".split()
 )
 _BOTH = (("with", "without"), ("without", "with"), ("pre", "post"))
-_CONTRAST_WORDS = frozenset(
-    "contrast dye gadolinium definity lumason iv enhanced pre post".split()
-)
+_CONTRAST_WORDS = frozenset("contrast dye gadolinium definity lumason iv enhanced pre post".split())
 # Modality concepts said by a token; a study must carry every concept the caller said.
 _MODALITY = {
     "ct": {"ct"}, "cta": {"ct", "angio"}, "ctpa": {"ct", "angio"}, "ccta": {"ct", "angio"},
@@ -221,8 +219,15 @@ def _modalities(toks: list[str]) -> set[str]:
     return found
 
 
+# How contrast is said ("without", "then with", "non-contrast"): read by _contrast(), kept
+# out of the words compared, so "pre and post contrast" fits an alias said "with and without".
+_CONTRAST_SAID = frozenset("without then non no plain".split())
+
+
 def _core(toks: list[str]) -> str:
-    return " ".join(t for t in toks if t not in _STOP and t not in _CONTRAST_WORDS)
+    return " ".join(
+        t for t in toks if t not in _STOP and t not in _CONTRAST_WORDS and t not in _CONTRAST_SAID
+    )
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import re
 import threading
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol, cast
 
 from rapidfuzz import fuzz, process
@@ -334,8 +334,8 @@ class DiagnosisIndex:
             if len(parts) >= 2:
                 first, second = self._top_words(parts[0], n), self._top_words(parts[1], 1)
                 if first and second and first[0].value != second[0].value:
-                    also = second[0].value if second[0].score >= CONFIDENT else None
-                    return [replace(first[0], also=also), *first[1:]]
+                    more = second[0] if second[0].score >= CONFIDENT else None
+                    return [replace(first[0], more=more), *first[1:]]
         return found
 
     def _top_words(self, text: str, n: int) -> list[Match]:

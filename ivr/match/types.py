@@ -21,8 +21,8 @@ class Match:
     # a diagnosis was said as ("pain"). None: nothing to ask.
     open: str | None = None
     # A second answer said in the same breath ("chest pain and shortness of breath": the
-    # code for shortness of breath), to offer as an additional one. None: nothing more said.
-    also: str | None = None
+    # match for shortness of breath), to offer as an additional one. None: nothing more said.
+    more: Match | None = None
 
     @property
     def said(self) -> str:
