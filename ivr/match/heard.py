@@ -30,6 +30,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 MAX_RUN = 4  # words a recognizer splits one word into ("die a beat ease")
 _MIN_KEY = 3  # sound keys shorter than this say too little to repair by
 _MIN_SIMILAR = 55.0  # spelling similarity a same-sounding word still needs
+_MIN_JOINED = 68.0  # and words said together, to be taken as one
 _STARTS = (("pn", "n"), ("ps", "s"), ("kn", "n"), ("wr", "r"), ("gn", "n"))
 _GROUPS = (
     ("sch", "sk"), ("ph", "f"), ("gh", ""), ("th", "t"), ("sh", "s"), ("ch", "k"),
@@ -169,8 +170,8 @@ def _joined(
     known word of its own ("chest pain" stays two words)."""
     for size in range(min(MAX_RUN, len(toks) - i), 1, -1):
         run = toks[i : i + size]
-        if not all(t.isalpha() for t in run) or run[-1] in keep:
-            continue
+        if not all(t.isalpha() for t in run) or any(t in keep and len(t) > 2 for t in run[1:]):
+            continue  # "pain in the head" is words of their own; "die a beat ease" is one
         if all(known(t) and len(t) >= 4 for t in run):
             continue
         joined = "".join(run)
@@ -180,5 +181,6 @@ def _joined(
             continue
         near = sounds.find(joined)
         if near is not None and len(near) >= 6 and near not in run:
-            return near, size
+            if fuzz.ratio(joined, near) >= _MIN_JOINED:
+                return near, size
     return None
