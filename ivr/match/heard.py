@@ -93,7 +93,7 @@ class SoundIndex:
         found = self._by_key.get(sound_key(heard))
         if not found:
             return None
-        score, word = max((fuzz.ratio(heard, w) - self._weight(w), w) for w in found)
+        _, word = max((fuzz.ratio(heard, w) - self._weight(w), w) for w in found)
         return word if fuzz.ratio(heard, word) >= _MIN_SIMILAR else None
 
 

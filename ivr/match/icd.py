@@ -50,7 +50,7 @@ _FILLER = STOP | frozenset(
 )
 # Two complaints in one breath ("chest pain and shortness of breath"): the first is the
 # answer, the second is offered as an additional diagnosis.
-_COMPLAINTS = re.compile(r"\b(?:and also|as well as|along with|and|also|plus)\b")
+_COMPLAINTS = re.compile(r"\b(?:and also|as well as|along with|and|also|plus)\b", re.IGNORECASE)
 _SIDES = frozenset({"right", "left", "bilateral"})
 # Words that say little about the condition: they weigh this much of their IDF.
 _GENERIC = {"unspecified": 0.2, "other": 0.5, "specified": 0.5, "site": 0.5, "part": 0.5,
