@@ -5,7 +5,13 @@ runs every labelled phrase in tests/data/ 20 times through match(), reporting pe
 time (mean, p50, p99), top-1 accuracy and the share of answers below the confirmation
 threshold (score < 90: the flow reads the top choice back for a yes/no).
 
-    .venv/bin/python bench/match.py [--repeat 20]
+Then the recognizer transcripts (tests/data/recognizer_transcripts.csv: what a phone
+recognizer hands over, by category) go through the questions of the real flows as a call
+hears them (`ivr.engine.hearing.interpret`): per category top-1 accuracy, the share read
+back for a yes/no, the share asked again, the share stored wrong without a confirmation,
+and the time per answer.
+
+    .venv/bin/python bench/match.py [--repeat 20] [--only transcripts|phrases]
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import transcripts  # noqa: E402
 
 from ivr.match import icd  # noqa: E402
 from ivr.match.exams import ExamCatalog  # noqa: E402
@@ -73,10 +82,35 @@ def run(title: str, match: Callable[[str], Match | None], rows: list[tuple[str, 
     print(f"  needs confirmation (score < {icd.CONFIDENT:.0f} or none) {confirm / len(rows):.1%}")
 
 
+def recognizer(repeat: int) -> None:
+    """The recognizer transcripts, heard at the real flows' questions (bench/transcripts.py)."""
+    rows = transcripts.load()
+    results = transcripts.run(rows)  # the first pass: what is right, read back, wrong
+    times: list[float] = []
+    cpu: list[float] = []
+    for _ in range(repeat):
+        again = transcripts.run(rows)
+        times.extend(r.ms for r in again)
+        cpu.extend(r.cpu_ms for r in again)
+    print(f"recognizer transcripts: {len(rows)} labelled ({transcripts.LABELLED.name}), "
+          f"times over {repeat} more passes in 'all'; 'p99 cpu': CPU time, what a loaded "
+          f"machine's wall clock adds is waiting")  # fmt: skip
+    print(transcripts.report(results, times, cpu))
+    for miss in transcripts.misses(results):
+        print("  miss:", miss)
+    offered = [r for r in results if r.row.additional]
+    also = sum(r.also in r.row.additional for r in offered)
+    print(f"two complaints in one breath: second offered as additional {also}/{len(offered)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", choices=("phrases", "transcripts"), default=None)
     args = parser.parse_args()
+    if args.only == "transcripts":
+        recognizer(args.repeat)
+        return
 
     gc.collect()
     before = rss_mb()
@@ -106,6 +140,9 @@ def main() -> None:
     print()
     run("exams", exams.match, labelled("exam_phrases.csv"), args.repeat)
     run("diagnoses", index.match, labelled("diagnosis_phrases.csv"), args.repeat)
+    if args.only is None:
+        print()
+        recognizer(max(1, args.repeat // 4))
 
 
 if __name__ == "__main__":

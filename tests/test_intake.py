@@ -1410,3 +1410,79 @@ def test_the_spanish_readback_says_the_exam_without_parentheses(
     assert lines and lines[0].startswith(
         "Estudio: resonancia magnética de la columna lumbar sin contraste, para Maria Lopez,"
     ), call.heard
+
+
+# --- a whole call by speech, as a phone recognizer writes it (issue 13) ---------------------
+
+
+def _said_as_a_recognizer_writes_it(caller: Caller) -> SimulatedCall:
+    """Every answer spoken with the fillers, spelled letters and abbreviations a phone
+    recognizer hands over, to the readback."""
+    call = start_intake(
+        caller, plan=Say("uh it's summit health"), menu=Say("uh i need a new order")
+    )
+    answer(
+        call,
+        npi=Say("one two three four five six seven eight nine three"),
+        member=Say("one zero zero two zero zero three zero zero"),
+        dob=Say("her birthday is march fifth nineteen sixty"),
+        exam=Say("um the doctor wants a c t of the head w/o contrast"),
+        diagnosis=Say("h t n"),
+        symptoms=Say("Headaches every morning for three weeks", 0.81),
+        history=Say("Ibuprofen without relief", 0.77),
+        facility=Say("Lakeside Diagnostic Imaging"),
+    )
+    assert readback(call).startswith(
+        "CT of the head without contrast, for Maria Lopez, born March 5, 1960. "
+        "Diagnosis: Essential (primary) hypertension"
+    ), call.heard
+    assert call.heard[-1] == REVIEW_MENU
+    return call
+
+
+@pytest.mark.parametrize("spoken", ["yes", "correct", "that's right", "submit", "send it"])
+def test_a_call_by_speech_submits_on_every_usual_yes(
+    caller: Caller, session: Any, spoken: str
+) -> None:
+    call = _said_as_a_recognizer_writes_it(caller)
+    call.say(spoken)
+    assert call.heard[0].startswith("Approved."), call.heard
+    order = order_of(session, call.sid)
+    assert order.status == OrderStatus.APPROVED
+    assert (order.plan, order.exam_code, order.diagnosis_codes) == ("SUMMIT", "70450", ["I10"])
+
+
+@pytest.mark.parametrize("spoken", ["no", "change"])
+def test_a_call_by_speech_goes_to_the_change_menu_on_no_or_change(
+    caller: Caller, session: Any, spoken: str
+) -> None:
+    call = _said_as_a_recognizer_writes_it(caller)
+    call.say(spoken)
+    assert call.heard == [CHANGE_MENU]
+    assert order_of(session, call.sid).status == OrderStatus.DRAFT
+
+
+@pytest.mark.parametrize(("add", "codes"), [("yes", ["R07.9", "R06.02"]), ("no", ["R07.9"])])
+def test_two_complaints_in_one_breath_store_the_first_and_offer_the_second(
+    caller: Caller, session: Any, add: str, codes: list[str]
+) -> None:
+    call = at_question(caller, "diagnosis")
+    call.say("uh chest pain and shortness of breath")
+    assert call.heard == [
+        said("order.diagnosis.more", diagnosis_more_name="Shortness of breath"),
+    ]
+    call.say(add)
+    if call.heard[0].startswith("I heard"):  # the first read back, when a close call
+        assert call.heard[0].startswith("I heard Chest pain, unspecified, R07.9."), call.heard
+        call.say("yes")
+    assert call.heard == [ASK_SYMPTOMS]
+    answer(call, start="symptoms")
+    diagnosis = (
+        "Chest pain, unspecified; Shortness of breath"
+        if add == "yes"
+        else ("Chest pain, unspecified.")
+    )
+    assert f"Diagnosis: {diagnosis}" in readback(call), call.heard
+    call.say("send it")
+    assert call.heard[0].startswith("Approved."), call.heard
+    assert order_of(session, call.sid).diagnosis_codes == codes

@@ -304,7 +304,9 @@ def criteria_check(
 ORDER_SLOTS = (
     "exam", "exam_name", "exam_sure", "exam_modality", "exam_open",
     "diagnosis", "diagnosis_name", "diagnosis_sure", "diagnosis_open", "diagnosis_words",
-    "diagnosis_detail", "exam_contrast",
+    "diagnosis_detail", "diagnosis_more", "diagnosis_more_name", "diagnosis_added",
+    "diagnosis_added_said",
+    "exam_contrast",
     "symptoms", "symptoms_confidence", "clinical_history", "clinical_history_confidence",
     "facility", "facility_name",
     "criteria_rule", "criteria_qid", "criteria_question", "criteria_answers", "criteria_answer",
@@ -365,6 +367,31 @@ def choose_exam_contrast(
             "exam_contrast": None,
         },
     )
+
+
+@action(
+    "add_more_diagnosis",
+    outcomes={"ok"},
+    fills={"diagnosis_added", "diagnosis_added_said", "diagnosis_more", "diagnosis_more_name"},
+)
+def add_more_diagnosis(
+    session: so.Session,
+    facts: Facts,
+    params: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    scratch: Mapping[str, Any],
+) -> ActionResult:
+    """The second complaint said in one breath with the first ("chest pain and shortness
+    of breath"), added as an additional diagnosis when the caller said yes (`add: true`);
+    the readback says it after the first (`diagnosis_added_said`)."""
+    cleared: dict[str, Any] = {"diagnosis_more": None, "diagnosis_more_name": None}
+    more, name = slots.get("diagnosis_more"), slots.get("diagnosis_more_name")
+    if not params.get("add") or not more or more == slots.get("diagnosis"):
+        return ActionResult(
+            "ok", {**cleared, "diagnosis_added": None, "diagnosis_added_said": None}
+        )
+    said = f"; {name or more}"
+    return ActionResult("ok", {**cleared, "diagnosis_added": more, "diagnosis_added_said": said})
 
 
 @action(

@@ -129,10 +129,11 @@ def interpret(bundle: Bundle, node: Node, state: CallState, inp: Input, ctx: Con
     else:
         heard = _expect(node, inp, ctx)
     if heard.outcome == "matched" and node.get("catalog"):
-        opened = f"{node.spec['slot']}_open"
-        if opened not in heard.slots and state.slots.get(opened) is not None:
-            # A new answer that leaves nothing open clears what an earlier one left.
-            heard = replace(heard, slots={**heard.slots, opened: None})
+        slot = node.spec["slot"]
+        for left in (f"{slot}_open", f"{slot}_more", f"{slot}_added", f"{slot}_added_said"):
+            if left not in heard.slots and state.slots.get(left) is not None:
+                # A new answer that leaves nothing open clears what an earlier one left.
+                heard = replace(heard, slots={**heard.slots, left: None})
     if heard.outcome == "matched" and node.get("validate"):
         return _validate(node, state, heard, ctx)
     return heard
@@ -407,7 +408,9 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     else:
         text = _strip_filler(_clean(inp.speech), ctx)
         digits = spoken_digits(text, ctx.prompts.language) if text else None
-        match = catalog.by_key(digits) if digits else catalog.match(inp.speech)
+        match = catalog.by_key(digits) if digits else None
+        if match is None:  # "um I ten": digits, but not a key; the words may still be a code
+            match = catalog.match(inp.speech)
         if match is not None and inp.confidence is not None and inp.confidence < ctx.low_confidence:
             if match.score < 90:
                 return Heard("low_confidence", confidence=inp.confidence)
@@ -424,6 +427,9 @@ def _catalog(node: Node, inp: Input, ctx: Context) -> Heard:
     slots: dict[str, Any] = {slot: match.value, f"{slot}_name": match.said}
     if match.open is not None:
         slots[f"{slot}_open"] = match.open  # for a follow-up question: which contrast?
+    if match.more is not None:  # a second one said in the same breath: offered as more
+        slots[f"{slot}_more"] = match.more.value
+        slots[f"{slot}_more_name"] = match.more.said
     if node.get("confirm_below") is not None:
         slots[f"{slot}_sure"] = inp.kind == "dtmf" or match.score >= float(
             node.spec["confirm_below"]

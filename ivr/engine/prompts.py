@@ -89,10 +89,12 @@ class Prompts:
         return _spoken_date(self, iso)
 
     def render(self, key: str, values: Mapping[str, Any]) -> str:
-        """Fill `{placeholders}` in the prompt from `values`; unknown ones become ''."""
+        """Fill `{placeholders}` in the prompt from `values`; unknown ones, and slots
+        cleared to None, become '' (a caller never hears "None")."""
         text = self.text(key)
+        known = {k: v for k, v in values.items() if v is not None}
         try:
-            return _Speaker(self).vformat(text, (), _Blank(values)).strip()
+            return _Speaker(self).vformat(text, (), _Blank(known)).strip()
         except (ValueError, IndexError, AttributeError, KeyError):
             return text.strip()
 

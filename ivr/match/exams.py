@@ -36,11 +36,14 @@ _WORDS = {
     "arteriogram": "angiogram", "angiograms": "angiogram", "gad": "gadolinium",
     "noncontrast": "non", "xray": "xray", "mammogram": "mammogram", "sonogram": "ultrasound",
     "wo": "without", "w": "with",
+    # what a recognizer hears for the words
+    "eco": "echo", "lumber": "lumbar", "carrot": "carotid",
 }  # fmt: skip
 _PAIRS = {
     ("mr", "angiogram"): "mra", ("mri", "angiogram"): "mra", ("ct", "angiogram"): "cta",
     ("echo", "cardiogram"): "echo", ("x", "ray"): "xray", ("ultra", "sound"): "ultrasound",
     ("magnetic", "resonance"): "mr", ("computed", "tomography"): "ct", ("with", "o"): "without",
+    ("new", "clear"): "nuclear", ("cardio", "gram"): "echo", ("echo", "gram"): "echo",
 }  # fmt: skip
 _STOP = frozenset(
     "i im need needs an a the of my his her their your our for to on in at me we want wants "
@@ -50,7 +53,7 @@ _STOP = frozenset(
     "go goes going gonna can could should be any".split()
 )
 _BOTH = (("with", "without"), ("without", "with"), ("pre", "post"))
-_CONTRAST_WORDS = frozenset("contrast dye gadolinium definity lumason iv enhanced".split())
+_CONTRAST_WORDS = frozenset("contrast dye gadolinium definity lumason iv enhanced pre post".split())
 # Modality concepts said by a token; a study must carry every concept the caller said.
 _MODALITY = {
     "ct": {"ct"}, "cta": {"ct", "angio"}, "ctpa": {"ct", "angio"}, "ccta": {"ct", "angio"},
@@ -216,8 +219,15 @@ def _modalities(toks: list[str]) -> set[str]:
     return found
 
 
+# How contrast is said ("without", "then with", "non-contrast"): read by _contrast(), kept
+# out of the words compared, so "pre and post contrast" fits an alias said "with and without".
+_CONTRAST_SAID = frozenset("without then non no plain".split())
+
+
 def _core(toks: list[str]) -> str:
-    return " ".join(t for t in toks if t not in _STOP and t not in _CONTRAST_WORDS)
+    return " ".join(
+        t for t in toks if t not in _STOP and t not in _CONTRAST_WORDS and t not in _CONTRAST_SAID
+    )
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ import re
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, cast
 
 from rapidfuzz import fuzz, process
 
-from ivr.match.icd_text import STOP, flagged_words, parse_code, words
+from ivr.match.heard import DEFAULT_TERMS, SoundIndex, load_terms, repair
+from ivr.match.icd_text import LAY_WORDS, STOP, flagged_words, parse_code, words
 from ivr.match.types import Match
 
 DEFAULT_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "diagnosis_synonyms.csv"
@@ -41,8 +43,14 @@ _LOST_PENALTY = 0.3  # share of the words said that a category's billable code d
 # What callers add around a condition, dropped from what they say only.
 _FILLER = STOP | frozenset(
     "patient pt some kind um uh er like having got get getting being very really bad "
-    "think thinks maybe possible probably suspected rule out".split()
+    "think thinks maybe possible probably suspected rule out "
+    # the sentence around the answer: "uh the doctor thinks she's been having..."
+    "shes hes theyre hed shed weve doctor doc wants wanted says said thought so well keeps "
+    "kept just now also ok okay yeah yes".split()
 )
+# Two complaints in one breath ("chest pain and shortness of breath"): the first is the
+# answer, the second is offered as an additional diagnosis.
+_COMPLAINTS = re.compile(r"\b(?:and also|as well as|along with|and|also|plus)\b", re.IGNORECASE)
 _SIDES = frozenset({"right", "left", "bilateral"})
 # Words that say little about the condition: they weigh this much of their IDF.
 _GENERIC = {"unspecified": 0.2, "other": 0.5, "specified": 0.5, "site": 0.5, "part": 0.5,
@@ -148,7 +156,11 @@ def _f_measure(precision: float, recall: float) -> float:
 class DiagnosisIndex:
     """Speech matcher over all of ICD-10-CM (Catalog protocol: by_key/choices/hints empty)."""
 
-    def __init__(self, synonyms: Path | str | None = DEFAULT_SYNONYMS) -> None:
+    def __init__(
+        self,
+        synonyms: Path | str | None = DEFAULT_SYNONYMS,
+        terms: Path | str | None = DEFAULT_TERMS,
+    ) -> None:
         self._cm = cm = _code_set()
         entries: list[tuple[str, str, int]] = []  # (text, code, kind: 0 desc 1 incl 2 lay)
         for code in cm.get_all_codes(True):
@@ -220,6 +232,8 @@ class DiagnosisIndex:
             sum(self._weight(w) for w in toks - self.optional.get(doc, frozenset()))
             for doc, toks in enumerate(self.tokens)
         ]
+        self._terms = load_terms(terms)
+        self._sounds = SoundIndex(self._known, self._weight)
 
     def _weight(self, word: str) -> float:
         return self.idf.get(word, self._unknown_idf) * _GENERIC.get(word, 1.0)
@@ -261,9 +275,24 @@ class DiagnosisIndex:
         self._billable[code] = found
         return found
 
+    def _knows(self, word: str) -> bool:
+        return (
+            word in self._known
+            or word in LAY_WORDS
+            or self._singular(word, self._known) in self._known
+        )
+
     def _query_words(self, text: str) -> list[str]:
+        return self._heard(text)[0]
+
+    def _heard(self, text: str) -> tuple[list[str], bool]:
+        """The words of what was said as the index has them, and whether any was a guess
+        (a sound-alike, a misspelling put right): then the answer is read back."""
+        text, guessed = repair(
+            _DURATION.sub(" ", text.lower()), self._terms, self._knows, self._sounds, _FILLER
+        )
         out: list[str] = []
-        for word in words(_DURATION.sub(" ", text.lower())):
+        for word in words(text):
             if word in _FILLER:
                 continue
             canon = self._canon.get(word) or self._canon.get(self._singular(word, self._known))
@@ -271,8 +300,9 @@ class DiagnosisIndex:
                 bucket = self._by_initial.get(word[0], [])
                 near = process.extractOne(word, bucket, scorer=fuzz.ratio, score_cutoff=90)
                 canon = self._canon[near[0]] if near else None
+                guessed |= canon is not None
             out.append(canon or word)
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(out)), guessed
 
     # -- codes read out --------------------------------------------------------------
     def _code_match(self, text: str) -> Match | None:
@@ -298,7 +328,18 @@ class DiagnosisIndex:
         said_code = self._code_match(text)
         if said_code is not None:
             return [said_code]
-        query = self._query_words(text)
+        found = self._top_words(text, n)
+        if (not found or found[0].score < CONFIDENT) and _COMPLAINTS.search(text):
+            parts = [p for p in _COMPLAINTS.split(text) if p.strip()]
+            if len(parts) >= 2:
+                first, second = self._top_words(parts[0], n), self._top_words(parts[1], 1)
+                if first and second and first[0].value != second[0].value:
+                    more = second[0] if second[0].score >= CONFIDENT else None
+                    return [replace(first[0], more=more), *first[1:]]
+        return found
+
+    def _top_words(self, text: str, n: int) -> list[Match]:
+        query, guessed = self._heard(text)
         if all(len(w) <= 1 for w in query):  # nothing, or a lone letter
             return []
         best: dict[str, float] = {}
@@ -311,6 +352,8 @@ class DiagnosisIndex:
         ceiling = 100.0
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < _CLOSE and ranked[0][1] < 1.0:
             ceiling = CONFIDENT - 1  # a close second: read the first back
+        if guessed:
+            ceiling = min(ceiling, CONFIDENT - 1)  # heard through a guess: read it back
         general = self._general_word(text, query)
         for code, f in ranked[:n]:
             score = ceiling = min(100.0 * f, ceiling)

@@ -135,9 +135,14 @@ def parse_code(text: str) -> str | None:
             group.append(tok)
         elif tok == "ex":
             chars.append("X")
+        elif tok in _SEPARATORS:  # "dot" is a separator, not the letters D O T
+            continue
         elif tok.isalpha() and len(tok) <= 4:  # letters after the first: "a", "xaa"
             chars.append(tok.upper())
         elif tok not in _SEPARATORS:
             return None
     code = "".join(chars)
     return code if _CODE_RE.fullmatch(code) else None
+
+
+LAY_WORDS = frozenset(_LAY)  # callers' words the matcher puts the ICD way itself

@@ -197,7 +197,10 @@ def _spanish(toks: list[str], language: str) -> list[str]:
     return out
 
 
-_DATE_FILLERS = FILLERS | frozenset("of on in born i was birthday date birth de del".split())
+_DATE_FILLERS = FILLERS | frozenset(
+    "of on in born i was birthday date birth de del her his patient patients shes hes she he "
+    "so well okay ok".split()
+)
 _DIGITS_RE = re.compile(r"[0-9]+")
 _ORDINAL_DIGITS_RE = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
 _MIN_YEAR = 1900
@@ -329,11 +332,42 @@ _UNSURE = (
 )
 
 
+# What a recognizer writes for a yes or a no said without the word ("uh huh", "mm hmm").
+_EN_PHRASES: dict[tuple[str, ...], str] = {
+    ("uh", "huh"): "yes",
+    ("uhhuh",): "yes",
+    ("mm", "hmm"): "yes",
+    ("mhm",): "yes",
+    ("mmhmm",): "yes",
+    ("mmhm",): "yes",
+    ("go", "ahead"): "yes",
+    ("i", "dont", "think", "so"): "no",
+}
+_LONGEST_PHRASE = max(len(k) for k in _EN_PHRASES)
+
+
+def _said_as_words(toks: list[str]) -> list[str]:
+    """Tokens with a yes or no said as a sound or a phrase ("mm hmm") put as the word."""
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        for size in range(min(_LONGEST_PHRASE, len(toks) - i), 0, -1):
+            word = _EN_PHRASES.get(tuple(toks[i : i + size]))
+            if word is not None:
+                out.append(word)
+                i += size
+                break
+        else:
+            out.append(toks[i])
+            i += 1
+    return out
+
+
 def yes_no(text: str, language: str = "en-US") -> bool | None:
     """True/False for a spoken or keypad (1 = yes, 2 = no) answer; None if unclear."""
     if not isinstance(text, str):
         return None
-    toks = _tokens(text)
+    toks = _said_as_words(_tokens(text))
     joined = " " + " ".join(toks) + " "
     if not toks or any(f" {p} " in joined for p in _UNSURE):
         return None
@@ -362,7 +396,8 @@ def says_yes_and_no(text: str, language: str = "en-US") -> bool:
     if str(language).lower().startswith("es"):
         strong_yes, weak_yes = strong_yes | _ES_STRONG_YES, weak_yes | _ES_WEAK_YES - {"uno"}
         strong_no, weak_no = strong_no | _ES_STRONG_NO, weak_no | _ES_WEAK_NO - {"dos"}
-    signals, _ = _yes_no_signals(_tokens(text), strong_yes, weak_yes, strong_no, weak_no)
+    toks = _said_as_words(_tokens(text))
+    signals, _ = _yes_no_signals(toks, strong_yes, weak_yes, strong_no, weak_no)
     return len({answer for answer, _ in signals}) > 1
 
 

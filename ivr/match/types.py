@@ -20,6 +20,9 @@ class Match:
     # (an exam said without its contrast, the variants the catalog has), or the general word
     # a diagnosis was said as ("pain"). None: nothing to ask.
     open: str | None = None
+    # A second answer said in the same breath ("chest pain and shortness of breath": the
+    # match for shortness of breath), to offer as an additional one. None: nothing more said.
+    more: Match | None = None
 
     @property
     def said(self) -> str:

@@ -210,7 +210,11 @@ def _changes_from_slots(order: Order, slots: Mapping[str, Any]) -> dict[str, Any
         except ValueError:
             pass
     if slots.get("diagnosis"):
-        wanted["diagnosis_codes"] = [str(slots["diagnosis"])]
+        # A second complaint the caller agreed to add comes after the first.
+        added = slots.get("diagnosis_added")
+        wanted["diagnosis_codes"] = [str(slots["diagnosis"])] + (
+            [str(added)] if added and added != slots["diagnosis"] else []
+        )
     answers = slots.get("criteria_answers")
     if isinstance(answers, Mapping) and slots.get("criteria_rule"):
         # The answers to the rule that applies now; a changed exam brings other questions.
