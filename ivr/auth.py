@@ -16,6 +16,8 @@ from ivr.db import get_session
 from ivr.store.models import ApiToken, AuditEntry, Role, User, utcnow
 
 TOKEN_PREFIX = "ivr_"
+# Who decides a pended order, at every door (API, console, `ivr review`).
+REVIEWERS = (Role.CLINICIAN, Role.ADMIN)
 
 
 def hash_token(token: str) -> str:
