@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from ivr import api, auth, cli, console, db, errors, health, hold, voice
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
+    from ivr.cli import tokens as cli_tokens
     from ivr.versions import FlowLibrary
 
     db.init_app(app)
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     cli_outages.init_app(app)
     cli_messages.init_app(app)
+    cli_tokens.init_app(app)
     if settings.preload_index:
         # Build the ICD-10-CM index before gunicorn forks (--preload): workers share it,
         # and no caller waits seconds for it at the diagnosis question.

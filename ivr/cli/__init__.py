@@ -138,7 +138,7 @@ def create_user_cmd(name: str, role: str, password_stdin: bool, password_prompt:
     password = _read_password(password_stdin, password_prompt)
     session = get_session()
     try:
-        user, token = create_user(session, name, Role(role))
+        user, token = create_user(session, name, Role(role), days=get_settings().token_days)
         if password is not None:
             set_password(user, password)
         session.commit()
