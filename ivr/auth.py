@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -28,6 +28,7 @@ REFUSALS = (401, 403, 404)
 TOKEN_WINDOW = 60  # seconds: IVR_API_RATE_LIMIT requests per token in each
 FAILURE_WINDOW = 15 * 60  # seconds: IVR_API_AUTH_FAILURES bad tokens per address in each
 LAST_USED_EVERY = dt.timedelta(minutes=1)  # last_used_at written at most this often
+READ_AGAIN_AFTER = dt.timedelta(minutes=15)  # a polled view's reads, audited once in each
 
 
 def hash_token(token: str) -> str:
@@ -130,6 +131,30 @@ def audit(
             status=status,
         )
     )
+
+
+def audit_reads(
+    session: so.Session, user: User | None, target_type: str, target_ids: Iterable[str]
+) -> None:
+    """One `read` row for each call or order a page or a list showed to a person. A view
+    redrawn every second writes one per target and person every READ_AGAIN_AFTER."""
+    ids = list(dict.fromkeys(str(i)[:80] for i in target_ids))
+    if user is None or not ids:
+        return
+    seen = set(
+        session.scalars(
+            sa.select(AuditEntry.target_id).where(
+                AuditEntry.user_id == user.id,
+                AuditEntry.action == "read",
+                AuditEntry.target_type == target_type,
+                AuditEntry.target_id.in_(ids),
+                AuditEntry.at > utcnow() - READ_AGAIN_AFTER,
+            )
+        )
+    )
+    for target in ids:
+        if target not in seen:
+            audit(session, user, "read", target_type, target)
 
 
 def _too_many(retry_after: int, message: str) -> Response:

@@ -15,9 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from ivr.auth import hash_token
+from ivr.simulate import Caller
 from ivr.store.models import ApiToken, AuditEntry, User, utcnow
 from tests.conftest import bearer
-from tests.test_console import make_user, sign_in
+from tests.test_api_orders import make_order
+from tests.test_console import make_user, on_hold_saying, sign_in
 
 OTHER_ADDRESS = {"REMOTE_ADDR": "192.0.2.7"}
 
@@ -86,6 +88,7 @@ def test_refused_console_pages_are_audited(
     assert sign_in(client, "dr-kim").status_code == 302
     assert client.get("/console/queues").status_code == 403
     assert client.get("/console/calls/CA-none").status_code in (403, 404)
+    session.rollback()
     kim = session.scalars(sa.select(User).where(User.name == "dr-kim")).one()
     assert refusals(session)[0] == (403, "GET /console/queues", kim.id, "127.0.0.1")
     assert len(refusals(session)) == 2
@@ -218,3 +221,66 @@ def test_bad_tokens_are_rate_limited_per_address(
     ok = client.get("/api/v1/calls", headers=bearer(good), environ_base=OTHER_ADDRESS)
     assert ok.status_code == 200
     assert len(refusals(session)) == 3, "refusals past the limit do not fill the audit log"
+
+
+# --- every read of an order or call by a person -------------------------------------------
+
+
+def reads(session: Any, target_type: str) -> list[tuple[int | None, str]]:
+    session.rollback()
+    rows = session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.action == "read", AuditEntry.target_type == target_type)
+        .order_by(AuditEntry.id)
+    )
+    return [(a.user_id, a.target_id) for a in rows]
+
+
+def test_each_order_a_search_shows_is_an_audited_read(
+    app: Flask, client: FlaskClient, session: Any, token_for: Callable[[str], str]
+) -> None:
+    a, b = make_order(app), make_order(app)
+    token = token_for("clinician")
+    got = client.get("/api/v1/orders", headers=bearer(token))
+    assert got.status_code == 200 and len(got.get_json()["items"]) == 2
+    who = user_id(session, token)
+    assert sorted(reads(session, "order")) == sorted([(who, a["ref"]), (who, b["ref"])])
+    assert client.get("/api/v1/orders", headers=bearer(token)).status_code == 200
+    assert len(reads(session, "order")) == 2, "the same person's reads, once a quarter hour"
+
+
+def test_each_call_a_list_or_queue_view_shows_is_an_audited_read(
+    client: FlaskClient,
+    session: Any,
+    token_for: Callable[[str], str],
+    caller: Caller,
+    runner: FlaskCliRunner,
+) -> None:
+    call = on_hold_saying(caller, "the portal shows the wrong address")
+    token = token_for("agent")
+    who = user_id(session, token)
+    assert client.get("/api/v1/calls", headers=bearer(token)).status_code == 200
+    assert reads(session, "call") == [(who, call.sid)]
+    assert client.get("/api/v1/queues/helpdesk", headers=bearer(token)).status_code == 200
+    assert reads(session, "call") == [(who, call.sid)]  # read already, minutes ago
+    make_user(runner, "ana", "agent")
+    assert sign_in(client, "ana").status_code == 302
+    session.rollback()
+    ana = session.scalars(sa.select(User).where(User.name == "ana")).one().id
+    for _ in range(3):  # the queue view redraws every second
+        assert client.get("/console/queues.json").status_code == 200
+    assert reads(session, "call") == [(who, call.sid), (ana, call.sid)]
+    assert client.get(f"/console/calls/{call.sid}").status_code == 200
+    assert reads(session, "call")[-1] == (ana, call.sid)
+
+
+def test_the_review_worklist_audits_each_order_it_shows(
+    app: Flask, client: FlaskClient, session: Any, runner: FlaskCliRunner
+) -> None:
+    pended = make_order(app, outcome="pending_review")
+    make_user(runner, "dr-kim", "clinician")
+    assert sign_in(client, "dr-kim").status_code == 302
+    assert client.get("/console/review").status_code == 200
+    session.rollback()
+    kim = session.scalars(sa.select(User).where(User.name == "dr-kim")).one().id
+    assert reads(session, "order") == [(kim, pended["ref"])]

@@ -231,6 +231,9 @@ def call_page(sid: str) -> ResponseReturnValue:
     db = get_session()
     call = _call(db, sid)
     audit(db, _user(), "read", "call", sid)
+    draft = _draft(db, call)
+    if draft is not None:  # shown in the page's form
+        audit(db, _user(), "read", "order", draft.reference_number)
     number = request.args.get("order", "").strip()[:20]
     existing: dict[str, Any] | None = None
     if number:

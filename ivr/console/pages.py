@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import jsonify, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.auth import audit
+from ivr.auth import audit, audit_reads
 from ivr.console import bp
 from ivr.console.signin import ADMINS, AGENTS, current_user, home_for, require
 from ivr.db import get_session
@@ -149,6 +149,7 @@ def queues() -> ResponseReturnValue:
     db = get_session()
     items = _queue_items()
     audit(db, current_user(), "view", "queues", "all")
+    audit_reads(db, current_user(), "call", (i["sid"] for i in items if i["kind"] == "call"))
     db.commit()
     return render_template(
         "console/queues.html",
@@ -161,7 +162,11 @@ def queues() -> ResponseReturnValue:
 @bp.route("/queues.json")
 @require(*AGENTS)
 def queues_json() -> ResponseReturnValue:
-    return jsonify(items=_queue_items())
+    db = get_session()
+    items = _queue_items()
+    audit_reads(db, current_user(), "call", (i["sid"] for i in items if i["kind"] == "call"))
+    db.commit()
+    return jsonify(items=items)
 
 
 @bp.route("/admin")
