@@ -9,12 +9,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from ivr.simulate import Caller, FlaskTransport
 from ivr.store.models import CallEvent
 from tests.conftest import AUTH_TOKEN, bearer
 from tests.said import said
+from tests.test_console import make_user, sign_in
 from tests.test_intake import (
     LOPEZ,
     Say,
@@ -147,3 +148,15 @@ def test_an_old_call_with_a_factor_in_its_slots_does_not_show_it(
     session.commit()
     got = client.get(f"/api/v1/calls/{call.sid}", headers=bearer(token_for("agent")))
     assert got.status_code == 200 and "7076" not in got.get_data(as_text=True)
+
+
+def test_the_agents_call_page_shows_what_the_caller_heard(
+    caller: Caller, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    call = at_review(caller)
+    make_user(runner, "ana", "agent")
+    assert sign_in(client, "ana").status_code == 302
+    page = client.get(f"/console/calls/{call.sid}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "born March 5, 1960" in text and "⟦" not in text
