@@ -4,7 +4,9 @@ tokens per client address; `ivr tokens` lists, creates and revokes them."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from ivr.auth import hash_token
+from ivr.cli.audit import COLUMNS as AUDIT_COLUMNS
 from ivr.simulate import Caller
 from ivr.store.models import ApiToken, AuditEntry, User, utcnow
 from tests.conftest import bearer
@@ -284,3 +287,24 @@ def test_the_review_worklist_audits_each_order_it_shows(
     session.rollback()
     kim = session.scalars(sa.select(User).where(User.name == "dr-kim")).one().id
     assert reads(session, "order") == [(kim, pended["ref"])]
+
+
+def test_the_audit_log_exports_as_csv(
+    client: FlaskClient, runner: FlaskCliRunner, token_for: Callable[[str], str]
+) -> None:
+    token = token_for("clinician")
+    assert client.get("/api/v1/calls", headers=bearer(token)).status_code == 403
+    assert client.get("/api/v1/orders", headers=bearer(token)).status_code == 200
+    result = runner.invoke(args=["audit", "--user", "clinician-1"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(r["user"], r["role"], r["action"], r["status"]) for r in rows] == [
+        ("clinician-1", "clinician", "refused", "403"),
+        ("clinician-1", "clinician", "search", ""),
+    ]
+    assert rows[0]["target_id"] == "GET /api/v1/calls" and rows[0]["address"] == "127.0.0.1"
+    refused = runner.invoke(args=["audit", "--action", "refused", "--since", "2000-01-01"])
+    assert len(refused.output.strip().splitlines()) == 2  # the header and the one refusal
+    later = runner.invoke(args=["audit", "--since", "2999-01-01T00:00+00:00"])
+    assert later.output.strip().splitlines() == [",".join(AUDIT_COLUMNS)]
+    assert runner.invoke(args=["audit", "--since", "yesterday"]).exit_code != 0
