@@ -184,8 +184,6 @@ def _authenticate(session: so.Session) -> User | Response:
     token = token.strip()
     row = token_row(session, token) if scheme.lower() == "bearer" and token else None
     if row is None or not usable(row, now):
-        ratelimit.hit(session, address_key, window=FAILURE_WINDOW, now=now)
-        session.commit()
         g.refused_because = (
             "no token"
             if not token
@@ -199,6 +197,8 @@ def _authenticate(session: so.Session) -> User | Response:
         )
         if row is not None:
             g.auth_user = row.user
+        ratelimit.hit(session, address_key, window=FAILURE_WINDOW, now=now)
+        session.commit()
         description = "A bearer token is required." if not token else "The token is not valid."
         abort(401, description=description)
     g.auth_user = row.user
