@@ -196,7 +196,7 @@ def test_search_refuses_bad_params_with_422(
     assert response.get_json()["message"]
 
 
-def test_search_limit_200_is_allowed_and_audited_once(
+def test_search_limit_200_is_allowed_and_audited(
     app: Flask, client: FlaskClient, session: Any, token_for: Callable[[str], str]
 ) -> None:
     info = make_order(app)
