@@ -255,18 +255,18 @@ def test_no_patient_data_or_secret_in_any_log_line(
     # Call and message sids are random hex: a short run of digits in one is no leak.
     lines = [SIDS.sub("<sid>", ln) for ln in lines]
     leaks = {
-        kind: [value for value in values if any(found(value, ln) for ln in lines)]
+        kind: [value for value in values if any(logged(value, ln) for ln in lines)]
         for kind, values in {**NEVER_LOGGED, "reset code": codes}.items()
     }
     assert {kind: found for kind, found in leaks.items() if found} == {}, [
-        ln for ln in lines if any(found(v, ln) for vs in leaks.values() for v in vs)
+        ln for ln in lines if any(logged(v, ln) for vs in leaks.values() for v in vs)
     ][:10]
 
 
 SIDS = re.compile(r"\b(CA|SM|AC)[0-9a-f]{32}\b")
 
 
-def found(value: str, line: str) -> bool:
+def logged(value: str, line: str) -> bool:
     """`value` in `line`; a short number only as a whole number (not inside 0.07076 s)."""
     if value.isdigit() and len(value) < 8:
         return re.search(rf"(?<![0-9]){value}(?![0-9])", line) is not None
