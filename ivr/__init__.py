@@ -31,9 +31,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logsafe.install()  # every value in an `ivr` log line has its control characters escaped
 
     from ivr import api, auth, cli, console, db, errors, health, hold, metrics, voice
+    from ivr.cli import audit as cli_audit
     from ivr.cli import flows as cli_flows
     from ivr.cli import outage as cli_outages
     from ivr.cli import outbox as cli_messages
+    from ivr.cli import tokens as cli_tokens
     from ivr.versions import FlowLibrary
 
     db.init_app(app)
@@ -50,6 +52,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli_outages.init_app(app)
     cli_flows.init_app(app)
     cli_messages.init_app(app)
+    cli_tokens.init_app(app)
+    cli_audit.init_app(app)
     if settings.preload_index:
         # Build the ICD-10-CM index before gunicorn forks (--preload): workers share it,
         # and no caller waits seconds for it at the diagnosis question.

@@ -163,6 +163,26 @@ class Settings:
         " refused (429)",
         minimum=1,
     )
+    token_days: int = _var(
+        "IVR_TOKEN_DAYS",
+        90,
+        "days an API token made by `ivr create-user` or `ivr tokens create` lasts; 0: no expiry",
+        minimum=0,
+    )
+    api_rate_limit: int = _var(
+        "IVR_API_RATE_LIMIT",
+        600,
+        "API requests one token may make in a minute (every worker and host together)"
+        " before more are answered 429 with `Retry-After`",
+        minimum=1,
+    )
+    api_auth_failures: int = _var(
+        "IVR_API_AUTH_FAILURES",
+        20,
+        "API requests with a missing or bad token from one client address in 15 minutes"
+        " before more are answered 429 without looking at the token",
+        minimum=1,
+    )
     session_hours: int = _var(
         "IVR_SESSION_HOURS", 12, "hours a console sign-in lasts (one shift)", minimum=1
     )

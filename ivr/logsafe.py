@@ -61,8 +61,21 @@ def safe_args(args: Any) -> Any:
     return args
 
 
+class _NoRows(logging.Filter):
+    """SQLAlchemy's engine logger at DEBUG writes every row it fetches, and rows hold member
+    ids and dates of birth: those records are dropped (its statements and timings stay; the
+    engines hide their parameters)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
 def install(prefix: str = "ivr") -> None:
-    """Escape the arguments of every record of the `prefix` loggers (once per process)."""
+    """Escape the arguments of every record of the `prefix` loggers (once per process), and
+    keep SQLAlchemy's rows out of the log whatever its level."""
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoRows) for f in engine_log.filters):
+        engine_log.addFilter(_NoRows())
     make = logging.getLogRecordFactory()
     if getattr(make, _INSTALLED, False):
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -20,7 +21,7 @@ from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.engine import ActionResult, CallState, Context, Input, Turn, run_turn
 from ivr.safetext import clean
-from ivr.services import calls
+from ivr.services import calls, redaction
 from ivr.twiml import Voice, apology, render, voice_for, xml
 from ivr.versions import Published
 from ivr.webhooks import (
@@ -133,8 +134,9 @@ def _answer(
     else:
         body = xml(render(turn, action_url=action_url(number + 1), voice=voice))
     latency = int((time.perf_counter() - started) * 1000)
+    stored, kept = _at_rest(version, call, turn, body)
     try:
-        saved = calls.record_turn(session, call, number, turn, body, latency, enqueued=enqueued)
+        saved = calls.record_turn(session, call, number, kept, stored, latency, enqueued=enqueued)
         if saved:
             session.commit()
     except sa.exc.IntegrityError:
@@ -154,6 +156,34 @@ def _answer(
         turn.event.outcome,
     )
     return twiml(body)
+
+
+def _at_rest(version: Published, call: calls.CallRow, turn: Turn, body: str) -> tuple[str, Turn]:
+    """The TwiML and the turn as stored (`ivr.services.redaction`): no identifier as said,
+    no second factor kept."""
+    languages = {call.language, turn.state.language}
+    prompts = [version.prompts_for(language) for language in sorted(languages)]
+    stored = redaction.redact_twiml(body, (call.slots or {}, turn.state.slots), prompts)
+    event = turn.event
+    try:
+        slot = version.bundle.node(event.node).get("slot")
+    except KeyError:
+        slot = None
+    if redaction.is_sensitive(slot):
+        mark = redaction.withheld(str(slot))
+        event = dataclasses.replace(
+            event, raw=mark if event.raw else None, matched=mark if event.matched else None
+        )
+    state = dataclasses.replace(turn.state, slots=redaction.kept_slots(turn.state.slots))
+    return stored, dataclasses.replace(turn, event=event, state=state)
+
+
+def _restored(session: so.Session, call: calls.CallRow, twiml: str) -> str:
+    """A stored turn's TwiML with what `_at_rest` withheld said again, from the call's slots."""
+    if "⟦" not in twiml:
+        return twiml
+    version = library().version(session, call.flow_version_id)
+    return redaction.restore_twiml(twiml, call.slots or {}, version.prompts_for(call.language))
 
 
 def _transfer(version: Published, turn: Turn, number: int, voice: Voice) -> tuple[str, bool]:
@@ -232,8 +262,9 @@ def turn() -> Response:
         else:
             log.warning("call %s: a request for a turn never asked; the current question", sid)
         return _replay(session, call.sid, call.turn)
+    body = _restored(session, call, replay.twiml)
     session.rollback()
-    return twiml(replay.twiml)
+    return twiml(body)
 
 
 def turn_number(raw: str | None) -> int | None:
@@ -248,10 +279,12 @@ def _replay(session: so.Session, sid: str, number: int) -> Response:
     """The TwiML saved for turn `number` of the call; a turn never saved is a fault."""
     call = calls.read_call(session, sid)
     event = calls.recorded_turn(session, call, number) if call is not None else None
-    session.rollback()
-    if event is None:
+    if call is None or event is None:
+        session.rollback()
         raise LookupError(f"turn {number} of call {sid} was neither played nor saved")
-    return twiml(event.twiml)
+    body = _restored(session, call, event.twiml)
+    session.rollback()
+    return twiml(body)
 
 
 def _unknown_call(sid: str) -> Response:

@@ -4,6 +4,7 @@ library, and the net that turns any failure into an apology rather than a 500.""
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,6 +16,7 @@ from twilio.request_validator import RequestValidator
 from ivr import metrics
 from ivr.config import get_settings
 from ivr.db import get_session
+from ivr.logsafe import Trusted
 from ivr.safetext import CONTROL
 from ivr.services import calls
 from ivr.twiml import Voice, apology, voice_for, xml
@@ -118,7 +120,11 @@ def failsafe(view: Callable[..., Response]) -> Callable[..., Response]:
             return view(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the caller must hear something
             if not isinstance(exc, sa.exc.SQLAlchemyError):
-                log.exception("turn failed on call %s: %s", sid, type(exc).__name__)
+                # The frames, never the message: it may quote what the caller said.
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error(
+                    "turn failed on call %s: %s\n%s", sid, type(exc).__name__, Trusted(frames)
+                )
             get_session().rollback()
             return store_down(exc, sid)
 

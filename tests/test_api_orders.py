@@ -196,18 +196,20 @@ def test_search_refuses_bad_params_with_422(
     assert response.get_json()["message"]
 
 
-def test_search_limit_200_is_allowed_and_audited_once(
+def test_search_limit_200_is_allowed_and_audited(
     app: Flask, client: FlaskClient, session: Any, token_for: Callable[[str], str]
 ) -> None:
-    make_order(app)
+    info = make_order(app)
     response = client.get(
         "/api/v1/orders?limit=200&plan=SUMMIT", headers=bearer(token_for("clinician"))
     )
     assert response.status_code == 200 and len(response.get_json()["items"]) == 1
     session.rollback()
-    rows = session.scalars(sa.select(AuditEntry)).all()
+    rows = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id)).all()
+    # The search, and a read of each order it showed (issue 14).
     assert [(r.action, r.target_type, r.target_id) for r in rows] == [
-        ("search", "order", "plan=SUMMIT")
+        ("search", "order", "plan=SUMMIT"),
+        ("read", "order", info["ref"]),
     ]
 
 

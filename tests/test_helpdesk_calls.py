@@ -167,14 +167,38 @@ def test_three_failures_lock_the_phone_path_for_an_hour(
     account = session.scalars(
         sa.select(PortalAccount).where(PortalAccount.username == "jmorales")
     ).one()
-    assert account.phone_locked_until is not None
-    assert dt.timedelta(minutes=59) < account.phone_locked_until - utcnow() <= dt.timedelta(hours=1)
+    [locked] = session.scalars(
+        sa.select(ResetAttempt).where(ResetAttempt.outcome == "phone_locked")
+    ).all()
+    assert (locked.account_id, locked.caller) == (account.id, MORALES_MOBILE)
     again = own_reset(desk(MORALES_MOBILE)).press("10016")  # right factor, locked
     assert not again.heard[0].startswith(SENT)
     deliver()
     assert twilio.requests == []
     call.press("0")
     assert call.enqueued == "helpdesk"
+
+
+def test_a_stranger_with_the_public_npi_cannot_lock_the_owner_out(
+    desk: Any, twilio: FakeTwilio, session: Any, deliver: Callable[[], str]
+) -> None:
+    """Issue 14: one call with the account's NPI and 3 wrong ZIPs locked its phone reset
+    for an hour. Now it locks only the number that guessed."""
+    stranger = to_desk(desk(STRANGER)).press("1").press("1615230939#")
+    for _ in range(3):
+        stranger.press("11111")
+    assert stranger.heard[0].startswith(LOCKED)
+    retry = to_desk(desk(STRANGER)).press("1").press("1615230939#").press("10016")
+    assert retry.heard[0] == NO_MATCH, "the guessing number stays locked (and is not told so)"
+    owner = own_reset(desk(MORALES_MOBILE)).press("10016")
+    assert owner.heard[0].startswith(SENT)
+    colleague = to_desk(desk("+13125550001")).press("1").press("1615230939#").press("10016")
+    assert colleague.heard[0].startswith(SENT)
+    deliver()
+    assert [r["data"]["To"] for r in twilio.requests] == [MORALES_MOBILE]  # the newest code
+    session.rollback()
+    account = portal.get_by_username(session, "jmorales")
+    assert account is not None and account.phone_locked_until is None
 
 
 def test_three_resets_a_day_at_most(

@@ -13,10 +13,12 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from ivr import create_app
@@ -40,7 +42,14 @@ from tests.gunicorn import twice_at_once
 
 ZONE = "America/New_York"  # the line's zone in the tests (IVR_TIMEZONE)
 
-server = gunicorn.server  # the fixture
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """gunicorn as `make run` serves it; two agents reading as fast as they can are many
+    agents' worth of requests, so the per-token limit is lifted for them."""
+    with gunicorn.serve(db_url, tmp_path, IVR_API_RATE_LIMIT="1000000") as running:
+        yield running
+
 
 WHITFIELD = "1234567893"
 MORALES_MOBILE = "+12125550143"  # a portal account's phone: ZIP 10016
@@ -238,7 +247,14 @@ def test_writing_turns_twice_at_once_with_audited_reads(
             assert count(OutboxMessage, OutboxMessage.kind == "reset_code") == 1
             assert count(OutboxMessage, OutboxMessage.kind == "registration_steps") == 1
             assert count(Ticket) == 1
-            assert count(AuditEntry, AuditEntry.action.in_(["read", "search"])) == reads[200]
+            # One row per answered read or search; each order a search showed is read too.
+            order_reads = AuditEntry.action == "read", AuditEntry.target_type == "order"
+            assert (
+                count(AuditEntry, AuditEntry.action == "search")
+                + count(AuditEntry, AuditEntry.action == "read", AuditEntry.target_type == "call")
+                == reads[200]
+            )
+            assert count(AuditEntry, *order_reads) >= 1
     finally:
         engine.dispose()
     assert "Traceback" not in log.read_text(errors="replace")

@@ -477,7 +477,8 @@ def test_api_deletes_a_notice(client: FlaskClient, admin: dict[str, str], sessio
     stored = session.get(Outage, outage_id)
     assert stored is not None and stored.deleted_at is not None
     actions = session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions == ["create", "delete"]
+    # The two 404s after the delete are refusals, audited too (issue 14).
+    assert actions == ["create", "delete", "refused", "refused"]
 
 
 @pytest.mark.parametrize(

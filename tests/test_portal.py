@@ -219,62 +219,111 @@ def test_check_factor(digits: str | None, expected: bool) -> None:
 # --- Lockout after failed identifications -------------------------------------------------
 
 
+STRANGER = "+13125550000"
+OTHER = "+13125550001"
+
+
+def fail(session: so.Session, account: PortalAccount, when: dt.datetime, caller: str) -> bool:
+    return portal.note_failed_identification(
+        session, account, caller=caller, call_sid="CA", now=when
+    )
+
+
 def test_three_failures_lock_the_phone_path_for_an_hour(accounts: so.Session) -> None:
     session = accounts
     account = acct(session, "praman")
-    assert portal.note_failed_identification(session, account, call_sid="CA1", now=NOW) is False
+    assert fail(session, account, NOW, STRANGER) is False
     later = NOW + 10 * MINUTE
-    assert portal.note_failed_identification(session, account, call_sid="CA1", now=later) is False
-    assert not portal.phone_locked(account, later)
+    assert fail(session, account, later, STRANGER) is False
+    assert not portal.phone_locked(session, account, STRANGER, later)
     third = NOW + 20 * MINUTE
-    assert portal.note_failed_identification(session, account, call_sid="CA2", now=third) is True
-    assert account.phone_locked_until == third + HOUR
-    assert portal.phone_locked(account, third)
-    assert portal.phone_locked(account, third + HOUR - dt.timedelta(seconds=1))
-    assert not portal.phone_locked(account, third + HOUR)
+    assert fail(session, account, third, STRANGER) is True
+    assert portal.phone_locked(session, account, STRANGER, third)
+    assert portal.phone_locked(session, account, STRANGER, third + HOUR - dt.timedelta(seconds=1))
+    assert not portal.phone_locked(session, account, STRANGER, third + HOUR)
     assert attempts(session, account) == ["wrong_factor"] * 3 + ["phone_locked"]
     # A failure while locked is recorded but does not lock again (or longer).
-    locked_again = portal.note_failed_identification(
-        session, account, call_sid="CA3", now=third + MINUTE
-    )
-    assert locked_again is False
-    assert account.phone_locked_until == third + HOUR
+    assert fail(session, account, third + MINUTE, STRANGER) is False
+    assert not portal.phone_locked(session, account, STRANGER, third + HOUR)
     # Once the hour is over the count starts again.
     after = third + HOUR + MINUTE
-    assert portal.note_failed_identification(session, account, call_sid="CA4", now=after) is False
-    assert not portal.phone_locked(account, after)
+    assert fail(session, account, after, STRANGER) is False
+    assert not portal.phone_locked(session, account, STRANGER, after)
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_or_other_numbers(
+    accounts: so.Session,
+) -> None:
+    """Issue 14: one call with the public NPI and 3 wrong ZIPs locked the real account."""
+    session = accounts
+    account = acct(session, "praman")
+    for i in range(3):
+        fail(session, account, NOW + i * MINUTE, STRANGER)
+    assert portal.phone_locked(session, account, STRANGER, NOW + 3 * MINUTE)
+    assert not portal.phone_locked(session, account, OTHER, NOW + 3 * MINUTE)
+    assert not portal.phone_locked(session, account, account.mobile, NOW + 3 * MINUTE)
+    assert account.phone_locked_until is None
+    outcome = portal.start_reset(
+        session, account, call_sid="CA2", now=NOW + 4 * MINUTE, caller=account.mobile
+    )
+    assert outcome.outcome == "code_sent"
+    refused = portal.start_reset(
+        session, account, call_sid="CA3", now=NOW + 5 * MINUTE, caller=STRANGER
+    )
+    assert refused.outcome == "locked_out"
+
+
+def test_guessing_from_many_numbers_locks_all_but_the_mobile_on_file(
+    accounts: so.Session,
+) -> None:
+    session = accounts
+    account = acct(session, "praman")
+    numbers = [f"+1312555{n:04d}" for n in range(10)]
+    for i, number in enumerate(numbers):  # one guess each: no number is locked by itself
+        assert fail(session, account, NOW + i * MINUTE, number) is False
+    when = NOW + 10 * MINUTE
+    assert account.phone_locked_until == NOW + 9 * MINUTE + HOUR
+    assert portal.phone_locked(session, account, "+13125559999", when)  # a new number too
+    assert portal.phone_locked(session, account, None, when)  # and a withheld one
+    assert not portal.phone_locked(session, account, account.mobile, when)
+    assert attempts(session, account)[-2:] == ["wrong_factor", "phone_locked_all"]
+    assert not portal.phone_locked(session, account, "+13125559999", NOW + 9 * MINUTE + HOUR)
 
 
 def test_failures_more_than_an_hour_apart_do_not_lock(accounts: so.Session) -> None:
     session = accounts
     account = acct(session, "sosei")
     for when in (NOW, NOW + 30 * MINUTE, NOW + 61 * MINUTE, NOW + 122 * MINUTE):
-        assert portal.note_failed_identification(session, account, call_sid="CA", now=when) is False
-    assert account.phone_locked_until is None
+        assert fail(session, account, when, STRANGER) is False
+    assert not portal.phone_locked(session, account, STRANGER, NOW + 122 * MINUTE)
 
 
 def test_failures_of_one_account_do_not_lock_another(accounts: so.Session) -> None:
     session = accounts
     one, other = acct(session, "awhitfield"), acct(session, "awhitfield.summit")
     for i in range(3):
-        portal.note_failed_identification(session, one, call_sid="CA", now=NOW + i * MINUTE)
-    assert portal.phone_locked(one, NOW + 3 * MINUTE)
-    assert not portal.phone_locked(other, NOW + 3 * MINUTE)
+        fail(session, one, NOW + i * MINUTE, STRANGER)
+    assert portal.phone_locked(session, one, STRANGER, NOW + 3 * MINUTE)
+    assert not portal.phone_locked(session, other, STRANGER, NOW + 3 * MINUTE)
 
 
 def test_a_locked_phone_path_refuses_a_reset(accounts: so.Session) -> None:
     session = accounts
     account = acct(session, "lbrennan")
     for i in range(3):
-        portal.note_failed_identification(session, account, call_sid="CA", now=NOW + i * MINUTE)
-    outcome = portal.start_reset(session, account, call_sid="CA9", now=NOW + 30 * MINUTE)
+        fail(session, account, NOW + i * MINUTE, STRANGER)
+    outcome = portal.start_reset(
+        session, account, call_sid="CA9", now=NOW + 30 * MINUTE, caller=STRANGER
+    )
     assert outcome.outcome == "locked_out"
     assert outcome.message_id is None and outcome.plaintext_body is None
     assert session.scalar(sa.select(sa.func.count()).select_from(ResetCode)) == 0
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
     assert attempts(session, account)[-1] == "locked_out"
     # An hour after the lock, the reset goes through.
-    again = portal.start_reset(session, account, call_sid="CA10", now=NOW + 2 * MINUTE + HOUR)
+    again = portal.start_reset(
+        session, account, call_sid="CA10", now=NOW + 2 * MINUTE + HOUR, caller=STRANGER
+    )
     assert again.outcome == "code_sent"
 
 

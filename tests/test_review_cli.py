@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -15,15 +16,21 @@ from ivr.store.models import AuditEntry, Order, OrderEvent, OrderStatus, User, u
 from tests.test_api_orders import COMPLETE, make_order, set_order
 
 
+def clinician(runner: FlaskCliRunner, name: str = "dr-ames", role: str = "clinician") -> None:
+    assert runner.invoke(args=["create-user", name, "--role", role]).exit_code == 0
+
+
 def test_review_approve_issues_a_number(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    clinician(runner)
     info = make_order(app, outcome="pending_review")
-    result = runner.invoke(args=["review", info["ref"], "approve"])
+    result = runner.invoke(args=["review", info["ref"], "approve", "--user", "dr-ames"])
     assert result.exit_code == 0, result.output
     session.rollback()
     order = session.get(Order, info["id"])
     assert order.status == OrderStatus.APPROVED
     assert order.order_number and luhn_valid(order.order_number)
-    assert order.reviewed_by is None  # no --user: an actor without a user
+    user = session.scalars(sa.select(User).where(User.name == "dr-ames")).one()
+    assert order.reviewed_by == user.id
     assert "approved" in result.output and order.order_number in result.output
     assert order.expires_at is not None
     # Valid through the end of the 60th day after the day of approval, New York time.
@@ -56,10 +63,54 @@ def test_review_deny_with_reason_and_user(app: Flask, runner: FlaskCliRunner, se
     assert [(a.user_id, a.target_id) for a in audits] == [(user.id, info["ref"])]
 
 
+@pytest.mark.parametrize("role", ["agent", "supervisor"])
+def test_review_refuses_who_is_not_a_clinician(
+    app: Flask, runner: FlaskCliRunner, session: Any, role: str
+) -> None:
+    clinician(runner, "pat", role)
+    info = make_order(app, outcome="pending_review")
+    for decision in (["approve"], ["deny", "--reason", "not indicated"]):
+        result = runner.invoke(args=["review", info["ref"], *decision, "--user", "pat"])
+        assert result.exit_code != 0
+        assert f"is {role}" in result.output and "clinician" in result.output
+    session.rollback()
+    order = session.get(Order, info["id"])
+    assert (order.status, order.order_number) == (OrderStatus.PENDING_REVIEW, None)
+    assert session.scalars(sa.select(OrderEvent).where(OrderEvent.kind == "approved")).all() == []
+
+
+def test_review_refuses_anonymous_and_disabled(
+    app: Flask, runner: FlaskCliRunner, session: Any
+) -> None:
+    info = make_order(app, outcome="pending_review")
+    for user in ([], ["--user", ""], ["--user", "  "]):
+        result = runner.invoke(args=["review", info["ref"], "approve", *user])
+        assert result.exit_code != 0 and "--user" in result.output
+    clinician(runner, "dr-gone")
+    gone = session.scalars(sa.select(User).where(User.name == "dr-gone")).one()
+    gone.active = False
+    session.commit()
+    result = runner.invoke(args=["review", info["ref"], "approve", "--user", "dr-gone"])
+    assert result.exit_code != 0 and "disabled" in result.output
+    session.rollback()
+    assert session.get(Order, info["id"]).status == OrderStatus.PENDING_REVIEW
+    assert session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "approve")).all() == []
+
+
+def test_admin_may_review(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    clinician(runner, "root", "admin")
+    info = make_order(app, outcome="pending_review")
+    result = runner.invoke(args=["review", info["ref"], "approve", "--user", "root"])
+    assert result.exit_code == 0, result.output
+    session.rollback()
+    assert session.get(Order, info["id"]).status == OrderStatus.APPROVED
+
+
 def test_deny_without_reason_fails(app: Flask, runner: FlaskCliRunner, session: Any) -> None:
+    clinician(runner)
     info = make_order(app, outcome="pending_review")
     for extra in ([], ["--reason", "  "]):
-        result = runner.invoke(args=["review", info["ref"], "deny", *extra])
+        result = runner.invoke(args=["review", info["ref"], "deny", "--user", "dr-ames", *extra])
         assert result.exit_code != 0
         assert "--reason" in result.output
     session.rollback()
@@ -67,7 +118,8 @@ def test_deny_without_reason_fails(app: Flask, runner: FlaskCliRunner, session: 
 
 
 def test_unknown_order_user_or_decision_fails(app: Flask, runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["review", "123456782", "approve"])
+    clinician(runner)
+    result = runner.invoke(args=["review", "123456782", "approve", "--user", "dr-ames"])
     assert result.exit_code != 0 and "no order" in result.output
     info = make_order(app, outcome="pending_review")
     result = runner.invoke(args=["review", info["ref"], "approve", "--user", "ghost"])
@@ -77,11 +129,14 @@ def test_unknown_order_user_or_decision_fails(app: Flask, runner: FlaskCliRunner
 
 
 def test_wrong_status_fails_clearly(app: Flask, runner: FlaskCliRunner) -> None:
+    clinician(runner)
     info = make_order(app)  # approved already
-    result = runner.invoke(args=["review", info["number"], "approve"])
+    result = runner.invoke(args=["review", info["number"], "approve", "--user", "dr-ames"])
     assert result.exit_code != 0
     assert "only a pended order" in result.output and "already_approved" in result.output
-    result = runner.invoke(args=["review", info["number"], "deny", "--reason", "x"])
+    result = runner.invoke(
+        args=["review", info["number"], "deny", "--reason", "x", "--user", "dr-ames"]
+    )
     assert result.exit_code != 0 and "already_approved" in result.output
 
 

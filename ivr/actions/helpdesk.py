@@ -94,17 +94,24 @@ def check_account_factor(
     accounts = [a for a in candidates if a is not None]
     by_tin = bool(scratch.get("portal_by_tin"))
     matched = [a for a in accounts if portal.check_factor(a, digits, by_tin=by_tin)]
+    caller = facts.from_number
     if len(matched) == 1:
         account = matched[0]
-        if portal.phone_locked(account, now):
-            portal.record_attempt(session, account, portal.LOCKED_OUT, call_sid=sid, now=now)
+        if portal.phone_locked(session, account, caller, now):
+            portal.record_attempt(
+                session, account, portal.LOCKED_OUT, call_sid=sid, now=now, caller=caller
+            )
             return ActionResult("locked_out")
-        portal.record_attempt(session, account, portal.IDENTIFIED, call_sid=sid, now=now)
+        portal.record_attempt(
+            session, account, portal.IDENTIFIED, call_sid=sid, now=now, caller=caller
+        )
         return ActionResult("ok", scratch={"portal_account": account.id})
     for account in accounts:
-        portal.note_failed_identification(session, account, call_sid=sid, now=now)
+        portal.note_failed_identification(session, account, caller=caller, call_sid=sid, now=now)
     if not accounts:
-        portal.record_attempt(session, None, portal.WRONG_FACTOR, call_sid=sid, now=now)
+        portal.record_attempt(
+            session, None, portal.WRONG_FACTOR, call_sid=sid, now=now, caller=caller
+        )
     return ActionResult("no_match")
 
 
@@ -121,7 +128,12 @@ def start_password_reset(
     if account is None:
         return ActionResult("cannot")
     outcome = portal.start_reset(
-        session, account, call_sid=facts.call_sid, now=utcnow(), language=facts.language
+        session,
+        account,
+        call_sid=facts.call_sid,
+        now=utcnow(),
+        language=facts.language,
+        caller=facts.from_number,
     )
     # The plain code dies here: the worker sends a fresh one (`portal.reissue_code`).
     return ActionResult(outcome.outcome)

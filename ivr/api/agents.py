@@ -11,7 +11,7 @@ from flask import Response, abort, current_app, g, jsonify, request
 from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
 from ivr.api.orders import decode_cursor, encode_cursor
-from ivr.auth import audit, require_role
+from ivr.auth import audit, audit_reads, require_role
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.hold import callback_pickup, pickup
@@ -66,6 +66,7 @@ def get_queue(name: str) -> Response:
         session, queue, zone=settings.timezone, override=settings.hours_override
     )
     audit(session, g.user, "read", "queue", name)
+    audit_reads(session, g.user, "call", (w["call_sid"] for w in view["waiting"]))
     session.commit()
     return jsonify(view)
 
@@ -105,6 +106,7 @@ def list_calls() -> Response | tuple[Response, int]:
     page, more = found[:limit], len(found) > limit
     items = [agents.call_summary(session, c) for c in page]
     audit(session, g.user, "search", "call", status or "all")
+    audit_reads(session, g.user, "call", (c.sid for c in page))
     session.commit()
     return jsonify(items=items, next=encode_cursor(page[-1].id) if more else None)
 

@@ -14,7 +14,7 @@ from flask import Response, abort, g, jsonify, request
 from ivr.api import bp
 from ivr.api.common import MAX_LIMIT, json_object, page_limit, problem
 from ivr.api.presenters import order_to_dict
-from ivr.auth import audit, require_role
+from ivr.auth import audit, audit_reads, require_role
 from ivr.config import get_settings
 from ivr.db import get_session
 from ivr.safetext import storable
@@ -123,6 +123,7 @@ def list_orders() -> Response | tuple[Response, int]:
     page, more = list(found[:limit]), len(found) > limit
     target = "&".join(f"{k}={v}" for k, v in filters.items() if v) or "all"
     audit(session, g.user, "search", "order", target)
+    audit_reads(session, g.user, "order", (o.reference_number for o in page))
     session.commit()
     return jsonify(
         items=[order_to_dict(o, zone=get_settings().timezone) for o in page],

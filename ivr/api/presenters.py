@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy.orm as so
 
-from ivr.services import messaging, orders, outages, validity
+from ivr.services import messaging, orders, outages, redaction, validity
 from ivr.store.models import Call, Order, Outage, OutboxMessage, utcnow
 
 
@@ -27,7 +27,9 @@ def call_to_dict(call: Call, *, with_events: bool = True) -> dict[str, Any]:
         "node": call.node,
         "queue": call.queue,
         "transfer_reason": call.transfer_reason,
-        "slots": {k: v for k, v in (call.slots or {}).items() if not k.startswith("_")},
+        "slots": {
+            k: v for k, v in redaction.kept_slots(call.slots or {}).items() if not k.startswith("_")
+        },
         "flow_version": call.flow_version_id,
         "started_at": _iso(call.started_at),
         "ended_at": _iso(call.ended_at),

@@ -160,7 +160,7 @@ def create_user_cmd(name: str, role: str, password_stdin: bool, password_prompt:
     password = _read_password(password_stdin, password_prompt)
     session = get_session()
     try:
-        user, token = create_user(session, name, Role(role))
+        user, token = create_user(session, name, Role(role), days=get_settings().token_days)
         if password is not None:
             set_password(user, password)
         session.commit()
@@ -295,27 +295,36 @@ def simulate(url: str | None, from_number: str, to_number: str, token: str | Non
 @click.argument("number", metavar="ORDER")
 @click.argument("decision", type=click.Choice(["approve", "deny"]))
 @click.option("--reason", help="Why (required to deny).")
-@click.option("--user", "user_name", help="The acting user's name (must exist).")
+@click.option(
+    "--user", "user_name", help="The clinician (or admin) deciding; required, must be active."
+)
 @with_appcontext
 def review(number: str, decision: str, reason: str | None, user_name: str | None) -> None:
     """Approve or deny a pended order, by its reference (or order) number."""
-    from ivr.auth import audit
+    from ivr.auth import REVIEWERS, audit
     from ivr.services import orders
     from ivr.store.models import User
 
     session = get_session()
     try:
-        user = None
-        if user_name is not None:
-            user = session.scalars(sa.select(User).where(User.name == user_name)).first()
-            if user is None:
-                raise click.ClickException(f"no user named {user_name!r}")
+        # No anonymous decisions: the console's and the API's reviewers only, by name.
+        if not (user_name or "").strip():
+            raise click.ClickException("a review needs --user NAME (a clinician or admin)")
+        user = session.scalars(sa.select(User).where(User.name == user_name)).first()
+        if user is None:
+            raise click.ClickException(f"no user named {user_name!r}")
+        if not user.active:
+            raise click.ClickException(f"user {user.name!r} is disabled")
+        if user.role not in REVIEWERS:
+            raise click.ClickException(
+                f"user {user.name!r} is {user.role.value}: only a clinician or admin reviews"
+            )
         if decision == "deny" and not (reason or "").strip():
             raise click.ClickException("a denial needs --reason")
         order = orders.find(session, number)
         if order is None:
             raise click.ClickException(f"no order with number {number.strip()!r}")
-        actor = lifecycle.Actor(user_id=user.id if user else None)
+        actor = lifecycle.Actor(user_id=user.id)
         try:
             if decision == "approve":
                 order = lifecycle.approve(session, order, actor, zone=get_settings().timezone)

@@ -21,7 +21,7 @@ from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, require
 from ivr.db import get_session
 from ivr.hold import pickup
-from ivr.services import agents, drafts, lifecycle, orders, tickets, validity
+from ivr.services import agents, drafts, lifecycle, orders, redaction, tickets, validity
 from ivr.services.agents import AgentError
 from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, User
 
@@ -99,8 +99,17 @@ def _turns(db: so.Session, call: Call) -> list[dict[str, Any]]:
     events = db.scalars(
         sa.select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.turn)
     ).all()
+    # What the line read back and the store withheld (`ivr.services.redaction`), spoken
+    # again from the call's slots for the agent, who may read them.
+    prompts = None
+    if any("⟦" in (e.twiml or "") for e in events):
+        library = current_app.extensions["ivr.flows"]
+        prompts = library.version(db, call.flow_version_id).prompts_for(call.language)
     out = []
     for e in events:
+        twiml = e.twiml or ""
+        if prompts is not None:
+            twiml = redaction.restore_twiml(twiml, call.slots or {}, prompts)
         said, matched = e.raw_input or "", e.matched
         if e.input_kind == "agent":  # the agent's act: what, and its detail
             act = e.outcome.replace("_", " ")
@@ -114,7 +123,7 @@ def _turns(db: so.Session, call: Call) -> list[dict[str, Any]]:
                 "said": said,
                 "matched": matched if matched and matched != e.raw_input else None,
                 "confidence": e.confidence,
-                "heard": _heard(e.twiml or ""),
+                "heard": _heard(twiml),
             }
         )
     return out
@@ -250,6 +259,9 @@ def call_page(sid: str) -> ResponseReturnValue:
     db = get_session()
     call = _call(db, sid)
     audit(db, _user(), "read", "call", sid)
+    draft = _draft(db, call)
+    if draft is not None:  # shown in the page's form
+        audit(db, _user(), "read", "order", draft.reference_number)
     number = request.args.get("order", "").strip()[:20]
     existing: dict[str, Any] | None = None
     if number:

@@ -49,7 +49,14 @@ def password_reset(sid: str) -> ResponseReturnValue:
     if account is None:
         flash("No portal account with that username.", "error")
         return redirect(url_for("console.call_page", sid=sid))
-    outcome = portal.start_reset(db, account, call_sid=call.sid, now=utcnow())
+    outcome = portal.start_reset(
+        db,
+        account,
+        call_sid=call.sid,
+        now=utcnow(),
+        language=call.language,
+        caller=call.from_number,
+    )
     # The plain code dies here, as on the phone: the outbox worker sends a fresh one.
     agents.record_act(
         db, call, "password_reset", f"account {account.id}: {outcome.outcome}", user_id=user.id

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import jsonify, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.auth import audit
+from ivr.auth import audit, audit_reads
 from ivr.console import bp
 from ivr.console.signin import AGENTS, current_user, home_for, require
 from ivr.db import get_session
@@ -154,6 +154,7 @@ def queues() -> ResponseReturnValue:
     items = _queue_items()
     open_call = agents.open_call_of(db, user.id) if user is not None else None
     audit(db, user, "view", "queues", "all")
+    audit_reads(db, user, "call", (i["sid"] for i in items if i["kind"] == "call"))
     db.commit()
     return render_template(
         "console/queues.html",
@@ -167,4 +168,8 @@ def queues() -> ResponseReturnValue:
 @bp.route("/queues.json")
 @require(*AGENTS)
 def queues_json() -> ResponseReturnValue:
-    return jsonify(items=_queue_items())
+    db = get_session()
+    items = _queue_items()
+    audit_reads(db, current_user(), "call", (i["sid"] for i in items if i["kind"] == "call"))
+    db.commit()
+    return jsonify(items=items)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.auth import audit
+from ivr.auth import audit, audit_reads
 from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import CLINICIANS, current_user, require
@@ -23,6 +23,7 @@ def _worklist(error: str | None = None, status: int = 200) -> ResponseReturnValu
     db = get_session()
     items = review_service.worklist(db)
     audit(db, current_user(), "view", "review", "worklist")
+    audit_reads(db, current_user(), "order", (i["reference_number"] for i in items))
     db.commit()
     page = render_template(
         "console/review.html", items=items, error=error, reason_limit=REASON_LIMIT

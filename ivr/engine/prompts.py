@@ -88,6 +88,10 @@ class Prompts:
         """An ISO date as the line says it: "March 5, 1960" / "5 de marzo de 1960"."""
         return _spoken_date(self, iso)
 
+    def render_value(self, value: Any, spec: str) -> str:
+        """One value as a placeholder `{x:spec}` says it."""
+        return _Speaker(self).format_field(value, spec)
+
     def render(self, key: str, values: Mapping[str, Any]) -> str:
         """Fill `{placeholders}` in the prompt from `values`; unknown ones, and slots
         cleared to None, become '' (a caller never hears "None")."""

@@ -29,6 +29,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.safetext import clean
 from ivr.services import queues as queue_service
+from ivr.services import redaction
 from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, User, utcnow
 from ivr.twiml import Voice
 
@@ -127,7 +128,7 @@ def call_context(call: Call) -> dict[str, dict[str, Any]]:
     """What the caller said, by slot: `{"value", "confidence", "low_confidence"}`; an answer
     heard unsurely (a low speech confidence, or a match the line read back as unsure) is
     marked `low_confidence`."""
-    slots = call.slots or {}
+    slots = redaction.kept_slots(call.slots or {})  # never a second factor
     out: dict[str, dict[str, Any]] = {}
     for name, value in slots.items():
         if value is None or value == "" or _NOT_SAID.match(name):

@@ -39,11 +39,16 @@ RESET_WINDOW = dt.timedelta(hours=24)
 MAX_FAILED_IDENTIFICATIONS = 3
 FAILURE_WINDOW = dt.timedelta(hours=1)
 PHONE_LOCK = dt.timedelta(hours=1)
+# Wrong factors from all calling numbers together within FAILURE_WINDOW before the phone path
+# is locked for every number but the account's own mobile.
+ACCOUNT_FAILURES = 10
+UNKNOWN_CALLER = "unknown"
 
 # ResetAttempt.outcome values.
 IDENTIFIED = "identified"  # a factor matched exactly one account
 WRONG_FACTOR = "wrong_factor"  # the second factor did not match
-PHONE_LOCKED = "phone_locked"  # this failure locked the phone path for an hour
+PHONE_LOCKED = "phone_locked"  # this failure locked the phone path for its number, an hour
+ALL_LOCKED = "phone_locked_all"  # ...and for every number but the mobile on file
 LOCKED_OUT = "locked_out"  # refused: the phone path is locked
 RATE_LIMITED = "rate_limited"  # refused: 3 resets in 24 hours already
 ACCOUNT_LOCKED = "account_locked"  # refused: the account itself is locked
@@ -55,6 +60,7 @@ OUTCOMES = frozenset(
         IDENTIFIED,
         WRONG_FACTOR,
         PHONE_LOCKED,
+        ALL_LOCKED,
         LOCKED_OUT,
         RATE_LIMITED,
         ACCOUNT_LOCKED,
@@ -224,6 +230,11 @@ def check_factor(account: PortalAccount, digits: str | None, *, by_tin: bool = F
 # --- Attempts, lockout and limits ---------------------------------------------------------
 
 
+def caller_key(phone: str | None) -> str:
+    """The calling number as lockouts count it: E.164, or "unknown" (withheld, malformed)."""
+    return normalize_phone(phone) or UNKNOWN_CALLER
+
+
 def record_attempt(
     session: so.Session,
     account: PortalAccount | None,
@@ -231,13 +242,15 @@ def record_attempt(
     *,
     call_sid: str | None,
     now: dt.datetime,
+    caller: str | None = None,
 ) -> ResetAttempt:
-    """Audit one step of a reset by phone."""
+    """Audit one step of a reset by phone, with the calling number (None: withheld)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown reset outcome {outcome!r}")
     attempt = ResetAttempt(
         account_id=account.id if account is not None else None,
         call_sid=call_sid,
+        caller=caller_key(caller),
         outcome=outcome,
         at=now,
     )
@@ -254,42 +267,91 @@ def _lock(session: so.Session, account: PortalAccount) -> None:
     session.refresh(account, with_for_update=True)
 
 
-def phone_locked(account: PortalAccount, now: dt.datetime) -> bool:
-    """True while the phone path of this account is locked after failed identifications."""
-    return account.phone_locked_until is not None and now < account.phone_locked_until
+def _is_owner(account: PortalAccount, caller: str) -> bool:
+    """The call comes from the mobile on file: where the code would go anyway."""
+    mobile = normalize_phone(account.mobile)
+    return mobile is not None and caller == mobile
 
 
-def failed_identifications(session: so.Session, account: PortalAccount, now: dt.datetime) -> int:
-    """Wrong factors in the last hour, not counting those before an expired lock."""
-    since = now - FAILURE_WINDOW
-    if account.phone_locked_until is not None and since < account.phone_locked_until <= now:
-        since = account.phone_locked_until
-    return int(
-        session.scalar(
-            sa.select(sa.func.count()).where(
-                ResetAttempt.account_id == account.id,
-                ResetAttempt.outcome == WRONG_FACTOR,
-                ResetAttempt.at > since,
-                ResetAttempt.at <= now,
-            )
+def _number_lock_started(
+    session: so.Session, account: PortalAccount, caller: str, now: dt.datetime
+) -> dt.datetime | None:
+    """When the newest lock of this account for this calling number began (or None)."""
+    return session.scalar(
+        sa.select(sa.func.max(ResetAttempt.at)).where(
+            ResetAttempt.account_id == account.id,
+            ResetAttempt.caller == caller,
+            ResetAttempt.outcome == PHONE_LOCKED,
+            ResetAttempt.at <= now,
         )
-        or 0
     )
 
 
-def note_failed_identification(
-    session: so.Session, account: PortalAccount, *, call_sid: str | None, now: dt.datetime
+def phone_locked(
+    session: so.Session, account: PortalAccount, caller: str | None, now: dt.datetime
 ) -> bool:
-    """Record a wrong factor; True when this one locks the phone path for an hour."""
+    """True while resets of this account by phone are refused to this calling number: it
+    failed the second factor 3 times within an hour (for an hour), or callers from any
+    numbers failed it ACCOUNT_FAILURES times (for an hour, except from the mobile on file).
+
+    A stranger with the account's public NPI locks only their own number out.
+    """
+    key = caller_key(caller)
+    until = account.phone_locked_until
+    if until is not None and now < until and not _is_owner(account, key):
+        return True
+    started = _number_lock_started(session, account, key, now)
+    return started is not None and now < started + PHONE_LOCK
+
+
+def failed_identifications(
+    session: so.Session, account: PortalAccount, now: dt.datetime, caller: str | None = None
+) -> int:
+    """Wrong factors in the last hour (from `caller`'s number, or from any number), not
+    counting those before an expired lock."""
+    since = now - FAILURE_WINDOW
+    query = sa.select(sa.func.count()).where(
+        ResetAttempt.account_id == account.id,
+        ResetAttempt.outcome == WRONG_FACTOR,
+        ResetAttempt.at <= now,
+    )
+    if caller is None:
+        ended = account.phone_locked_until
+    else:
+        key = caller_key(caller)
+        query = query.where(ResetAttempt.caller == key)
+        started = _number_lock_started(session, account, key, now)
+        ended = started + PHONE_LOCK if started is not None else None
+    if ended is not None and since < ended <= now:
+        since = ended
+    return int(session.scalar(query.where(ResetAttempt.at > since)) or 0)
+
+
+def note_failed_identification(
+    session: so.Session,
+    account: PortalAccount,
+    *,
+    caller: str | None,
+    call_sid: str | None,
+    now: dt.datetime,
+) -> bool:
+    """Record a wrong factor; True when this one locks the phone path for this calling number
+    (3 within the hour). ACCOUNT_FAILURES from all numbers lock every number but the mobile
+    on file: guessing from many numbers is slowed too."""
     _lock(session, account)
-    record_attempt(session, account, WRONG_FACTOR, call_sid=call_sid, now=now)
-    if phone_locked(account, now):
-        return False
-    if failed_identifications(session, account, now) < MAX_FAILED_IDENTIFICATIONS:
-        return False
-    account.phone_locked_until = now + PHONE_LOCK
-    record_attempt(session, account, PHONE_LOCKED, call_sid=call_sid, now=now)
-    return True
+    key = caller_key(caller)
+    record_attempt(session, account, WRONG_FACTOR, call_sid=call_sid, now=now, caller=key)
+    locked = False
+    if not phone_locked(session, account, key, now) and (
+        failed_identifications(session, account, now, key) >= MAX_FAILED_IDENTIFICATIONS
+    ):
+        record_attempt(session, account, PHONE_LOCKED, call_sid=call_sid, now=now, caller=key)
+        locked = True
+    account_locked = account.phone_locked_until is not None and now < account.phone_locked_until
+    if not account_locked and failed_identifications(session, account, now) >= ACCOUNT_FAILURES:
+        account.phone_locked_until = now + PHONE_LOCK
+        record_attempt(session, account, ALL_LOCKED, call_sid=call_sid, now=now, caller=key)
+    return locked
 
 
 def resets_in_last_day(session: so.Session, account: PortalAccount, now: dt.datetime) -> int:
@@ -364,6 +426,7 @@ def start_reset(
     call_sid: str | None,
     now: dt.datetime,
     language: str = "en-US",
+    caller: str | None = None,
 ) -> ResetOutcome:
     """Refuse (account_locked, locked_out, rate_limited, no_mobile) or issue a code.
 
@@ -373,13 +436,13 @@ def start_reset(
     """
 
     def refuse(outcome: str) -> ResetOutcome:
-        record_attempt(session, account, outcome, call_sid=call_sid, now=now)
+        record_attempt(session, account, outcome, call_sid=call_sid, now=now, caller=caller)
         return ResetOutcome(outcome, account.id)
 
     _lock(session, account)
     if account.status != "active":
         return refuse(ACCOUNT_LOCKED)
-    if phone_locked(account, now):
+    if phone_locked(session, account, caller, now):
         return refuse(LOCKED_OUT)
     if resets_in_last_day(session, account, now) >= MAX_RESETS_PER_DAY:
         return refuse(RATE_LIMITED)
@@ -398,7 +461,7 @@ def start_reset(
         call_sid=call_sid,
         now=now,
     )
-    record_attempt(session, account, CODE_SENT, call_sid=call_sid, now=now)
+    record_attempt(session, account, CODE_SENT, call_sid=call_sid, now=now, caller=caller)
     return ResetOutcome(CODE_SENT, account.id, message.id, code_row.id, plain)
 
 

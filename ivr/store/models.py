@@ -405,12 +405,17 @@ class ResetAttempt(Base):
     """Every password-reset attempt by phone: identification, factor, code sent, refused."""
 
     __tablename__ = "reset_attempts"
+    __table_args__ = (
+        sa.Index("ix_reset_attempts_account_caller_at", "account_id", "caller", "at"),
+    )
 
     id: so.Mapped[intpk]
     account_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("portal_accounts.id"), index=True
     )
     call_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # The calling number (E.164, or "unknown"): a lockout is per number and account.
+    caller: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     outcome: so.Mapped[str] = so.mapped_column(sa.String(32))
     at: so.Mapped[created_at]
 
@@ -544,3 +549,14 @@ class SignInAttempt(Base):
     address: so.Mapped[str] = so.mapped_column(sa.String(64))
     succeeded: so.Mapped[bool]
     at: so.Mapped[created_at]
+
+
+class RateWindow(Base):
+    """A fixed-window request counter (`key`: what is counted, e.g. one API token or one
+    client address); shared by every worker on every host through the store."""
+
+    __tablename__ = "rate_windows"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(100), primary_key=True)
+    window_start: so.Mapped[dt.datetime] = so.mapped_column(primary_key=True)
+    hits: so.Mapped[int] = so.mapped_column(default=0)
