@@ -541,7 +541,8 @@ def document() -> dict[str, Any]:
             "title": "ivr JSON API",
             "version": "1",
             "description": "Orders, calls, queues, callbacks, outage notices, the outbox, and"
-            " the call flows and prompts of the imaging prior-authorization line. Every route but this document needs"
+            " the call flows and prompts of the imaging prior-authorization line. Every route"
+            " but this document needs"
             " `Authorization: Bearer <token>` (`ivr create-user`); errors are"
             ' `{"error": code, "message": text}` (422 adds `field`).',
         },
