@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from ivr.config import get_settings
 from ivr.store.models import ApiToken, AuditEntry, Outage, User
 from tests.conftest import bearer
 from tests.test_console import HOSTILE, PASSWORD, csrf_of, make_user, sign_in
@@ -251,7 +252,9 @@ def test_tokens_are_listed_per_user_and_a_revoked_one_is_refused(
     page = admin.get("/console/admin/users").get_data(as_text=True)
     listed = re.search(rf'<tr data-token="{re.escape(row.prefix)}">(.*?)</tr>', page, re.S)
     assert listed, page
-    assert "never" in listed.group(1) and "active" in listed.group(1)
+    cells = re.findall(r"<td>(.*?)</td>", listed.group(1), re.S)
+    # prefix, created, last used (the request just made, not "never"), expires, state
+    assert cells[2].strip() not in ("", "never") and "active" in listed.group(1)
     response = post(admin, f"/console/admin/tokens/{row.id}/revoke")
     assert response.status_code == 302
     assert api.get("/api/v1/queues", headers=bearer(token)).status_code == 401
@@ -463,3 +466,21 @@ def test_the_audit_log_exports_every_matching_row_as_csv(admin: FlaskClient, ses
     assert all(r[1] == "ada" and r[2] == "read" for r in rows[1:])
     assert audited(session, "export", "audit")
     assert admin.get("/console/admin/audit.csv?until=soon").status_code == 422
+
+
+def test_tokens_made_on_the_admin_pages_last_ivr_token_days_as_the_cli_s_do(
+    admin: FlaskClient, app: Any, session: Any
+) -> None:
+    """IVR_TOKEN_DAYS is every new token's lifetime, whichever door made it."""
+    days = get_settings(app).token_days
+    post(admin, "/console/admin/users", name="bruno", role="agent", password=PASSWORD)
+    ada = user_named(session, "ada")
+    post(admin, f"/console/admin/users/{ada.id}/tokens")
+    session.rollback()  # a fresh look at what the app wrote
+    rows = session.scalars(sa.select(ApiToken).order_by(ApiToken.id.desc()).limit(2)).all()
+    assert len(rows) == 2
+    for row in rows:
+        assert row.expires_at is not None
+        assert abs((row.expires_at - row.created_at) - dt.timedelta(days=days)) < dt.timedelta(
+            minutes=1
+        )

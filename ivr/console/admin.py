@@ -14,6 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ivr.auth import audit, create_user, hash_token, issue_token
+from ivr.config import get_settings
 from ivr.console import bp
 from ivr.console.signin import ADMINS, current_user, require
 from ivr.db import get_session
@@ -102,7 +103,7 @@ def admin_create_user() -> ResponseReturnValue:
     else:
         try:
             accounts.check_password_rules(password)
-            user, token = create_user(db, name, Role(role))
+            user, token = create_user(db, name, Role(role), days=get_settings().token_days)
             accounts.set_password(user, password)
         except ValueError as exc:
             error = str(exc).capitalize() + "."
@@ -153,7 +154,7 @@ def admin_create_token(user_id: int) -> ResponseReturnValue:
     """Issue a new API token for a user, shown on this page once."""
     db = get_session()
     user = _user_or_404(user_id)
-    token = issue_token(db, user)
+    token = issue_token(db, user, days=get_settings().token_days)
     row = db.scalars(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one()
     audit(db, admin_user(), "create", "token", str(row.id))
     db.commit()
