@@ -237,3 +237,39 @@ def test_starting_a_try_without_the_csrf_token_is_refused(
     assert session.scalars(sa.select(Call)).first() is None
     assert session.scalars(sa.select(OutboxMessage)).first() is None
     assert session.scalars(sa.select(Ticket)).first() is None
+
+
+def test_a_sandbox_password_reset_touches_nothing_of_the_real_account(app: Any) -> None:
+    """The try hears "code sent", but the real account gets no code, no attempt counted
+    (nothing toward its lockout or its three resets a day) and no text."""
+    from ivr import sandbox
+    from ivr.actions.helpdesk import start_password_reset
+    from ivr.actions.registry import Facts
+    from ivr.store.models import PortalAccount, ResetAttempt, ResetCode
+
+    with app.test_request_context():
+        from ivr.db import get_session
+
+        db = get_session()
+        account = db.scalars(
+            sa.select(PortalAccount).where(PortalAccount.mobile.is_not(None))
+        ).first()
+        assert account is not None
+        sid = sandbox.start(db, sandbox.bundle_for(db))
+        counts = [
+            db.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (ResetCode, ResetAttempt, OutboxMessage)
+        ]
+        result = start_password_reset(
+            db,
+            Facts(call_sid=sid, from_number="+16145550100"),
+            {},
+            {},
+            {"portal_account": account.id},
+        )
+        assert result.outcome == "code_sent"
+        assert [
+            db.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (ResetCode, ResetAttempt, OutboxMessage)
+        ] == counts
+        db.rollback()

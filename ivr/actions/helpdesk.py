@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 from ivr.actions.registry import Facts, action
 from ivr.engine import ActionResult
 from ivr.match.ids import normalize_phone
-from ivr.services import messaging, portal, tickets
+from ivr.services import calls, messaging, portal, tickets
 from ivr.store.models import PortalAccount, utcnow
 
 # The registration text, in the caller's language.
@@ -134,6 +134,7 @@ def start_password_reset(
         now=utcnow(),
         language=facts.language,
         caller=facts.from_number,
+        sandbox=calls.is_sandbox(session, facts.call_sid),
     )
     # The plain code dies here: the worker sends a fresh one (`portal.reissue_code`).
     return ActionResult(outcome.outcome)

@@ -427,16 +427,20 @@ def start_reset(
     now: dt.datetime,
     language: str = "en-US",
     caller: str | None = None,
+    sandbox: bool = False,
 ) -> ResetOutcome:
     """Refuse (account_locked, locked_out, rate_limited, no_mobile) or issue a code.
 
     On "code_sent" the code's hash is stored, earlier unused codes are revoked and the
     text is queued in the outbox (masked); `plaintext_body` is for `messaging.send` once
-    the transaction is committed.
+    the transaction is committed. A `sandbox` call (an admin trying the line) hears the
+    same answer but touches nothing of the real account: no attempt counted, no code issued,
+    the account's pending code left valid, no text.
     """
 
     def refuse(outcome: str) -> ResetOutcome:
-        record_attempt(session, account, outcome, call_sid=call_sid, now=now, caller=caller)
+        if not sandbox:
+            record_attempt(session, account, outcome, call_sid=call_sid, now=now, caller=caller)
         return ResetOutcome(outcome, account.id)
 
     _lock(session, account)
@@ -449,6 +453,8 @@ def start_reset(
     mobile = normalize_phone(account.mobile)
     if mobile is None:
         return refuse(NO_MOBILE)
+    if sandbox:
+        return ResetOutcome(CODE_SENT, account.id)
     code_row, code = _issue_code(session, account, now)
     masked, plain = reset_sms(code, language)
     message = messaging.queue(
