@@ -75,11 +75,11 @@ run: db
 # browser tests skip with the reason (and fail under CI=true). Graphviz (`dot`) draws the
 # admin pages' flow pictures; without it they use a simpler layout of their own.
 browser:
-	@{ command -v chromium && command -v dot; } >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v dot && command -v espeak-ng; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz espeak-ng; \
 	  else \
-	    echo "chromium or graphviz is missing: sudo apt-get install chromium graphviz (browser tests skip without chromium; flow pictures use a simpler layout without graphviz)"; \
+	    echo "chromium, graphviz or espeak-ng is missing: sudo apt-get install chromium graphviz espeak-ng (browser tests skip without chromium; flow pictures use a simpler layout without graphviz; the prompts' Listen button is hidden without espeak-ng)"; \
 	  fi; }
 
 # The flows, the types, then the suite (which also checks the models against the migrations).

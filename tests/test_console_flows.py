@@ -1,9 +1,6 @@
 """The flow editor pages (ivr/console/flows.py) on ivr.services.flow_admin: the list, the
 editor with problems at their line and node and the picture with the erroring node outlined,
-save (and the stale-base refusal, nothing lost), publish, versions, diff, roll back.
-
-These need ivr.services.flow_admin (the drafts' service, written beside these pages): they
-skip while it is not in the build and run as soon as it is."""
+save (and the stale-base refusal, nothing lost), publish, versions, diff, roll back."""
 
 from __future__ import annotations
 
@@ -20,10 +17,6 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from ivr.store.models import AuditEntry
 from tests.test_console import HOSTILE, csrf_of, make_user, sign_in
 from tests.test_console_admin import admin  # noqa: F401  (the fixture)
-
-pytest.importorskip(
-    "ivr.services.flow_admin", reason="the drafts' service (issue 12, h12a) is not merged yet"
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = (ROOT / "flows" / "main.yaml").read_text(encoding="utf-8")
@@ -313,3 +306,47 @@ def test_a_changed_text_is_published_diffed_and_rolled_back(
     actions = set(session.scalars(sa.select(AuditEntry.target_type)))
     assert "prompts" in actions
     assert said("main.greeting") in caller.dial().heard[0]
+
+
+def test_the_languages_page_reports_texts_missing_or_left_untranslated(
+    admin: FlaskClient,  # noqa: F811
+    app: Any,
+) -> None:
+    from ivr.db import get_session
+    from ivr.services import flow_admin
+
+    with app.test_request_context():
+        db = get_session()
+        english = flow_admin.get_prompts(db, "en-US").texts["main.greeting"]
+        base = flow_admin.get_prompts(db, "es-US").published_version
+        flow_admin.save_prompt_draft(
+            db, "es-US", {"main.greeting": english, "main.plan.list": None}, base, "ada"
+        )
+        db.commit()
+    page = admin.get("/console/admin/prompts").get_data(as_text=True)
+    report = page.split('<section id="coverage-es-US"', 1)[1].split("</section>", 1)[0]
+    missing = report.split('<ul class="missing">', 1)[1].split("</ul>", 1)[0]
+    same = report.split('<ul class="untranslated">', 1)[1].split("</ul>", 1)[0]
+    assert "<code>main.plan.list</code>" in missing and "main.greeting" not in missing
+    assert "<code>main.greeting</code>" in same and "main.plan.list" not in same
+    assert "coverage-en-US" not in page  # the reference is not compared with itself
+
+
+def test_listen_says_a_text_when_the_server_has_espeak_and_is_hidden_when_not(
+    admin: FlaskClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make test installs it as root)")
+    page = prompt_page(admin, "main.greeting")
+    assert 'aria-label="Listen to main.greeting"' in page
+    for lang in ("en-US", "es-US"):
+        spoken = admin.get(f"/console/admin/prompts/{lang}/listen?key=main.greeting")
+        assert spoken.status_code == 200 and spoken.mimetype == "audio/wav"
+        assert spoken.data[:4] == b"RIFF" and len(spoken.data) > 10_000
+    assert admin.get("/console/admin/prompts/en-US/listen?key=no.such").status_code == 404
+    monkeypatch.setattr("ivr.console.prompt_pages.shutil.which", lambda name: None)
+    assert "Listen to" not in prompt_page(admin, "main.greeting")
+    assert admin.get("/console/admin/prompts/en-US/listen?key=main.greeting").status_code == 404

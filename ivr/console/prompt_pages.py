@@ -4,9 +4,12 @@ published as a version with a comment, with the versions, their diffs and roll b
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ivr.auth import audit
@@ -17,6 +20,36 @@ from ivr.console.signin import ADMINS, require
 from ivr.db import get_session
 
 SHOWN = 400  # rows on one page; a search narrows them
+REFERENCE = "en-US"  # the language the others are compared with
+# espeak-ng's voice for each language the line speaks (`espeak-ng --voices`).
+VOICES = {"en-US": "en-us", "es-US": "es-419"}
+LISTEN_TIMEOUT = 10  # seconds espeak-ng may take for one text
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def tts() -> str | None:
+    """espeak-ng's path when the server has it (the Listen buttons are shown), else None."""
+    return shutil.which("espeak-ng")
+
+
+def coverage(reference: dict[str, Any], texts: dict[str, Any]) -> dict[str, list[str]]:
+    """Keys the reference language has and `texts` lacks (`missing`), and texts word for
+    word the reference's (`untranslated`: two or more words, placeholders aside)."""
+    missing, same = [], []
+    for key, text in sorted(reference.items()):
+        if not isinstance(text, str):
+            continue
+        if key not in texts:
+            missing.append(key)
+        elif texts[key] == text and len(_WORDS.findall(_PLACEHOLDER.sub("", text))) >= 2:
+            same.append(key)
+    return {"missing": missing, "untranslated": same}
+
+
+def spoken_sample(text: str) -> str:
+    """A prompt as the listen button says it: each {placeholder} named in words."""
+    return _PLACEHOLDER.sub(lambda m: m.group(1).replace("_", " "), text)
 
 
 def _detail(lang: str) -> Any:
@@ -50,6 +83,7 @@ def _page(lang: str, *, status: int = 200, **extra: Any) -> ResponseReturnValue:
     page = render_template(
         "console/admin/prompts.html",
         lang=lang,
+        can_listen=tts() is not None and lang in VOICES,
         detail=detail,
         rows=rows[:SHOWN],
         more=len(rows) > SHOWN,
@@ -69,7 +103,15 @@ def admin_prompts() -> ResponseReturnValue:
     flow_admin = service()
     db = get_session()
     found = [flow_admin.get_prompts(db, lang) for lang in flow_admin.languages(db)]
-    return render_template("console/admin/prompt_languages.html", languages=found)
+    texts = {d.language: d.draft.texts if d.draft else d.texts for d in found}
+    reference = texts.get(REFERENCE, {})
+    report = {lang: coverage(reference, t) for lang, t in texts.items() if lang != REFERENCE}
+    return render_template(
+        "console/admin/prompt_languages.html",
+        languages=found,
+        report=report,
+        reference=REFERENCE,
+    )
 
 
 @bp.route("/admin/prompts/<lang>")
@@ -173,3 +215,27 @@ def admin_rollback_prompts(lang: str) -> ResponseReturnValue:
     db.commit()
     flash(f"Version {old} of the {lang} texts is published again, as version {version}.")
     return redirect(url_for("console.admin_prompt_texts", lang=lang))
+
+
+@bp.route("/admin/prompts/<lang>/listen")
+@require(*ADMINS)
+def admin_listen_prompt(lang: str) -> ResponseReturnValue:
+    """One text (the draft's, else the published) spoken by espeak-ng, as WAV; 404 when the
+    server has no espeak-ng, the language no voice, or the key no text."""
+    espeak = tts()
+    detail = _detail(lang)
+    texts = detail.draft.texts if detail.draft is not None else detail.texts
+    text = texts.get(request.args.get("key", ""))
+    if espeak is None or lang not in VOICES or not isinstance(text, str):
+        abort(404)
+    try:
+        done = subprocess.run(
+            [espeak, "-v", VOICES[lang], "--stdout", "--stdin"],
+            input=spoken_sample(text).encode(),
+            capture_output=True,
+            timeout=LISTEN_TIMEOUT,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        abort(503)
+    return Response(done.stdout, mimetype="audio/wav", headers={"Cache-Control": "no-store"})
