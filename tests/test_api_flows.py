@@ -297,3 +297,41 @@ def test_a_call_keeps_its_words_a_new_call_hears_the_published_ones_and_a_rollba
         ("publish", "prompts", f"en-US@{version}"),
         ("rollback", "prompts", f"en-US@{version + 1}"),
     ]
+
+
+def test_a_save_sending_an_old_draft_revision_is_refused_and_the_draft_kept(
+    client: FlaskClient, token_for: Callable[[str], str]
+) -> None:
+    """`draft_revision` (optional) is the draft revision the text was made from: a save made
+    since refuses the later one (409), so two admins never overwrite each other unseen."""
+    first, second = bearer(token_for("admin")), bearer(token_for("admin"))
+    text = flow(client, first)["yaml"]
+    mine = text.replace("start: greeting", "start: greeting  # first", 1)
+    theirs = text.replace("start: greeting", "start: greeting  # second", 1)
+    saved = client.put(
+        "/api/v1/flows/main/draft",
+        json={"yaml": mine, "base_version": 1, "draft_revision": ""},
+        headers=first,
+    )
+    assert saved.status_code == 200
+    draft = flow(client, first)["draft"]
+    assert draft["yaml"] == mine and draft["revision"]
+    stale = client.put(
+        "/api/v1/flows/main/draft",
+        json={"yaml": theirs, "base_version": 1, "draft_revision": ""},
+        headers=second,
+    )
+    assert stale.status_code == 409 and "since you opened it" in stale.get_json()["message"]
+    assert flow(client, second)["draft"]["yaml"] == mine
+    fresh = client.put(
+        "/api/v1/flows/main/draft",
+        json={"yaml": theirs, "base_version": 1, "draft_revision": draft["revision"]},
+        headers=second,
+    )
+    assert fresh.status_code == 200 and flow(client, second)["draft"]["yaml"] == theirs
+    wrong = client.put(
+        "/api/v1/flows/main/draft",
+        json={"yaml": theirs, "base_version": 1, "draft_revision": 7},
+        headers=second,
+    )
+    assert wrong.status_code == 422 and wrong.get_json()["field"] == "draft_revision"

@@ -39,9 +39,27 @@ def base_of(page: str) -> str:
     return found.group(1)
 
 
-def save(client: FlaskClient, text: str, base: str | None = None, name: str = "main") -> Any:
-    page = editor(client, name)
-    form = {"csrf_token": csrf_of(page), "yaml": text, "base_version": base or base_of(page)}
+def revision_of(page: str) -> str:
+    found = re.search(r'name="draft_revision" value="([^"]*)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def save(
+    client: FlaskClient,
+    text: str,
+    base: str | None = None,
+    name: str = "main",
+    page: str | None = None,
+) -> Any:
+    """Save from the editor as the browser does (the page's hidden fields sent back)."""
+    page = page or editor(client, name)
+    form = {
+        "csrf_token": csrf_of(page),
+        "yaml": text,
+        "base_version": base or base_of(page),
+        "draft_revision": revision_of(page),
+    }
     return client.post(f"/console/admin/flows/{name}/draft", data=form)
 
 
@@ -350,3 +368,22 @@ def test_listen_says_a_text_when_the_server_has_espeak_and_is_hidden_when_not(
     monkeypatch.setattr("ivr.console.prompt_pages.shutil.which", lambda name: None)
     assert "Listen to" not in prompt_page(admin, "main.greeting")
     assert admin.get("/console/admin/prompts/en-US/listen?key=main.greeting").status_code == 404
+
+
+def test_a_second_save_from_an_editor_opened_before_the_first_is_refused_and_kept(
+    admin: FlaskClient,  # noqa: F811
+) -> None:
+    """Two admins (or two tabs) open the same flow; the first saves; the second's save, made
+    on what it saw before, is refused (409) with its text on the page, and the first draft
+    stands. Reopened, the editor shows the first draft and a save goes through."""
+    first_page, second_page = editor(admin), editor(admin)
+    mine = MAIN + "\n# first admin\n"
+    assert save(admin, mine, page=first_page).status_code == 302
+    refused = save(admin, MAIN + "\n# second admin\n", page=second_page)
+    assert refused.status_code == 409
+    body = html.unescape(refused.get_data(as_text=True))
+    assert "since you opened it" in body and "# second admin" in body
+    reopened = editor(admin)
+    assert "# first admin" in html.unescape(reopened)
+    again = save(admin, mine + "# second admin, on top\n", page=reopened)
+    assert again.status_code == 302

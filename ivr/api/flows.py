@@ -130,6 +130,7 @@ def get_flow(name: str) -> Reply:
             "problems": _problems(draft.problems),
             "updated_at": _when(draft.updated_at),
             "updated_by": draft.updated_by,
+            "revision": draft.revision,
         },
     )
 
@@ -146,9 +147,12 @@ def save_flow_draft(name: str) -> Reply:
         return invalid("yaml", "yaml must be the flow's YAML text")
     if base is None:
         return invalid("base_version", "base_version must be the version the draft was made from")
+    seen = body.get("draft_revision")
+    if seen is not None and not isinstance(seen, str):
+        return invalid("draft_revision", "draft_revision must be the draft's revision text")
     session = get_session()
     try:
-        problems = admin.save_draft(session, name, text, base, g.user.name)
+        problems = admin.save_draft(session, name, text, base, g.user.name, seen=seen)
     except admin.NotFound as exc:
         return _not_found(exc)
     except admin.StaleDraft as exc:

@@ -421,7 +421,20 @@ def paths() -> dict[str, dict[str, Any]]:
                 params=[outage_id],
             ),
         },
-        **_drafted("flows", "name", "flow", {"yaml": {"type": "string"}}, "yaml"),
+        **_drafted(
+            "flows",
+            "name",
+            "flow",
+            {
+                "yaml": {"type": "string"},
+                "draft_revision": {
+                    "type": "string",
+                    "description": 'the draft\'s `revision` the text was made from ("" for'
+                    " none): a save made since is refused, 409",
+                },
+            },
+            "yaml",
+        ),
         **_drafted(
             "prompts",
             "lang",

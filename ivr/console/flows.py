@@ -70,6 +70,7 @@ def _editor(
         picture=_picture(name, text, problems),
         versions=history,
         base_version=draft.base_version if draft is not None else detail.published_version,
+        draft_revision=draft.revision if draft is not None else "",
         **extra,
     )
     return page, status
@@ -116,7 +117,9 @@ def admin_save_flow(name: str) -> ResponseReturnValue:
         base = -1
     user = admin_user()
     try:
-        problems = flow_admin.save_draft(db, name, text, base, user.name)
+        problems = flow_admin.save_draft(
+            db, name, text, base, user.name, seen=request.form.get("draft_revision", "")
+        )
     except flow_admin.StaleDraft as exc:
         db.rollback()
         return _editor(name, status=409, text=text, error=f"Not saved: {exc}. Your text is below.")

@@ -51,6 +51,27 @@ class StaleDraft(Exception):
         self.published_version = published_version
 
 
+class DraftChanged(StaleDraft):
+    """Another save changed the draft since this text was opened from it (409): a second
+    admin's save never overwrites the first's unseen."""
+
+    def __init__(self, name: str, draft: FlowDraft) -> None:
+        Exception.__init__(
+            self,
+            f"the draft of {name} was saved by {draft.updated_by or 'someone'} at "
+            f"{draft.updated_at:%H:%M:%S} UTC since you opened it: reload it and apply your "
+            "change again",
+        )
+        self.base_version = self.published_version = draft.base_version
+
+
+def revision(draft: FlowDraft | None) -> str:
+    """A draft's revision as the editor saw it ("" for no draft): changes with every save."""
+    if draft is None:
+        return ""
+    return f"{draft.id}.{int(draft.updated_at.timestamp() * 1_000_000)}"
+
+
 class DraftInvalid(Exception):
     """The draft has problems; nothing was published (422)."""
 
@@ -79,6 +100,7 @@ class DraftInfo:
     problems: list[Problem]
     updated_at: dt.datetime
     updated_by: str | None
+    revision: str = ""  # send it back on save: a save made since is then refused
 
 
 @dataclass(frozen=True)
@@ -287,8 +309,16 @@ def store_draft(
     base: int,
     problems: list[Problem],
     by: str,
+    *,
+    seen: str | None = None,
 ) -> None:
+    """Keep `text` as the draft; `seen` (the revision the editor opened, "" for none) makes
+    the save refused (DraftChanged) when another save came in between."""
     draft = draft_of(session, kind, name)
+    if seen is not None and seen != revision(draft):
+        if draft is None:
+            raise DraftChanged(name, FlowDraft(base_version=base, updated_at=utcnow()))
+        raise DraftChanged(name, draft)
     if draft is None:
         draft = FlowDraft(kind=kind, name=name)
         session.add(draft)

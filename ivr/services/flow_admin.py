@@ -29,6 +29,7 @@ from ivr.services.drafting import (
     FLOW,
     FLOW_NAME,
     MAX_TEXT,
+    DraftChanged,
     DraftInfo,
     DraftInvalid,
     FlowDetail,
@@ -49,6 +50,7 @@ from ivr.services.drafting import (
     part_key,
     problems_of,
     publish_bundle,
+    revision,
     store_draft,
     unified_diff,
     version_row,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from ivr.versions import FlowLibrary
 
 __all__ = [
+    "DraftChanged",
     "DraftInfo",
     "DraftInvalid",
     "FlowDetail",
@@ -171,6 +174,7 @@ def get_flow(session: so.Session, name: str) -> FlowDetail:
             problems_of(draft.problems),
             draft.updated_at,
             draft.updated_by,
+            revision(draft),
         )
     return FlowDetail(name, published, text, info)
 
@@ -194,16 +198,19 @@ def save_draft(
     by: str,
     *,
     library: FlowLibrary | None = None,
+    seen: str | None = None,
 ) -> list[Problem]:
     """Keep `yaml_text` as the draft of flow `name` (a new flow: base_version 0) and return
-    its problems; StaleDraft when `base_version` is not the flow's published version."""
+    its problems; StaleDraft when `base_version` is not the flow's published version, and
+    DraftChanged (a StaleDraft) when `seen`, the draft revision the text was opened from
+    ("" for none), is no longer the draft's: two admins never overwrite each other."""
     if not FLOW_NAME.match(name):
         raise NotFound(f"{name!r} is not a flow name (lower-case letters, digits, _)")
     if len(yaml_text) > MAX_TEXT:
         raise ValueError(f"a flow's YAML is at most {MAX_TEXT} characters")
     check_base(session, FLOW, name, base_version)
     problems = validate_yaml(name, yaml_text, library=library, session=session)
-    store_draft(session, FLOW, name, yaml_text, base_version, problems, by)
+    store_draft(session, FLOW, name, yaml_text, base_version, problems, by, seen=seen)
     return problems
 
 
