@@ -6,7 +6,6 @@ picture, fixes it, tries it, publishes and rolls back."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,10 +169,6 @@ def test_an_agent_is_refused_every_admin_page(page: Any, console: str) -> None:
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ivr.services.flow_admin") is None,
-    reason="the drafts' service (issue 12, h12a) is not merged yet",
-)
 def test_an_admin_fixes_a_flow_sees_it_tries_it_publishes_and_rolls_back(
     page: Any, console: str, db_url: str, tmp_path: Path
 ) -> None:
