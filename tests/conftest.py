@@ -51,6 +51,17 @@ def base_config(url: str, **extra: Any) -> dict[str, Any]:
     return config
 
 
+def store_gone_app(tmp_path: Path, folder: str = "gone", **extra: Any) -> Flask:
+    """An app whose SQLite store went away after it started (its folder removed): every
+    request meets a store that cannot be opened. (A folder missing at start is refused by
+    `create_app` itself, with the reason.)"""
+    where = tmp_path / folder
+    where.mkdir(parents=True)
+    app = create_app(base_config(f"sqlite:///{where}/ivr.db", **extra))
+    shutil.rmtree(where)
+    return app
+
+
 def prepare(url: str) -> None:
     """Migrate and seed a database the way `make run` does."""
     app = create_app(base_config(url))

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from ivr import create_app
-from tests.conftest import base_config
+from tests.conftest import store_gone_app
 
 
 def test_a_store_that_does_not_answer_is_unavailable_without_the_drivers_text(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = create_app(base_config(f"sqlite:///{tmp_path}/no-such-dir/ivr.db"))
+    broken = store_gone_app(tmp_path, "no-such-dir")
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "unavailable"}

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from ivr.config import ConfigError
 from ivr.simulate import Caller, FlaskTransport, Reply, sign
 from ivr.store.models import Call, CallEvent
-from tests.conftest import AUTH_TOKEN, base_config
+from tests.conftest import AUTH_TOKEN, base_config, store_gone_app
 from tests.said import said as sd
 
 MENU_HINT = sd("main.menu.prompt")
@@ -535,9 +535,8 @@ def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any)
 
 
 def test_store_down_apologises_and_dials_the_backup(tmp_path: Any) -> None:
-    from ivr import create_app
 
-    broken = create_app(base_config(f"sqlite:///{tmp_path}/missing-dir/nothing/ivr.db"))
+    broken = store_gone_app(tmp_path, "missing-dir/nothing")
     caller = Caller(FlaskTransport(broken.test_client()), auth_token=AUTH_TOKEN)
     call = caller.dial()
     assert call.reply.status == 200
@@ -549,9 +548,8 @@ def test_store_down_apologises_and_dials_the_backup(tmp_path: Any) -> None:
 
 
 def test_store_down_without_backup_number_says_goodbye(tmp_path: Any) -> None:
-    from ivr import create_app
 
-    broken = create_app(base_config(f"sqlite:///{tmp_path}/missing/ivr.db", IVR_BACKUP_NUMBER=""))
+    broken = store_gone_app(tmp_path, "missing", IVR_BACKUP_NUMBER="")
     call = Caller(FlaskTransport(broken.test_client()), auth_token=AUTH_TOKEN).dial()
     assert call.reply.status == 200
     assert call.reply.hung_up
@@ -563,10 +561,9 @@ def test_twilios_fallback_url_apologises_and_dials_the_backup_with_no_store(
 ) -> None:
     """`/voice/fallback` (Twilio's fallback URL) reads nothing from the store: it answers
     even when the store cannot be opened, and refuses an unsigned request like every other."""
-    from ivr import create_app
     from ivr.simulate import Reply, sign
 
-    broken = create_app(base_config(f"sqlite:///{tmp_path}/missing-dir/nothing/ivr.db"))
+    broken = store_gone_app(tmp_path, "missing-dir/nothing")
     client = broken.test_client()
     form = {"CallSid": "CA" + "1" * 32, "ErrorCode": "11200"}
     url = "http://localhost/voice/fallback"

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -31,7 +31,6 @@ from ivr.safetext import clean
 from ivr.services import queues as queue_service
 from ivr.services import redaction
 from ivr.store.models import Call, Callback, CallEvent, Order, OrderStatus, User, utcnow
-from ivr.twiml import Voice
 
 log = logging.getLogger("ivr.agents")
 
@@ -636,6 +635,16 @@ def conference_name(sid: str) -> str:
     return f"ivr-{sid}"
 
 
+class Speaking(Protocol):
+    """A voice to say something in (ivr.twiml.Voice is one): Twilio's name and a language."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Pickup:
     """What each side hears as they are connected: the agent a whisper in the agents' own
@@ -643,19 +652,20 @@ class Pickup:
 
     agent: str
     caller: str
-    agent_voice: Voice
-    caller_voice: Voice
+    agent_voice: Speaking
+    caller_voice: Speaking
 
 
 def conference_twiml(
-    room: str, *, starts: bool, say: str | None = None, voice: Voice | None = None
+    room: str, *, starts: bool, say: str | None = None, voice: Speaking | None = None
 ) -> str:
     """TwiML putting a leg in the conference `room`; `starts`: the agent's leg (the room
     opens when they enter), else the caller's (hold music until the agent comes)."""
     response = VoiceResponse()
-    if say:
-        voice = voice or Voice()
+    if say and voice is not None:
         response.say(clean(say), voice=voice.name, language=voice.language)
+    elif say:
+        response.say(clean(say))
     dial = Dial()
     dial.conference(
         room,
