@@ -5,6 +5,7 @@ Every change is an audit row; a refused one (409 stale, 422 invalid) too, with i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, request
@@ -85,6 +86,62 @@ def _not_found(exc: LookupError) -> Reply:
 def _comment(body: dict[str, Any]) -> str | None:
     comment = body.get("comment", "")
     return comment.strip()[:200] if isinstance(comment, str) else None
+
+
+def _publish(kind: str, name: str, publish: Callable[..., int]) -> Reply:
+    """Publish a flow's or a language's draft: 201 {version}; 409 no draft or stale; 422
+    with its problems (nothing changes for callers)."""
+    body = json_object()
+    comment = _comment(body) if body is not None else None
+    if comment is None:
+        return invalid("comment", "comment must be a text")
+    session = get_session()
+    try:
+        version = publish(session, name, comment, g.user.name)
+    except admin.NoDraft as exc:
+        return _refused(kind, name, "publish", 409, problem(409, "no_draft", str(exc)))
+    except admin.StaleDraft as exc:
+        return _stale(kind, name, "publish", exc)
+    except admin.DraftInvalid as exc:
+        return _invalid_draft(kind, name, "publish", exc)
+    audit(session, g.user, "publish", kind, f"{name}@{version}")
+    session.commit()
+    return jsonify(version=version), 201
+
+
+def _history(name: str, versions: Callable[..., list[admin.VersionInfo]]) -> Reply:
+    try:
+        return _versions(versions(get_session(), name))
+    except admin.NotFound as exc:
+        return _not_found(exc)
+
+
+def _diff(name: str, diff: Callable[..., str]) -> Reply:
+    a, b = request.args.get("from", ""), request.args.get("to", "")
+    if not (a.isdigit() and b.isdigit()):
+        return invalid("from", "from and to must be version numbers")
+    try:
+        text = diff(get_session(), name, int(a), int(b))
+    except admin.NotFound as exc:
+        return _not_found(exc)
+    return Response(text, mimetype="text/plain")
+
+
+def _rollback(kind: str, name: str, rollback: Callable[..., int]) -> Reply:
+    body = json_object()
+    version = _int_field(body, "version") if body is not None else None
+    if version is None:
+        return invalid("version", "version must be a published version number")
+    session = get_session()
+    try:
+        new = rollback(session, name, version, g.user.name)
+    except admin.NotFound as exc:
+        return _not_found(exc)
+    except admin.DraftInvalid as exc:
+        return _invalid_draft(kind, name, "rollback", exc)
+    audit(session, g.user, "rollback", kind, f"{name}@{new}")
+    session.commit()
+    return jsonify(version=new), 201
 
 
 # --- flows -----------------------------------------------------------------------------
@@ -169,69 +226,28 @@ def save_flow_draft(name: str) -> Reply:
 @require_role(Role.ADMIN)
 def publish_flow(name: str) -> Reply:
     """Publish a flow's draft as a new version: 201 {version}; 422 with its problems."""
-    body = json_object()
-    comment = _comment(body) if body is not None else None
-    if comment is None:
-        return invalid("comment", "comment must be a text")
-    session = get_session()
-    try:
-        version = admin.publish(session, name, comment, g.user.name)
-    except admin.NoDraft as exc:
-        return _refused("flow", name, "publish", 409, problem(409, "no_draft", str(exc)))
-    except admin.StaleDraft as exc:
-        return _stale("flow", name, "publish", exc)
-    except admin.DraftInvalid as exc:
-        return _invalid_draft("flow", name, "publish", exc)
-    audit(session, g.user, "publish", "flow", f"{name}@{version}")
-    session.commit()
-    return jsonify(version=version), 201
+    return _publish("flow", name, admin.publish)
 
 
 @bp.get("/flows/<name>/versions")
 @require_role(Role.ADMIN)
 def flow_versions(name: str) -> Reply:
     """List the versions in which a flow changed, newest first."""
-    try:
-        return _versions(admin.versions(get_session(), name))
-    except admin.NotFound as exc:
-        return _not_found(exc)
+    return _history(name, admin.versions)
 
 
 @bp.get("/flows/<name>/diff")
 @require_role(Role.ADMIN)
 def flow_diff(name: str) -> Reply:
     """A unified diff of a flow between `?from=` and `?to=` versions (text/plain)."""
-    a, b = request.args.get("from", ""), request.args.get("to", "")
-    if not (a.isdigit() and b.isdigit()):
-        return invalid("from", "from and to must be version numbers")
-    try:
-        text = admin.diff(get_session(), name, int(a), int(b))
-    except admin.NotFound as exc:
-        return _not_found(exc)
-    return Response(text, mimetype="text/plain")
+    return _diff(name, admin.diff)
 
 
 @bp.post("/flows/<name>/rollback")
 @require_role(Role.ADMIN)
 def rollback_flow(name: str) -> Reply:
     """Publish a flow as it was in `{"version"}`, as a new version: 201 {version}."""
-    body = json_object()
-    version = _int_field(body, "version") if body is not None else None
-    if version is None:
-        return invalid("version", "version must be a published version number")
-    session = get_session()
-    try:
-        new = admin.rollback(session, name, version, g.user.name)
-    except admin.NotFound as exc:
-        return _not_found(exc)
-    except admin.DraftInvalid as exc:
-        return _invalid_draft("flow", name, "rollback", exc)
-    audit(session, g.user, "rollback", "flow", f"{name}@{new}")
-    session.commit()
-    return jsonify(version=new), 201
-
-
-# --- prompts ---------------------------------------------------------------------------
+    return _rollback("flow", name, admin.rollback)
 
 
 @bp.get("/prompts")
@@ -305,63 +321,25 @@ def save_prompts_draft(lang: str) -> Reply:
 @require_role(Role.ADMIN)
 def publish_prompts(lang: str) -> Reply:
     """Publish a language's prompt draft as a new version: 201 {version}; 422 problems."""
-    body = json_object()
-    comment = _comment(body) if body is not None else None
-    if comment is None:
-        return invalid("comment", "comment must be a text")
-    session = get_session()
-    try:
-        version = admin.publish_prompts(session, lang, comment, g.user.name)
-    except admin.NoDraft as exc:
-        return _refused("prompts", lang, "publish", 409, problem(409, "no_draft", str(exc)))
-    except admin.StaleDraft as exc:
-        return _stale("prompts", lang, "publish", exc)
-    except admin.DraftInvalid as exc:
-        return _invalid_draft("prompts", lang, "publish", exc)
-    audit(session, g.user, "publish", "prompts", f"{lang}@{version}")
-    session.commit()
-    return jsonify(version=version), 201
+    return _publish("prompts", lang, admin.publish_prompts)
 
 
 @bp.get("/prompts/<lang>/versions")
 @require_role(Role.ADMIN)
 def prompts_versions(lang: str) -> Reply:
     """List the versions in which a language's prompts changed, newest first."""
-    try:
-        return _versions(admin.prompt_versions(get_session(), lang))
-    except admin.NotFound as exc:
-        return _not_found(exc)
+    return _history(lang, admin.prompt_versions)
 
 
 @bp.get("/prompts/<lang>/diff")
 @require_role(Role.ADMIN)
 def prompts_diff(lang: str) -> Reply:
     """A unified diff of a language's prompts between `?from=` and `?to=` (text/plain)."""
-    a, b = request.args.get("from", ""), request.args.get("to", "")
-    if not (a.isdigit() and b.isdigit()):
-        return invalid("from", "from and to must be version numbers")
-    try:
-        text = admin.prompt_diff(get_session(), lang, int(a), int(b))
-    except admin.NotFound as exc:
-        return _not_found(exc)
-    return Response(text, mimetype="text/plain")
+    return _diff(lang, admin.prompt_diff)
 
 
 @bp.post("/prompts/<lang>/rollback")
 @require_role(Role.ADMIN)
 def rollback_prompts(lang: str) -> Reply:
     """Publish a language's prompts as they were in `{"version"}`: 201 {version}."""
-    body = json_object()
-    version = _int_field(body, "version") if body is not None else None
-    if version is None:
-        return invalid("version", "version must be a published version number")
-    session = get_session()
-    try:
-        new = admin.rollback_prompts(session, lang, version, g.user.name)
-    except admin.NotFound as exc:
-        return _not_found(exc)
-    except admin.DraftInvalid as exc:
-        return _invalid_draft("prompts", lang, "rollback", exc)
-    audit(session, g.user, "rollback", "prompts", f"{lang}@{new}")
-    session.commit()
-    return jsonify(version=new), 201
+    return _rollback("prompts", lang, admin.rollback_prompts)
