@@ -239,6 +239,12 @@ class AuditEntry(Base):
     """Who read or changed what, for reads of call and order data by people."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # A person's recent reads of a target (`audit_reads` writes one a quarter hour), and
+        # the log page and export, newest first.
+        sa.Index("ix_audit_log_user_id_target", "user_id", "target_type", "target_id", "at"),
+        sa.Index("ix_audit_log_at", "at"),
+    )
 
     id: so.Mapped[intpk]
     user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
