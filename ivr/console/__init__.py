@@ -66,7 +66,7 @@ def _forbidden(exc: Exception) -> ResponseReturnValue:
 
 @bp.errorhandler(503)
 def _unavailable(exc: Exception) -> ResponseReturnValue:
-    return _page(503, "Not available", "This page is not part of this build of the console yet.")
+    return _page(503, "Not available", "This page cannot be shown just now: try again in a moment.")
 
 
 @bp.errorhandler(404)

@@ -8,9 +8,10 @@ the same service the JSON API calls); every change is an audit row."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy.orm as so
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
@@ -21,20 +22,12 @@ from ivr.console.admin import admin_user
 from ivr.console.graph_svg import flow_svg
 from ivr.console.signin import ADMINS, require
 from ivr.db import get_session
+from ivr.services import flow_admin
 
 MAX_UPLOAD = 200_000  # characters: the service's own limit on a flow's YAML
 
 
-def service() -> Any:
-    """ivr.services.flow_admin, or a 503 page while this build has none."""
-    try:
-        return importlib.import_module("ivr.services.flow_admin")
-    except ImportError:
-        abort(503)
-
-
 def _found(name: str) -> Any:
-    flow_admin = service()
     try:
         return flow_admin.get_flow(get_session(), name)
     except flow_admin.NotFound:
@@ -50,7 +43,6 @@ def _picture(name: str, text: str, problems: list[Any]) -> Markup:
 def _editor(
     name: str, *, status: int = 200, text: str | None = None, **extra: Any
 ) -> ResponseReturnValue:
-    flow_admin = service()
     db = get_session()
     detail = _found(name)
     draft = detail.draft
@@ -80,7 +72,7 @@ def _editor(
 @require(*ADMINS)
 def admin_flows() -> ResponseReturnValue:
     """Every flow: its published version, whether a draft waits, who changed it last."""
-    flows = service().list_flows(get_session())
+    flows = flow_admin.list_flows(get_session())
     return render_template("console/admin/flows.html", flows=flows)
 
 
@@ -106,7 +98,6 @@ def _sent_text() -> str | None:
 @require(*ADMINS)
 def admin_save_flow(name: str) -> ResponseReturnValue:
     """Save the editor's text (or an uploaded file) as the flow's draft, and check it."""
-    flow_admin = service()
     db = get_session()
     text = _sent_text()
     if text is None:
@@ -142,7 +133,6 @@ def admin_save_flow(name: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_publish_flow(name: str) -> ResponseReturnValue:
     """Publish the draft as a new version, with the comment; refused while it has problems."""
-    flow_admin = service()
     db = get_session()
     comment = " ".join(request.form.get("comment", "").split())[:500]
     user = admin_user()
@@ -169,19 +159,23 @@ def admin_publish_flow(name: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_flow_diff(name: str) -> ResponseReturnValue:
     """The unified diff of the flow between two versions."""
-    flow_admin = service()
+    back = url_for("console.admin_flow", name=name)
+    return diff_page(flow_admin.diff, name, f"Flow {name}", back)
+
+
+def diff_page(
+    diff: Callable[[so.Session, str, int, int], str], name: str, title: str, back: str
+) -> ResponseReturnValue:
+    """The diff page of a flow or a language's prompts between versions `?a=` and `?b=`
+    (404 for a version or a name that is none)."""
     try:
         a, b = int(request.args.get("a", "")), int(request.args.get("b", ""))
-    except ValueError:
-        abort(404)
-    try:
-        text = flow_admin.diff(get_session(), name, a, b)
-    except flow_admin.NotFound:
+        text = diff(get_session(), name, a, b)
+    except (ValueError, flow_admin.NotFound):
         abort(404)
     lines = [(line[:1], line.rstrip("\n")) for line in text.splitlines(keepends=True)]
-    back = url_for("console.admin_flow", name=name)
     return render_template(
-        "console/admin/flow_diff.html", name=f"Flow {name}", back=back, a=a, b=b, lines=lines
+        "console/admin/flow_diff.html", name=title, back=back, a=a, b=b, lines=lines
     )
 
 
@@ -189,7 +183,6 @@ def admin_flow_diff(name: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_rollback_flow(name: str) -> ResponseReturnValue:
     """Publish the flow as it was in an earlier version, as a new version."""
-    flow_admin = service()
     db = get_session()
     try:
         old = int(request.form.get("version", ""))

@@ -15,9 +15,10 @@ from flask.typing import ResponseReturnValue
 from ivr.auth import audit
 from ivr.console import bp
 from ivr.console.admin import admin_user
-from ivr.console.flows import service
+from ivr.console.flows import diff_page
 from ivr.console.signin import ADMINS, require
 from ivr.db import get_session
+from ivr.services import flow_admin
 
 SHOWN = 400  # rows on one page; a search narrows them
 REFERENCE = "en-US"  # the language the others are compared with
@@ -53,7 +54,6 @@ def spoken_sample(text: str) -> str:
 
 
 def _detail(lang: str) -> Any:
-    flow_admin = service()
     try:
         return flow_admin.get_prompts(get_session(), lang)
     except flow_admin.NotFound:
@@ -61,7 +61,6 @@ def _detail(lang: str) -> Any:
 
 
 def _page(lang: str, *, status: int = 200, **extra: Any) -> ResponseReturnValue:
-    flow_admin = service()
     detail = _detail(lang)
     texts = detail.draft.texts if detail.draft is not None else detail.texts
     query = request.values.get("q", "").strip().lower()[:80]
@@ -100,7 +99,6 @@ def _page(lang: str, *, status: int = 200, **extra: Any) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_prompts() -> ResponseReturnValue:
     """Every language the line speaks, with its published version and whether a draft waits."""
-    flow_admin = service()
     db = get_session()
     found = [flow_admin.get_prompts(db, lang) for lang in flow_admin.languages(db)]
     texts = {d.language: d.draft.texts if d.draft else d.texts for d in found}
@@ -125,7 +123,6 @@ def admin_prompt_texts(lang: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_save_prompts(lang: str) -> ResponseReturnValue:
     """Save the changed texts into the language's draft; their placeholders are checked."""
-    flow_admin = service()
     db = get_session()
     detail = _detail(lang)
     current = detail.draft.texts if detail.draft is not None else detail.texts
@@ -161,7 +158,6 @@ def admin_save_prompts(lang: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_publish_prompts(lang: str) -> ResponseReturnValue:
     """Publish the language's draft as a new version; refused while it has problems."""
-    flow_admin = service()
     db = get_session()
     comment = " ".join(request.form.get("comment", "").split())[:500]
     user = admin_user()
@@ -183,24 +179,14 @@ def admin_publish_prompts(lang: str) -> ResponseReturnValue:
 @require(*ADMINS)
 def admin_prompt_diff(lang: str) -> ResponseReturnValue:
     """The unified diff of a language's texts between two versions."""
-    flow_admin = service()
-    try:
-        a, b = int(request.args.get("a", "")), int(request.args.get("b", ""))
-        text = flow_admin.prompt_diff(get_session(), lang, a, b)
-    except (ValueError, flow_admin.NotFound):
-        abort(404)
-    lines = [(line[:1], line.rstrip("\n")) for line in text.splitlines(keepends=True)]
     back = url_for("console.admin_prompt_texts", lang=lang)
-    return render_template(
-        "console/admin/flow_diff.html", name=f"Prompts {lang}", back=back, a=a, b=b, lines=lines
-    )
+    return diff_page(flow_admin.prompt_diff, lang, f"Prompts {lang}", back)
 
 
 @bp.route("/admin/prompts/<lang>/rollback", methods=["POST"])
 @require(*ADMINS)
 def admin_rollback_prompts(lang: str) -> ResponseReturnValue:
     """Publish the language's texts as they were in an earlier version, as a new version."""
-    flow_admin = service()
     db = get_session()
     try:
         old = int(request.form.get("version", ""))

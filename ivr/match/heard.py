@@ -25,6 +25,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from ivr.match.icd_text import join_letters
+
 DEFAULT_TERMS = Path(__file__).resolve().parents[2] / "data" / "spoken_terms.csv"
 _TOKEN = re.compile(r"[a-z0-9]+")
 MAX_RUN = 4  # words a recognizer splits one word into ("die a beat ease")
@@ -97,21 +99,6 @@ class SoundIndex:
         return word if fuzz.ratio(heard, word) >= _MIN_SIMILAR else None
 
 
-def _letters(toks: list[str]) -> list[str]:
-    """Runs of single letters joined ("s o b" -> sob)."""
-    out: list[str] = []
-    run: list[str] = []
-    for tok in [*toks, ""]:
-        if len(tok) == 1 and tok.isalpha():
-            run.append(tok)
-            continue
-        out.extend(["".join(run)] if len(run) >= 2 else run)
-        run = []
-        if tok:
-            out.append(tok)
-    return out
-
-
 def repair(
     text: str,
     terms: Mapping[tuple[str, ...], Term],
@@ -122,7 +109,7 @@ def repair(
     """`text` with abbreviations spelled out and misheard words put right, and whether any
     repair was a guess. `known`: a word the matcher knows; `keep`: words never repaired nor
     joined (fillers, small words)."""
-    toks = _letters(_TOKEN.findall(text.lower().replace("'", "").replace("\u2019", "")))
+    toks = join_letters(_TOKEN.findall(text.lower().replace("'", "").replace("\u2019", "")))
     out: list[str] = []
     guessed = False
     longest = max((len(k) for k in terms), default=1)

@@ -52,7 +52,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _CODE_RE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 
 
-def _join_letters(toks: list[str]) -> list[str]:
+def join_letters(toks: list[str]) -> list[str]:
     """Runs of single letters become one word ("c o p d" -> copd)."""
     out: list[str] = []
     run: list[str] = []
@@ -92,7 +92,7 @@ def flagged_words(text: str) -> list[tuple[str, bool]]:
     else:
         toks = _WORD.findall(folded)
     if any(len(t) == 1 for t in toks):
-        joined = _join_letters(toks)
+        joined = join_letters(toks)
         flags = flags if len(joined) == len(toks) else None
         toks = joined
     out: list[tuple[str, bool]] = []
