@@ -13,13 +13,10 @@ from typing import Any
 
 import pytest
 
-from ivr import create_app
 from tests import test_console_browser as shared
-from tests.conftest import base_config
-from tests.gunicorn import serve
 from tests.said import said
-from tests.test_console import HOSTILE, PASSWORD
-from tests.test_console_browser import shots, sign_in_by_keyboard
+from tests.test_console import HOSTILE
+from tests.test_console_browser import console_with, shots, sign_in_by_keyboard
 
 browser, page = shared.browser, shared.page
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,16 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def console(db_url: str, tmp_path: Path) -> Iterator[str]:
     """gunicorn on this test's database, with the admin "ada" and the agent "ana"."""
-    app = create_app(base_config(db_url))
-    runner = app.test_cli_runner()
-    for name, role in (("ada", "admin"), ("ana", "agent")):
-        result = runner.invoke(
-            args=["create-user", name, "--role", role, "--password-stdin"],
-            input=PASSWORD + "\n",
-        )
-        assert result.exit_code == 0, result.output
-    app.extensions["ivr.store"].engine.dispose()
-    with serve(db_url, tmp_path, IVR_SECURE_COOKIES="0", IVR_HOURS_OVERRIDE="open") as (base, _):
+    with console_with(db_url, tmp_path, {"ada": "admin", "ana": "agent"}) as base:
         yield base
 
 

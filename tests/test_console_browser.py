@@ -5,6 +5,7 @@ under CI=true, where they fail: `make test` and `.ci/run` install it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -51,12 +52,12 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def console(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """gunicorn on this test's database with the users the tests sign in as."""
+@contextlib.contextmanager
+def console_with(db_url: str, tmp_path: Path, users: dict[str, str]) -> Iterator[str]:
+    """gunicorn on this test's database, with `users` (name -> role) able to sign in."""
     app = create_app(base_config(db_url))
     runner = app.test_cli_runner()
-    for name, role in (("ana", "agent"), ("cleo", "clinician")):
+    for name, role in users.items():
         result = runner.invoke(
             args=["create-user", name, "--role", role, "--password-stdin"],
             input=PASSWORD + "\n",
@@ -65,6 +66,13 @@ def console(db_url: str, tmp_path: Path) -> Iterator[str]:
     app.extensions["ivr.store"].engine.dispose()
     # Plain HTTP on 127.0.0.1: the cookie cannot be Secure here (it is in production).
     with serve(db_url, tmp_path, IVR_SECURE_COOKIES="0", IVR_HOURS_OVERRIDE="open") as (base, _):
+        yield base
+
+
+@pytest.fixture
+def console(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """gunicorn on this test's database with the users the tests sign in as."""
+    with console_with(db_url, tmp_path, {"ana": "agent", "cleo": "clinician"}) as base:
         yield base
 
 

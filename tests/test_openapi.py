@@ -27,6 +27,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     token: past the rate limits (tested in tests/test_auth.py) they would be 429s."""
     return make_app(IVR_API_AUTH_FAILURES=1_000_000, IVR_API_RATE_LIMIT=1_000_000)
 
+
 # Who may do what: "METHOD /path below /api/v1" -> the roles let in ("*" = no token needed).
 # A route added to the API needs a row here (the table test says which) and a path in
 # ivr/api/openapi.py (the drift test says which).

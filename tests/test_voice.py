@@ -535,7 +535,6 @@ def test_a_call_keeps_its_flow_version(app: Flask, caller: Caller, session: Any)
 
 
 def test_store_down_apologises_and_dials_the_backup(tmp_path: Any) -> None:
-
     broken = store_gone_app(tmp_path, "missing-dir/nothing")
     caller = Caller(FlaskTransport(broken.test_client()), auth_token=AUTH_TOKEN)
     call = caller.dial()
@@ -548,7 +547,6 @@ def test_store_down_apologises_and_dials_the_backup(tmp_path: Any) -> None:
 
 
 def test_store_down_without_backup_number_says_goodbye(tmp_path: Any) -> None:
-
     broken = store_gone_app(tmp_path, "missing", IVR_BACKUP_NUMBER="")
     call = Caller(FlaskTransport(broken.test_client()), auth_token=AUTH_TOKEN).dial()
     assert call.reply.status == 200
